@@ -5,13 +5,14 @@
 #   prometheus             promtool and a server for the metrics tests
 #   chromium               the browser the dashboard tests drive
 #   libdnnl-dev            oneDNN, for the native CPU backend
+#   docker-compose         validates deploy/docker-compose.yml (no engine is needed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-apt_packages=(dataset-fashion-mnist prometheus chromium libdnnl-dev)
+apt_packages=(dataset-fashion-mnist prometheus chromium libdnnl-dev docker-compose)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
