@@ -1,1 +1,37 @@
-export {};
+export {
+  COORDINATOR_ERROR_CODES,
+  CoordinatorError,
+  InvalidCoordinatorOptionError,
+  RendezvousTimeoutError,
+  WorkerLostError,
+  StalledError,
+  ReplicaDivergenceError,
+  ProtocolViolationError,
+  WorkerFailedError,
+  CheckpointCorruptError,
+  CheckpointMismatchError,
+  CheckpointNotFoundError,
+  CheckpointWriteError,
+  InterruptedError,
+  JoinRefusedError,
+  RunFailedError,
+} from './errors.ts';
+export type { CoordinatorErrorCode } from './errors.ts';
+export { step, pendingRanks, CLOSE_POLICY_VIOLATION } from './machine/step.ts';
+export type { StepResult } from './machine/step.ts';
+export { createCoordinatorState } from './machine/state.ts';
+export type { CoordinatorState, MachineConfig, Phase, WorkerRecord } from './machine/state.ts';
+export type { CoordinatorEvent } from './machine/events.ts';
+export type { Effect, ProgressUpdate, StepProgress, EpochProgress, RunResult } from './machine/effects.ts';
+export { contiguousShare } from './machine/sharder.ts';
+export type { EpochSharder, SamplerPosition, ShardPlan } from './machine/sharder.ts';
+export { CoordinatorServer } from './server.ts';
+export type { CoordinatorDependencies } from './server.ts';
+export { resolveCoordinatorOptions, DEFAULT_MODEL } from './options.ts';
+export type { CoordinatorOptions, ResolvedCoordinatorOptions, LearningRateOptions } from './options.ts';
+export { checkpointFileName, decodeCheckpoint, encodeCheckpoint, findNewestValidCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+export type { Checkpoint, CheckpointHeader } from './checkpoint.ts';
+export { machineConfig, samplerSharder, learningRateFunction } from './run-config.ts';
+export { silentLogger } from './logger.ts';
+export type { Logger } from './logger.ts';
+export { createInitialState } from './initial-state.ts';

@@ -11,8 +11,10 @@
  *      `assign` (rank, world size, ring order, model spec, hyper-parameters) followed by `state`
  *      (the initial weights and optimizer state, identical for all) and `dataset` chunks (each
  *      image a worker will need, once; later only indices travel).
- *   C. Workers connect to their ring successor's peer server with `peer-hello`; when the ring is
- *      closed they answer `ready`.
+ *   C. Each worker dials its ring predecessor's peer server and introduces itself with
+ *      `peer-hello`; the predecessor answers with its own `peer-hello`. Gradient data then flows
+ *      from the server side to the client side of each link (server frames are not masked).
+ *      When both of its links are up a worker answers `ready`.
  *   D. For each epoch the coordinator sends `plan` (the worker's sample indices for the steps it
  *      is to run and the learning rate of each step). Per step, every worker computes its local
  *      gradient, all-reduces it with its neighbours in `peer-chunk` messages, applies the average
@@ -31,7 +33,7 @@
 /** The protocol version. A peer speaking another version is refused at `hello`/`peer-hello`. */
 export const PROTOCOL_VERSION = 1;
 
-/** Where a worker's peer server listens, as its ring predecessor should dial it. */
+/** Where a worker's peer server listens, as its ring successor should dial it. */
 export interface PeerAddress {
   host: string;
   port: number;
@@ -201,12 +203,20 @@ export interface StopMessage {
 
 // ---------------------------------------------------------------- either direction
 
-/** Weights and optimizer state as bytes: coordinator -> worker to start, worker -> coordinator on request. */
+/**
+ * Weights and optimizer state as bytes: coordinator -> worker to start, worker -> coordinator on
+ * request. A state larger than one message may be (ResNet-152 with momentum is about 480 MB) travels
+ * as consecutive pieces: `bytes` is the piece starting at `offset` of `totalBytes`, pieces in order.
+ */
 export interface StateMessage {
   v: number;
   type: 'state';
   generation: number;
   step: number;
+  /** Where this piece starts in the whole state. */
+  offset: number;
+  /** Length of the whole state; the last piece ends there. */
+  totalBytes: number;
   bytes: Uint8Array;
 }
 
@@ -220,7 +230,10 @@ export interface ErrorMessage {
 
 // ---------------------------------------------------------------- worker -> worker
 
-/** A worker introduces itself to its ring successor. */
+/**
+ * A worker introduces itself on a ring link: first the dialling successor, then the accepting
+ * predecessor in answer. Both prove they hold the shared token.
+ */
 export interface PeerHelloMessage {
   v: number;
   type: 'peer-hello';
@@ -229,7 +242,11 @@ export interface PeerHelloMessage {
   rank: number;
 }
 
-/** One piece of a bucket in a ring all-reduce. */
+/**
+ * One piece of a bucket in a ring all-reduce. Unlike every other message it is not msgpack: it
+ * travels as a fixed 32-byte binary header followed by the raw float32 bytes (see
+ * `peer-chunk.ts`).
+ */
 export interface PeerChunkMessage {
   v: number;
   type: 'peer-chunk';

@@ -1,1 +1,24 @@
-export {};
+export {
+  WORKER_ERROR_CODES,
+  WorkerError,
+  InvalidWorkerOptionError,
+  IllegalTransitionError,
+  RefusedError,
+  UnexpectedMessageError,
+  ConnectionLostError,
+  ConnectFailedError,
+  MissingDataError,
+  TrainingFailedError,
+} from './errors.ts';
+export type { WorkerErrorCode } from './errors.ts';
+export { ConnectionLifecycle } from './lifecycle.ts';
+export type { ConnectionState } from './lifecycle.ts';
+export { DatasetStore } from './dataset-store.ts';
+export { weightChecksum } from './checksum.ts';
+export { resolveWorkerOptions } from './options.ts';
+export type { WorkerOptions, ResolvedWorkerOptions } from './options.ts';
+export { Worker } from './worker.ts';
+export type { WorkerDependencies, WorkerLogger, WorkerOutcome, StepRecord } from './worker.ts';
+export type { ComputeProvider, ReplicaTrainer, RingAssignment, RingEndpoint, RingListen, RingSession } from './ports.ts';
+export { modelCompute } from './model-compute.ts';
+export { listenForRing } from './ring-adapter.ts';

@@ -1,0 +1,96 @@
+/** `ringtrain coordinator`: the control plane alone, for workers on other hosts. */
+import { Command, Option } from 'commander';
+import { integerIn } from '../arguments.ts';
+import { startCoordinator } from '../coordinator-runner.ts';
+import { createLogger } from '../logging.ts';
+import { createProgressView } from '../progress.ts';
+import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
+import { TOKEN_ENV, requireToken } from '../token.ts';
+import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
+
+export interface CoordinatorFlags extends TrainingFlags {
+  token?: string;
+  host: string;
+  port: number;
+  minWorkers: number;
+  maxWorkers?: number;
+  rendezvousSettleMs: number;
+  rendezvousTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  stallWarningMs: number;
+  stallTimeoutMs: number;
+}
+
+export function addNetworkOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--host <addr>', 'address the coordinator port binds to (0.0.0.0 for workers on other hosts)').default('127.0.0.1'))
+    .addOption(new Option('--port <n>', 'the one port for WebSocket and HTTP (/healthz); 0 picks a free one').argParser(integerIn(0, 65_535)).default(7070))
+    .addOption(new Option('--rendezvous-settle-ms <ms>', 'after --min-workers joined, wait this long for more').argParser(integerIn(0)).default(2000))
+    .addOption(new Option('--rendezvous-timeout-ms <ms>', 'fail when --min-workers have not joined by then').argParser(integerIn(1)).default(600_000))
+    .addOption(new Option('--heartbeat-interval-ms <ms>', 'ping every worker this often').argParser(integerIn(10)).default(10_000))
+    .addOption(new Option('--heartbeat-timeout-ms <ms>', 'a worker silent this long is lost (a training step blocks its event loop)').argParser(integerIn(10)).default(120_000))
+    .addOption(new Option('--stall-warning-ms <ms>', 'name the ranks a step waits on after this long').argParser(integerIn(1)).default(60_000))
+    .addOption(new Option('--stall-timeout-ms <ms>', 'fail the run when a step waits this long (0: never)').argParser(integerIn(0)).default(1_800_000));
+}
+
+export function coordinatorCommand(): Command {
+  const command = new Command('coordinator')
+    .description('run the coordinator: accepts workers, shards the data, drives epochs, evaluation and checkpoints (kill -USR2 <pid> takes a checkpoint now)')
+    .addOption(new Option('--token <token>', `shared secret every worker must present (default: $${TOKEN_ENV})`))
+    .addOption(new Option('--min-workers <n>', 'workers needed to start').argParser(integerIn(1, 1024)).default(2))
+    .addOption(new Option('--max-workers <n>', 'workers accepted at most (default: --min-workers)').argParser(integerIn(1, 1024)));
+  addNetworkOptions(command);
+  addTrainingOptions(command);
+  return command.action(async (flags: CoordinatorFlags) => {
+    process.exitCode = await runCoordinator(flags);
+  });
+}
+
+async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
+  const startedAt = Date.now();
+  const token = requireToken(flags.token);
+  const logger = createLogger(flags.logLevel ?? 'info', 'coordinator');
+  const view = createProgressView();
+  const options = {
+    ...coordinatorOptionsFrom(flags, token),
+    host: flags.host,
+    port: flags.port,
+    minWorkers: flags.minWorkers,
+    maxWorkers: flags.maxWorkers ?? flags.minWorkers,
+    rendezvousSettleMs: flags.rendezvousSettleMs,
+    rendezvousTimeoutMs: flags.rendezvousTimeoutMs,
+    heartbeatIntervalMs: flags.heartbeatIntervalMs,
+    heartbeatTimeoutMs: flags.heartbeatTimeoutMs,
+    stallWarningMs: flags.stallWarningMs,
+    stallTimeoutMs: flags.stallTimeoutMs,
+  };
+  const { server, url } = await startCoordinator(options, flags, { logger, onProgress: (p) => view.update(p) });
+  view.note(`coordinator listening on ${url}; start workers with: ringtrain worker --coordinator ${url} --token <token>`);
+  const onSignal = (signal: string): void => server.stop(`interrupted by ${signal}`);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.on('SIGUSR2', () => server.requestCheckpoint());
+  try {
+    const result = await server.done;
+    view.stop();
+    const { imageSize } = recipeOf(flags);
+    const summary = summarize(result, {
+      wallSeconds: (Date.now() - startedAt) / 1000,
+      model: flags.model,
+      stem: flags.stem,
+      imageSize,
+      widthMultiplier: flags.width,
+      backends: [...server.backends.values()],
+    });
+    process.stdout.write(`\n${formatSummary(summary)}\n`);
+    if (flags.summaryJson !== undefined) await writeSummaryJson(flags.summaryJson, summary);
+    return 0;
+  } catch (error) {
+    view.stop();
+    process.stderr.write(`ringtrain coordinator: the run failed: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    await server.close();
+  }
+}

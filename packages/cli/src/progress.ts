@@ -1,0 +1,113 @@
+/**
+ * The live view of a run: a progress bar on a terminal (cli-progress), plain lines otherwise
+ * (logs, CI), both fed from the coordinator's progress updates.
+ */
+import cliProgress from 'cli-progress';
+import type { ProgressUpdate } from '@ringtrain/coordinator';
+
+export interface ProgressView {
+  update(progress: ProgressUpdate): void;
+  /** Prints a line without breaking the bar. */
+  note(line: string): void;
+  stop(): void;
+}
+
+const pct = (n: number): string => (Number.isFinite(n) ? `${(n * 100).toFixed(1)}%` : '-');
+
+export function createProgressView(stream: NodeJS.WriteStream = process.stdout): ProgressView {
+  return stream.isTTY ? new BarView(stream) : new LineView(stream);
+}
+
+class BarView implements ProgressView {
+  private readonly bar: cliProgress.SingleBar;
+  private started = false;
+  private epochs = 1;
+  private testAccuracy = Number.NaN;
+
+  constructor(private readonly stream: NodeJS.WriteStream) {
+    this.bar = new cliProgress.SingleBar(
+      {
+        stream,
+        format: 'epoch {epoch}/{epochs} {bar} step {value}/{total} | {eps} ex/s | loss {loss} | train {train} | test {test}',
+        hideCursor: true,
+        clearOnComplete: false,
+        barsize: 24,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  }
+
+  update(p: ProgressUpdate): void {
+    switch (p.type) {
+      case 'rendezvous':
+        this.note(`waiting for workers: ${p.joined} of ${p.minWorkers} joined`);
+        return;
+      case 'started':
+        this.epochs = p.epochs;
+        this.note(`training with ${p.worldSize} workers, global batch ${p.globalBatchSize}, ${p.stepsPerEpoch} steps per epoch`);
+        return;
+      case 'step': {
+        const payload = { epoch: p.epoch + 1, epochs: this.epochs, eps: p.examplesPerSecond.toFixed(1), loss: p.epochLoss.toFixed(4), train: pct(p.epochAccuracy), test: pct(this.testAccuracy) };
+        if (!this.started || p.stepInEpoch === 1) {
+          if (this.started) this.bar.stop();
+          this.bar.start(p.stepsPerEpoch, p.stepInEpoch, payload);
+          this.started = true;
+        } else {
+          this.bar.update(p.stepInEpoch, payload);
+        }
+        return;
+      }
+      case 'epoch':
+        this.testAccuracy = p.testAccuracy;
+        this.bar.update({ test: pct(p.testAccuracy) });
+        return;
+    }
+  }
+
+  note(line: string): void {
+    if (this.started) {
+      this.bar.stop();
+      this.started = false;
+    }
+    this.stream.write(`${line}\n`);
+  }
+
+  stop(): void {
+    if (this.started) this.bar.stop();
+    this.started = false;
+  }
+}
+
+class LineView implements ProgressView {
+  private epochs = 1;
+  private every = 1;
+
+  constructor(private readonly stream: NodeJS.WriteStream) {}
+
+  update(p: ProgressUpdate): void {
+    switch (p.type) {
+      case 'rendezvous':
+        return this.note(`waiting for workers: ${p.joined} of ${p.minWorkers} joined`);
+      case 'started':
+        this.epochs = p.epochs;
+        // About twenty lines per epoch.
+        this.every = Math.max(1, Math.floor(p.stepsPerEpoch / 20));
+        return this.note(`training with ${p.worldSize} workers, global batch ${p.globalBatchSize}, ${p.stepsPerEpoch} steps per epoch`);
+      case 'step':
+        if (p.stepInEpoch % this.every !== 0 && p.stepInEpoch !== p.stepsPerEpoch) return;
+        return this.note(
+          `epoch ${p.epoch + 1}/${this.epochs} step ${p.stepInEpoch}/${p.stepsPerEpoch} | ${p.examplesPerSecond.toFixed(1)} ex/s | loss ${p.epochLoss.toFixed(4)} | train ${pct(p.epochAccuracy)}`,
+        );
+      case 'epoch':
+        return this.note(
+          `epoch ${p.epoch + 1}/${this.epochs} done | train loss ${p.trainLoss.toFixed(4)} | train ${pct(p.trainAccuracy)} | test ${pct(p.testAccuracy)} | ${p.examplesPerSecond.toFixed(1)} ex/s`,
+        );
+    }
+  }
+
+  note(line: string): void {
+    this.stream.write(`${line}\n`);
+  }
+
+  stop(): void {}
+}

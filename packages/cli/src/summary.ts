@@ -1,0 +1,92 @@
+/**
+ * The end of a run as the user sees it: a short table on stdout, and with --summary-json the
+ * same figures as one JSON object.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { RunResult } from '@ringtrain/coordinator';
+
+export interface RunSummary {
+  testAccuracy: number | null;
+  testLoss: number | null;
+  trainAccuracy: number | null;
+  trainLoss: number | null;
+  /** Training examples per second over all workers (evaluation and checkpoints excluded). */
+  examplesPerSecond: number;
+  /** From the command's start to the end of the run. */
+  wallSeconds: number;
+  trainingSeconds: number;
+  epochs: number;
+  workers: number;
+  model: string;
+  stem: string;
+  imageSize: number;
+  widthMultiplier: number;
+  backend: string;
+  globalBatchSize: number;
+  steps: number;
+  /** Steps at which every replica's weight checksum agreed (a divergence fails the run). */
+  checksumsAgreed: number;
+  meanComputeMs: number;
+  meanAllReduceMs: number;
+  meanWaitMs: number;
+  history: { epoch: number; trainLoss: number; trainAccuracy: number; testLoss: number | null; testAccuracy: number | null; examplesPerSecond: number }[];
+}
+
+const orNull = (n: number): number | null => (Number.isFinite(n) ? n : null);
+
+export function summarize(
+  result: RunResult,
+  context: { wallSeconds: number; model: string; stem: string; imageSize: number; widthMultiplier: number; backends: string[] },
+): RunSummary {
+  return {
+    testAccuracy: orNull(result.testAccuracy),
+    testLoss: orNull(result.testLoss),
+    trainAccuracy: orNull(result.trainAccuracy),
+    trainLoss: orNull(result.trainLoss),
+    examplesPerSecond: result.examplesPerSecond,
+    wallSeconds: context.wallSeconds,
+    trainingSeconds: result.trainingSeconds,
+    epochs: result.epochs.length,
+    workers: result.workers,
+    model: context.model,
+    stem: context.stem,
+    imageSize: context.imageSize,
+    widthMultiplier: context.widthMultiplier,
+    backend: [...new Set(context.backends)].join(',') || 'unknown',
+    globalBatchSize: result.globalBatchSize,
+    steps: result.steps,
+    checksumsAgreed: result.checksumsAgreed,
+    meanComputeMs: result.meanComputeMs,
+    meanAllReduceMs: result.meanAllReduceMs,
+    meanWaitMs: result.meanWaitMs,
+    history: result.epochs.map((e) => ({
+      epoch: e.epoch + 1,
+      trainLoss: e.trainLoss,
+      trainAccuracy: e.trainAccuracy,
+      testLoss: orNull(e.testLoss),
+      testAccuracy: orNull(e.testAccuracy),
+      examplesPerSecond: e.examplesPerSecond,
+    })),
+  };
+}
+
+const pct = (n: number | null): string => (n === null ? 'n/a' : `${(n * 100).toFixed(2)}%`);
+
+export function formatSummary(s: RunSummary): string {
+  const rows: [string, string][] = [
+    ['test accuracy', pct(s.testAccuracy)],
+    ['train accuracy', pct(s.trainAccuracy)],
+    ['train loss', s.trainLoss === null ? 'n/a' : s.trainLoss.toFixed(4)],
+    ['examples/s', s.examplesPerSecond.toFixed(1)],
+    ['wall time', `${s.wallSeconds.toFixed(1)} s (training ${s.trainingSeconds.toFixed(1)} s)`],
+    ['step time split', `compute ${s.meanComputeMs.toFixed(1)} ms, all-reduce ${s.meanAllReduceMs.toFixed(1)} ms, waiting ${s.meanWaitMs.toFixed(1)} ms`],
+    ['run', `${s.model} (${s.stem} stem, ${s.imageSize}×${s.imageSize}${s.widthMultiplier === 1 ? '' : `, width ×${s.widthMultiplier}`}), ${s.epochs} epoch(s), ${s.steps} steps`],
+    ['workers', `${s.workers} × batch ${s.globalBatchSize / Math.max(1, s.workers)} = ${s.globalBatchSize}, backend ${s.backend}`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+export async function writeSummaryJson(path: string, summary: RunSummary): Promise<void> {
+  await writeFile(path, `${JSON.stringify(summary, null, 2)}\n`);
+}

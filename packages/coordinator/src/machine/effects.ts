@@ -1,0 +1,165 @@
+import type { CoordinatorToWorker } from '@ringtrain/protocol';
+import type { CoordinatorErrorCode } from '../errors.ts';
+import type { SamplerPosition } from './sharder.ts';
+
+/**
+ * What `step` asks the shell to do. The machine never performs I/O; the shell executes the
+ * outbox in order, so a worker receives an `assign` before its `state`, its data before the
+ * `plan` that uses it.
+ */
+export type Effect =
+  | SendEffect
+  | SendStateEffect
+  | ShipDataEffect
+  | CloseEffect
+  | RefuseEffect
+  | WriteCheckpointEffect
+  | LogEffect
+  | ProgressEffect
+  | FinishedEffect
+  | FailedEffect;
+
+/** Send a control message to one worker. */
+export interface SendEffect {
+  kind: 'send';
+  workerId: string;
+  message: CoordinatorToWorker;
+}
+
+/** Send the run's starting state (initial weights, or the resumed checkpoint's) to a worker. */
+export interface SendStateEffect {
+  kind: 'send-state';
+  workerId: string;
+  generation: number;
+  /** Global steps already done in that state. */
+  step: number;
+}
+
+/** Send a worker the images and labels of these data-set indices, in `dataset` chunks. */
+export interface ShipDataEffect {
+  kind: 'ship-data';
+  workerId: string;
+  generation: number;
+  split: 'train' | 'test';
+  indices: Uint32Array;
+}
+
+/** Close a worker's connection with a close code and a reason it will see. */
+export interface CloseEffect {
+  kind: 'close';
+  workerId: string;
+  code: number;
+  /** Stable error code carried in the `error` message sent before closing. */
+  errorCode: string;
+  reason: string;
+}
+
+/** Refuse a connection that asked to join (it never became a worker of the run). */
+export interface RefuseEffect {
+  kind: 'refuse';
+  connectionId: string;
+  code: number;
+  errorCode: string;
+  reason: string;
+}
+
+/** Write a checkpoint of this state; the shell answers with a `checkpoint-written` event. */
+export interface WriteCheckpointEffect {
+  kind: 'write-checkpoint';
+  reason: 'epoch' | 'on-demand';
+  /** Global steps done in `bytes`. */
+  step: number;
+  position: SamplerPosition;
+  bytes: Uint8Array;
+}
+
+export interface LogEffect {
+  kind: 'log';
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  fields?: Record<string, unknown>;
+}
+
+/** A milestone for progress displays. */
+export interface ProgressEffect {
+  kind: 'progress';
+  progress: ProgressUpdate;
+}
+
+export type ProgressUpdate =
+  | { type: 'rendezvous'; joined: number; minWorkers: number; maxWorkers: number }
+  | { type: 'started'; generation: number; worldSize: number; epochs: number; stepsPerEpoch: number; globalBatchSize: number }
+  | StepProgress
+  | EpochProgress;
+
+/** A step every rank has finished. */
+export interface StepProgress {
+  type: 'step';
+  epoch: number;
+  /** Global step index, from 0. */
+  step: number;
+  /** Steps of this epoch done, 1 after the epoch's first step. */
+  stepInEpoch: number;
+  stepsPerEpoch: number;
+  /** Mean loss of the step over all ranks, weighted by examples. */
+  loss: number;
+  accuracy: number;
+  /** Mean over the epoch so far. */
+  epochLoss: number;
+  epochAccuracy: number;
+  examplesPerSecond: number;
+  computeMs: number;
+  allReduceMs: number;
+  waitMs: number;
+}
+
+/** An epoch trained and evaluated. */
+export interface EpochProgress {
+  type: 'epoch';
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  /** NaN when there is no test set. */
+  testLoss: number;
+  testAccuracy: number;
+  examples: number;
+  trainingMs: number;
+  examplesPerSecond: number;
+}
+
+/** The run is over: every worker was told to stop. */
+export interface FinishedEffect {
+  kind: 'finished';
+  result: RunResult;
+}
+
+/** The run failed; the others were told to stop. */
+export interface FailedEffect {
+  kind: 'failed';
+  code: CoordinatorErrorCode;
+  message: string;
+}
+
+/** What a finished run achieved. */
+export interface RunResult {
+  epochs: EpochProgress[];
+  /** Of the last epoch. */
+  testAccuracy: number;
+  testLoss: number;
+  trainAccuracy: number;
+  trainLoss: number;
+  /** Training examples per second over all ranks, evaluation and checkpoints excluded. */
+  examplesPerSecond: number;
+  trainingSeconds: number;
+  /** From the start of training (after rendezvous) to the end. */
+  wallSeconds: number;
+  workers: number;
+  globalBatchSize: number;
+  steps: number;
+  /** Steps at which every replica sent a weight checksum and all of them agreed. */
+  checksumsAgreed: number;
+  /** Mean time split of a step over all ranks and steps. */
+  meanComputeMs: number;
+  meanAllReduceMs: number;
+  meanWaitMs: number;
+}

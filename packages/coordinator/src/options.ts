@@ -1,0 +1,231 @@
+/**
+ * Every limit, timeout and training setting of a coordinator, with its default, validated when
+ * the coordinator is built (etcd's `Config.validate()`): a bad value is an error that names the
+ * option, the value and what would do.
+ */
+import type { ModelSpec } from '@ringtrain/protocol';
+import { InvalidCoordinatorOptionError } from './errors.ts';
+
+/** The learning-rate schedule, in optimizer steps (the coordinator knows the steps per epoch). */
+export interface LearningRateOptions {
+  /** @default 'constant' */
+  schedule?: 'constant' | 'step' | 'cosine';
+  /** Rate at the global batch size of the run (no implicit scaling). @default 0.05 */
+  baseLr?: number;
+  /** Steps of linear warmup. @default 0 */
+  warmupSteps?: number;
+  /** `step` schedule: epochs after which the rate is multiplied by `gamma`. @default [] */
+  milestoneEpochs?: number[];
+  /** `step` schedule factor. @default 0.1 */
+  gamma?: number;
+  /** `cosine` schedule: the rate it ends at. @default 0 */
+  minLr?: number;
+}
+
+export interface CoordinatorOptions {
+  /** The shared secret every worker must present in `hello`. Required, at least 16 characters. */
+  token: string;
+  /** Address the WebSocket/HTTP port binds to. @default '127.0.0.1' */
+  host?: string;
+  /** The one port for WebSocket and HTTP; 0 picks a free one. @default 7070 */
+  port?: number;
+  /** Workers needed to start. @default 2 */
+  minWorkers?: number;
+  /** Workers accepted at most; the run starts at once when this many joined. @default minWorkers */
+  maxWorkers?: number;
+  /** After `minWorkers` joined, how long to wait for more. @default 2000 */
+  rendezvousSettleMs?: number;
+  /** How long to wait for `minWorkers` before failing. @default 600000 (10 min) */
+  rendezvousTimeoutMs?: number;
+  /** A new connection must say a valid `hello` within this time. @default 10000 */
+  helloTimeoutMs?: number;
+  /** How often each worker connection is pinged. @default 10000 */
+  heartbeatIntervalMs?: number;
+  /**
+   * A worker that has not answered a ping for this long is lost. Generous because a worker's
+   * event loop is busy for the whole of a training step (seconds for big models on CPUs).
+   * @default 120000 (2 min)
+   */
+  heartbeatTimeoutMs?: number;
+  /** Waiting this long for some ranks logs a warning naming them. @default 60000 */
+  stallWarningMs?: number;
+  /** Waiting this long for some ranks fails the run naming them; 0 never. @default 1800000 (30 min) */
+  stallTimeoutMs?: number;
+  /** How often the state machine's clock ticks. @default 1000 */
+  tickIntervalMs?: number;
+  /**
+   * Largest message accepted on the port (ws `maxPayload`); larger ones close with 1009. At least
+   * 2 MiB: workers send their state in 1 MiB pieces.
+   * @default 67108864 (64 MiB)
+   */
+  maxMessageBytes?: number;
+  /** Images per `dataset` message are capped to this many bytes. @default min(4 MiB, maxMessageBytes / 4) */
+  datasetChunkBytes?: number;
+  /** A state is sent in pieces of at most this many bytes. @default min(16 MiB, maxMessageBytes / 4) */
+  stateChunkBytes?: number;
+  /** After `stop`, how long workers get to close before their connections are cut. @default 5000 */
+  closeGraceMs?: number;
+  /** @default 1 */
+  epochs?: number;
+  /** Samples per step over all workers; each takes floor(globalBatchSize / workers). @default 256 */
+  globalBatchSize?: number;
+  /** Drop the tail of an epoch that does not divide over the workers instead of padding with repeats. @default false */
+  dropLast?: boolean;
+  /** Shuffle the training set each epoch. @default true */
+  shuffle?: boolean;
+  /** Seed of the per-epoch orders. @default 0 */
+  samplerSeed?: number;
+  /** The model; see `DEFAULT_MODEL`. */
+  model?: Partial<ModelSpec>;
+  /** SGD momentum. @default 0 */
+  momentum?: number;
+  /** @default false */
+  nesterov?: boolean;
+  /** @default 0 */
+  weightDecay?: number;
+  /** Random crop and flip on the workers. @default false */
+  augment?: boolean;
+  /** Seed of the augmentation. @default 0 */
+  augmentSeed?: number;
+  /** Every how many steps the replicas' weight checksums are compared; 0 never. @default 20 */
+  checksumEverySteps?: number;
+  /** Gradient bucket cap of the ring all-reduce. @default 26214400 (25 MiB) */
+  maxBucketBytes?: number;
+  learningRate?: LearningRateOptions;
+  /** Where checkpoints go; none are written without it. */
+  checkpointDir?: string;
+  /** Checkpoint every this many epochs. @default 1 */
+  checkpointEveryEpochs?: number;
+  /** Checkpoint files kept; older ones are removed. @default 3 */
+  keepCheckpoints?: number;
+  /** Continue from the newest valid checkpoint in `checkpointDir`. @default false */
+  resume?: boolean;
+  /** What differing replica checksums do to the run. @default 'fail' */
+  onDivergence?: 'fail' | 'warn';
+}
+
+/** The model the CLI's defaults describe: ResNet-18, d2l stem, Fashion-MNIST as is. */
+export const DEFAULT_MODEL: ModelSpec = {
+  depth: 18,
+  stem: 'd2l',
+  widthMultiplier: 1,
+  imageSize: 28,
+  channels: 1,
+  classes: 10,
+  seed: 0,
+};
+
+export type ResolvedCoordinatorOptions = Required<Omit<CoordinatorOptions, 'checkpointDir' | 'model' | 'learningRate'>> & {
+  checkpointDir: string | null;
+  model: ModelSpec;
+  learningRate: Required<LearningRateOptions>;
+};
+
+const MIB = 1024 * 1024;
+
+function fail(message: string): never {
+  throw new InvalidCoordinatorOptionError(message);
+}
+
+function integer(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    fail(`${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function finite(name: string, value: number, min: number): number {
+  if (!Number.isFinite(value) || value < min) fail(`${name} must be a number of at least ${min}, got ${String(value)}`);
+  return value;
+}
+
+function oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): T {
+  if (!allowed.includes(value)) fail(`${name} must be one of ${allowed.join(', ')}, got ${String(value)}`);
+  return value;
+}
+
+/** Fills in defaults and validates; throws `InvalidCoordinatorOptionError` naming the first bad option. */
+export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCoordinatorOptions {
+  if (typeof input.token !== 'string' || input.token.length < 16) {
+    fail('token must be a string of at least 16 characters (every worker presents it in hello)');
+  }
+  const minWorkers = integer('minWorkers', input.minWorkers ?? 2, 1, 1024);
+  const maxWorkers = integer('maxWorkers', input.maxWorkers ?? minWorkers, 1, 1024);
+  if (maxWorkers < minWorkers) fail(`maxWorkers (${maxWorkers}) must be at least minWorkers (${minWorkers})`);
+  const heartbeatIntervalMs = integer('heartbeatIntervalMs', input.heartbeatIntervalMs ?? 10_000, 10);
+  const heartbeatTimeoutMs = integer('heartbeatTimeoutMs', input.heartbeatTimeoutMs ?? 120_000, 10);
+  if (heartbeatTimeoutMs < heartbeatIntervalMs) {
+    fail(`heartbeatTimeoutMs (${heartbeatTimeoutMs}) must be at least heartbeatIntervalMs (${heartbeatIntervalMs})`);
+  }
+  const stallWarningMs = integer('stallWarningMs', input.stallWarningMs ?? 60_000, 1);
+  const stallTimeoutMs = integer('stallTimeoutMs', input.stallTimeoutMs ?? 1_800_000, 0);
+  if (stallTimeoutMs !== 0 && stallTimeoutMs < stallWarningMs) {
+    fail(`stallTimeoutMs (${stallTimeoutMs}) must be 0 or at least stallWarningMs (${stallWarningMs})`);
+  }
+  // Workers send their state in pieces of 1 MiB by default; every message must fit.
+  const maxMessageBytes = integer('maxMessageBytes', input.maxMessageBytes ?? 64 * MIB, 2 * MIB);
+  const datasetChunkBytes = integer('datasetChunkBytes', input.datasetChunkBytes ?? Math.min(4 * MIB, Math.floor(maxMessageBytes / 4)), 1024);
+  const stateChunkBytes = integer('stateChunkBytes', input.stateChunkBytes ?? Math.min(16 * MIB, Math.floor(maxMessageBytes / 4)), 1024);
+  // A chunk travels inside a message with a small envelope around it.
+  for (const [name, value] of [['datasetChunkBytes', datasetChunkBytes], ['stateChunkBytes', stateChunkBytes]] as const) {
+    if (value + 64 * 1024 > maxMessageBytes) fail(`${name} (${value}) must leave 64 KiB of room below maxMessageBytes (${maxMessageBytes})`);
+  }
+  const model = { ...DEFAULT_MODEL, ...input.model };
+  oneOf('model.depth', String(model.depth), ['18', '34', '50', '101', '152']);
+  oneOf('model.stem', model.stem, ['d2l', 'small']);
+  finite('model.widthMultiplier', model.widthMultiplier, Number.MIN_VALUE);
+  integer('model.imageSize', model.imageSize, 8, 1024);
+  integer('model.channels', model.channels, 1, 1);
+  integer('model.classes', model.classes, 2, 100_000);
+  integer('model.seed', model.seed, 0, 2 ** 32 - 1);
+  const lr = input.learningRate ?? {};
+  const learningRate: Required<LearningRateOptions> = {
+    schedule: oneOf('learningRate.schedule', lr.schedule ?? 'constant', ['constant', 'step', 'cosine']),
+    baseLr: finite('learningRate.baseLr', lr.baseLr ?? 0.05, 0),
+    warmupSteps: integer('learningRate.warmupSteps', lr.warmupSteps ?? 0, 0),
+    milestoneEpochs: (lr.milestoneEpochs ?? []).map((m, i) => integer(`learningRate.milestoneEpochs[${i}]`, m, 1)),
+    gamma: finite('learningRate.gamma', lr.gamma ?? 0.1, 0),
+    minLr: finite('learningRate.minLr', lr.minLr ?? 0, 0),
+  };
+  const resume = input.resume ?? false;
+  if (resume && input.checkpointDir === undefined) fail('resume needs checkpointDir, the directory to resume from');
+  if (input.checkpointDir !== undefined && input.checkpointDir.trim() === '') fail('checkpointDir must not be empty');
+  return {
+    token: input.token,
+    host: input.host ?? '127.0.0.1',
+    port: integer('port', input.port ?? 7070, 0, 65_535),
+    minWorkers,
+    maxWorkers,
+    rendezvousSettleMs: integer('rendezvousSettleMs', input.rendezvousSettleMs ?? 2000, 0),
+    rendezvousTimeoutMs: integer('rendezvousTimeoutMs', input.rendezvousTimeoutMs ?? 600_000, 1),
+    helloTimeoutMs: integer('helloTimeoutMs', input.helloTimeoutMs ?? 10_000, 1),
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    stallWarningMs,
+    stallTimeoutMs,
+    tickIntervalMs: integer('tickIntervalMs', input.tickIntervalMs ?? 1000, 1),
+    maxMessageBytes,
+    datasetChunkBytes,
+    stateChunkBytes,
+    closeGraceMs: integer('closeGraceMs', input.closeGraceMs ?? 5000, 0),
+    epochs: integer('epochs', input.epochs ?? 1, 1),
+    globalBatchSize: integer('globalBatchSize', input.globalBatchSize ?? 256, 1),
+    dropLast: input.dropLast ?? false,
+    shuffle: input.shuffle ?? true,
+    samplerSeed: integer('samplerSeed', input.samplerSeed ?? 0, 0, 2 ** 32 - 1),
+    model,
+    momentum: finite('momentum', input.momentum ?? 0, 0),
+    nesterov: input.nesterov ?? false,
+    weightDecay: finite('weightDecay', input.weightDecay ?? 0, 0),
+    augment: input.augment ?? false,
+    augmentSeed: integer('augmentSeed', input.augmentSeed ?? 0, 0, 2 ** 32 - 1),
+    checksumEverySteps: integer('checksumEverySteps', input.checksumEverySteps ?? 20, 0),
+    maxBucketBytes: integer('maxBucketBytes', input.maxBucketBytes ?? 25 * MIB, 4),
+    learningRate,
+    checkpointDir: input.checkpointDir ?? null,
+    checkpointEveryEpochs: integer('checkpointEveryEpochs', input.checkpointEveryEpochs ?? 1, 1),
+    keepCheckpoints: integer('keepCheckpoints', input.keepCheckpoints ?? 3, 1),
+    resume,
+    onDivergence: oneOf('onDivergence', input.onDivergence ?? 'fail', ['fail', 'warn']),
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Builds the state machine's `MachineConfig` from resolved options: the sampler of
+ * `@ringtrain/data` as the machine's sharder, the schedules of `@ringtrain/model` as its
+ * learning rate.
+ */
+import { DistributedSampler, EpochPlan } from '@ringtrain/data';
+import { createLearningRateSchedule, type LearningRateSchedule } from '@ringtrain/model';
+import type { MachineConfig } from './machine/state.ts';
+import type { EpochSharder, SamplerPosition } from './machine/sharder.ts';
+import type { ResolvedCoordinatorOptions } from './options.ts';
+
+/** The machine's sharder over `DistributedSampler`/`EpochPlan`. */
+export function samplerSharder(trainCount: number, options: Pick<ResolvedCoordinatorOptions, 'shuffle' | 'samplerSeed' | 'dropLast'>): EpochSharder {
+  const sampler = new DistributedSampler({ datasetSize: trainCount, shuffle: options.shuffle, seed: options.samplerSeed, dropLast: options.dropLast });
+  return {
+    trainCount,
+    plan(epoch, offset, worldSize, batchSizePerWorker) {
+      const plan = new EpochPlan(sampler, { epoch, startOffset: offset, worldSize, batchSizePerRank: batchSizePerWorker });
+      const shards: Uint32Array[] = [];
+      for (let rank = 0; rank < worldSize; rank++) shards.push(plan.shard(rank).indices);
+      return { shards, steps: plan.steps, offsetAfter: (completed) => plan.offsetAfter(completed) };
+    },
+  };
+}
+
+/** The learning rate of a global step, for the schedule and epoch length of the run. */
+export function learningRateFunction(options: ResolvedCoordinatorOptions): (globalStep: number, stepsPerEpoch: number) => number {
+  const lr = options.learningRate;
+  let cached: { stepsPerEpoch: number; schedule: LearningRateSchedule } | null = null;
+  return (globalStep, stepsPerEpoch) => {
+    if (cached === null || cached.stepsPerEpoch !== stepsPerEpoch) {
+      const common = { baseLr: lr.baseLr, warmupSteps: lr.warmupSteps };
+      const schedule =
+        lr.schedule === 'constant'
+          ? createLearningRateSchedule({ kind: 'constant', ...common })
+          : lr.schedule === 'step'
+            ? createLearningRateSchedule({ kind: 'step', ...common, milestones: lr.milestoneEpochs.map((e) => e * stepsPerEpoch), gamma: lr.gamma })
+            : createLearningRateSchedule({ kind: 'cosine', ...common, totalSteps: Math.max(1, options.epochs * stepsPerEpoch), minLr: lr.minLr });
+      cached = { stepsPerEpoch, schedule };
+    }
+    return cached.schedule(globalStep);
+  };
+}
+
+/** The machine's view of a run. */
+export function machineConfig(
+  options: ResolvedCoordinatorOptions,
+  counts: { train: number; test: number },
+  resume?: { position: SamplerPosition; stepsDone: number },
+): MachineConfig {
+  const config: MachineConfig = {
+    minWorkers: options.minWorkers,
+    maxWorkers: options.maxWorkers,
+    rendezvousSettleMs: options.rendezvousSettleMs,
+    rendezvousTimeoutMs: options.rendezvousTimeoutMs,
+    stallWarningMs: options.stallWarningMs,
+    stallTimeoutMs: options.stallTimeoutMs,
+    epochs: options.epochs,
+    globalBatchSize: options.globalBatchSize,
+    testCount: counts.test,
+    model: options.model,
+    hyper: {
+      momentum: options.momentum,
+      nesterov: options.nesterov,
+      weightDecay: options.weightDecay,
+      preprocess: { mean: 0.286, std: 0.353, augment: options.augment, seed: options.augmentSeed },
+      checksumEverySteps: options.checksumEverySteps,
+      maxBucketBytes: options.maxBucketBytes,
+    },
+    checkpointEveryEpochs: options.checkpointDir === null ? 0 : options.checkpointEveryEpochs,
+    onDivergence: options.onDivergence,
+    sharder: samplerSharder(counts.train, options),
+    learningRate: learningRateFunction(options),
+  };
+  if (resume !== undefined) config.resume = resume;
+  return config;
+}

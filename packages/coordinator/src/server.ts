@@ -1,0 +1,535 @@
+/**
+ * The coordinator's socket shell: one port for WebSocket and HTTP, and the loop that feeds the
+ * pure state machine (`machine/step.ts`) and executes its outbox.
+ *
+ * Connections live in two stages. A new connection must send a valid `hello` (right protocol
+ * version, right token) within `helloTimeoutMs`; anything else closes it with a clear `error`
+ * and a close code, and never reaches the machine, so a stranger on the port cannot disturb the
+ * run. Once welcomed, the connection is a worker: its messages become events, its close a
+ * `worker-left`, and it is pinged every `heartbeatIntervalMs` (a worker silent for
+ * `heartbeatTimeoutMs` is cut and reported lost).
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { LabelledImages } from '@ringtrain/data';
+import type { CoordinatorToWorker, WorkerToCoordinator } from '@ringtrain/protocol';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { findNewestValidCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint.ts';
+import { CheckpointMismatchError, COORDINATOR_ERROR_CODES, RunFailedError } from './errors.ts';
+import { silentLogger, type Logger } from './logger.ts';
+import type { Effect, ProgressUpdate, RunResult } from './machine/effects.ts';
+import type { CoordinatorEvent } from './machine/events.ts';
+import type { SamplerPosition } from './machine/sharder.ts';
+import { createCoordinatorState, type CoordinatorState } from './machine/state.ts';
+import { step } from './machine/step.ts';
+import { resolveCoordinatorOptions, type CoordinatorOptions, type ResolvedCoordinatorOptions } from './options.ts';
+import { machineConfig } from './run-config.ts';
+import { encodeMessage, parseWorkerToCoordinator, PROTOCOL_VERSION, ProtocolError, tokensEqual } from './wire.ts';
+
+/** What the coordinator is given besides its options. */
+export interface CoordinatorDependencies {
+  /** The training and test images it ships to workers. */
+  data: { train: LabelledImages; test: LabelledImages };
+  /** The state every replica starts from in a fresh run (`Trainer.getState()` of the initial model). */
+  initialState: () => Uint8Array | Promise<Uint8Array>;
+  /** Milliseconds; injected so tests can drive time. @default Date.now */
+  clock?: () => number;
+  logger?: Logger;
+  /** Milestones for progress displays. */
+  onProgress?: (progress: ProgressUpdate) => void;
+}
+
+/** WebSocket close codes (RFC 6455 and the ws library). */
+const CLOSE = { normal: 1000, goingAway: 1001, policy: 1008, tooBig: 1009, badData: 1007 } as const;
+
+type ConnectionStage = 'awaiting-hello' | 'worker' | 'closed';
+
+interface Connection {
+  id: string;
+  socket: WebSocket;
+  remote: string;
+  stage: ConnectionStage;
+  workerId: string | null;
+  lastPongAtMs: number;
+  helloTimer: NodeJS.Timeout | null;
+  /** The worker's own `error` before it closed. */
+  reportedError: { code: string; message: string } | null;
+  /** A state arriving in pieces. */
+  incomingState: { generation: number; step: number; bytes: Uint8Array; received: number } | null;
+  /** Why we closed it, when we did. */
+  closeReason: string | null;
+}
+
+export class CoordinatorServer {
+  readonly options: ResolvedCoordinatorOptions;
+  /** Settles when the run ends: the result, or a `RunFailedError`. */
+  readonly done: Promise<RunResult>;
+
+  private readonly deps: CoordinatorDependencies;
+  private readonly clock: () => number;
+  private readonly logger: Logger;
+  private http: Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private state: CoordinatorState | null = null;
+  private readonly connections = new Map<string, Connection>();
+  private readonly byWorker = new Map<string, Connection>();
+  private readonly backendsByWorker = new Map<string, string>();
+  private startState: { bytes: Uint8Array; step: number } | null = null;
+  private resumeHeader: CheckpointHeader | null = null;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private checkpointWrites: Promise<void> = Promise.resolve();
+  private resolveDone!: (result: RunResult) => void;
+  private rejectDone!: (error: Error) => void;
+  private ended = false;
+
+  /** Validates the options; nothing listens until `start()`. */
+  constructor(options: CoordinatorOptions, deps: CoordinatorDependencies) {
+    this.options = resolveCoordinatorOptions(options);
+    this.deps = deps;
+    this.clock = deps.clock ?? Date.now;
+    this.logger = deps.logger ?? silentLogger;
+    this.done = new Promise<RunResult>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    // Callers may only look at `done` later; an early failure must not be an unhandled rejection.
+    this.done.catch(() => {});
+  }
+
+  /** Prepares the starting state (or loads the checkpoint to resume), then listens. Returns the port. */
+  async start(): Promise<{ port: number; url: string }> {
+    const o = this.options;
+    const counts = { train: this.deps.data.train.count, test: this.deps.data.test.count };
+    let resume: { position: SamplerPosition; stepsDone: number } | undefined;
+    if (o.resume && o.checkpointDir !== null) {
+      const checkpoint = await findNewestValidCheckpoint(o.checkpointDir, (path, problem) => this.logger.warn({ path }, `skipped checkpoint: ${problem}`));
+      this.checkResumable(checkpoint.header, checkpoint.path);
+      this.resumeHeader = checkpoint.header;
+      this.startState = { bytes: checkpoint.state, step: checkpoint.header.step };
+      resume = { position: checkpoint.header.position, stepsDone: checkpoint.header.step };
+      this.logger.info({ path: checkpoint.path, step: checkpoint.header.step, position: checkpoint.header.position }, `resuming from ${checkpoint.path}`);
+    } else {
+      this.startState = { bytes: await this.deps.initialState(), step: 0 };
+    }
+    this.state = createCoordinatorState(machineConfig(o, counts, resume), this.clock());
+
+    const http = createServer((req, res) => this.onHttp(req, res));
+    const wss = new WebSocketServer({ server: http, maxPayload: o.maxMessageBytes });
+    wss.on('connection', (socket, req) => this.onConnection(socket, req));
+    this.http = http;
+    this.wss = wss;
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(o.port, o.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    const port = (http.address() as AddressInfo).port;
+    this.tickTimer = setInterval(() => this.feed({ type: 'tick', atMs: this.clock() }), o.tickIntervalMs);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), o.heartbeatIntervalMs);
+    const url = `ws://${o.host}:${port}`;
+    this.logger.info({ url, minWorkers: o.minWorkers, maxWorkers: o.maxWorkers }, `coordinator listening on ${url}`);
+    return { port, url };
+  }
+
+  /** Takes a checkpoint now (rank 0 sends its state after its current step). */
+  requestCheckpoint(): void {
+    this.feed({ type: 'checkpoint-requested', atMs: this.clock() });
+  }
+
+  /** Ends the run: every worker is told to stop, `done` rejects with an interruption. */
+  stop(reason: string): void {
+    this.feed({ type: 'stop-requested', atMs: this.clock(), reason });
+  }
+
+  /** The compute backend each worker that joined reported, by worker id. */
+  get backends(): ReadonlyMap<string, string> {
+    return this.backendsByWorker;
+  }
+
+  /** The machine's current state (for status pages and tests). */
+  get snapshot(): CoordinatorState | null {
+    return this.state;
+  }
+
+  /** Closes every connection and the port; waits for checkpoint writes in flight. */
+  async close(): Promise<void> {
+    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
+    this.tickTimer = null;
+    this.heartbeatTimer = null;
+    for (const conn of this.connections.values()) {
+      if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
+      conn.socket.terminate();
+    }
+    await this.checkpointWrites;
+    await new Promise<void>((resolve) => (this.wss === null ? resolve() : this.wss.close(() => resolve())));
+    await new Promise<void>((resolve) => (this.http === null ? resolve() : this.http.close(() => resolve())));
+    if (!this.ended) this.endRun(null, new RunFailedError(COORDINATOR_ERROR_CODES.interrupted, 'the coordinator was closed before the run ended'));
+  }
+
+  private checkResumable(header: CheckpointHeader, path: string): void {
+    const o = this.options;
+    const mismatches: string[] = [];
+    for (const key of Object.keys(o.model) as (keyof typeof o.model)[]) {
+      if (header.model[key] !== o.model[key]) mismatches.push(`model.${key} is ${String(header.model[key])} there and ${String(o.model[key])} here`);
+    }
+    if (mismatches.length > 0) throw new CheckpointMismatchError(`${path} cannot be resumed: ${mismatches.join('; ')}`);
+    if (header.position.epoch >= o.epochs) {
+      throw new CheckpointMismatchError(`${path} was taken after epoch ${header.position.epoch} of a run of ${o.epochs}; ask for more --epochs to continue it`);
+    }
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/healthz') {
+      const s = this.state;
+      const body = JSON.stringify({
+        status: s === null || s.phase !== 'failed' ? 'ok' : 'failed',
+        phase: s?.phase ?? 'starting',
+        generation: s?.generation ?? 0,
+        workers: s?.workers.length ?? 0,
+        step: s?.nextStep ?? 0,
+        epoch: s?.epoch ?? 0,
+      });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path ?? '/'} (this port serves /healthz and WebSocket workers)\n`);
+  }
+
+  // ---------------------------------------------------------------- connections
+
+  private onConnection(socket: WebSocket, req: IncomingMessage): void {
+    const conn: Connection = {
+      id: randomUUID(),
+      socket,
+      remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
+      stage: 'awaiting-hello',
+      workerId: null,
+      lastPongAtMs: this.clock(),
+      helloTimer: null,
+      reportedError: null,
+      incomingState: null,
+      closeReason: null,
+    };
+    this.connections.set(conn.id, conn);
+    conn.helloTimer = setTimeout(
+      () => this.refuse(conn, CLOSE.policy, 'RINGTRAIN_HELLO_TIMEOUT', `no hello within ${this.options.helloTimeoutMs} ms`),
+      this.options.helloTimeoutMs,
+    );
+    socket.on('pong', () => {
+      conn.lastPongAtMs = this.clock();
+    });
+    socket.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
+    socket.on('error', (error: Error & { code?: string }) => {
+      // ws reports a frame over maxPayload here, then closes with 1009.
+      const tooBig = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      conn.closeReason ??= tooBig ? `sent a message over maxMessageBytes (${this.options.maxMessageBytes} bytes)` : `socket error: ${error.message}`;
+      this.logger.warn({ remote: conn.remote, workerId: conn.workerId, code: error.code }, `connection ${conn.remote}: ${conn.closeReason}`);
+    });
+    socket.on('close', (code, reason) => this.onClose(conn, code, reason.toString()));
+  }
+
+  private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    if (conn.stage === 'closed') return;
+    let message: WorkerToCoordinator;
+    try {
+      message = parseWorkerToCoordinator(data, { isBinary, maxFrameBytes: this.options.maxMessageBytes });
+    } catch (error) {
+      const closeCode = error instanceof ProtocolError ? error.closeCode : CLOSE.badData;
+      const code = error instanceof ProtocolError ? error.code : 'RINGTRAIN_BAD_MESSAGE';
+      return this.refuse(conn, closeCode, code, `refused a message: ${(error as Error).message}`);
+    }
+    if (conn.stage === 'awaiting-hello') return this.onHello(conn, message);
+    this.onWorkerMessage(conn, message);
+  }
+
+  private onHello(conn: Connection, message: WorkerToCoordinator): void {
+    if (message.type !== 'hello') {
+      return this.refuse(conn, CLOSE.policy, 'RINGTRAIN_EXPECTED_HELLO', `the first message must be hello, got ${message.type}`);
+    }
+    if (message.v !== PROTOCOL_VERSION) {
+      return this.refuse(conn, CLOSE.policy, 'RINGTRAIN_PROTOCOL_VERSION', `protocol version ${message.v} is not supported; this coordinator speaks version ${PROTOCOL_VERSION}`);
+    }
+    if (!tokensEqual(message.token, this.options.token)) {
+      return this.refuse(conn, CLOSE.policy, 'RINGTRAIN_BAD_TOKEN', `worker ${message.workerId} presented a wrong token`);
+    }
+    if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
+    conn.helloTimer = null;
+    conn.stage = 'worker';
+    conn.workerId = message.workerId;
+    conn.lastPongAtMs = this.clock();
+    // A namesake already connected keeps its id; the machine refuses this connection by its id.
+    if (!this.byWorker.has(message.workerId)) {
+      this.byWorker.set(message.workerId, conn);
+      this.backendsByWorker.set(message.workerId, message.backend);
+    } else {
+      conn.workerId = null;
+    }
+    this.feed({
+      type: 'worker-joined',
+      atMs: this.clock(),
+      connectionId: conn.id,
+      workerId: message.workerId,
+      hostname: message.hostname,
+      pid: message.pid,
+      backend: message.backend,
+      peerAddress: message.peerAddress,
+    });
+  }
+
+  private onWorkerMessage(conn: Connection, message: WorkerToCoordinator): void {
+    const workerId = conn.workerId;
+    if (workerId === null) return;
+    const atMs = this.clock();
+    switch (message.type) {
+      case 'hello':
+        return this.closeWorker(conn, CLOSE.policy, 'RINGTRAIN_UNEXPECTED_MESSAGE', 'said hello twice');
+      case 'ready':
+        return this.feed({ type: 'worker-ready', atMs, workerId, generation: message.generation });
+      case 'step-report': {
+        const { v: _v, type: _t, ...report } = message;
+        return this.feed({ type: 'step-reported', atMs, workerId, report });
+      }
+      case 'evaluation': {
+        const { v: _v, type: _t, ...evaluation } = message;
+        return this.feed({ type: 'evaluation-reported', atMs, workerId, evaluation });
+      }
+      case 'state':
+        return this.onStatePiece(conn, workerId, message);
+      case 'error':
+        conn.reportedError = { code: message.code, message: message.message };
+        this.logger.error({ workerId, code: message.code }, `worker ${workerId} reported: ${message.message}`);
+        return;
+      default: {
+        const unknown: never = message;
+        return this.closeWorker(conn, CLOSE.policy, 'RINGTRAIN_UNEXPECTED_MESSAGE', `sent an unexpected message ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  private onStatePiece(conn: Connection, workerId: string, message: Extract<WorkerToCoordinator, { type: 'state' }>): void {
+    const maxStateBytes = 4 * 1024 ** 3;
+    if (message.offset === 0) {
+      if (message.totalBytes > maxStateBytes) {
+        return this.closeWorker(conn, CLOSE.tooBig, 'RINGTRAIN_STATE_TOO_BIG', `announced a state of ${message.totalBytes} bytes, over ${maxStateBytes}`);
+      }
+      conn.incomingState = { generation: message.generation, step: message.step, bytes: new Uint8Array(message.totalBytes), received: 0 };
+    }
+    const incoming = conn.incomingState;
+    if (incoming === null || message.offset !== incoming.received || message.offset + message.bytes.length > incoming.bytes.length || message.step !== incoming.step) {
+      return this.closeWorker(
+        conn,
+        CLOSE.policy,
+        'RINGTRAIN_STATE_OUT_OF_ORDER',
+        `sent a state piece at offset ${message.offset} of ${message.totalBytes} for step ${message.step}, expected offset ${incoming?.received ?? 0}`,
+      );
+    }
+    incoming.bytes.set(message.bytes, message.offset);
+    incoming.received += message.bytes.length;
+    if (incoming.received < incoming.bytes.length) return;
+    conn.incomingState = null;
+    this.feed({ type: 'state-reported', atMs: this.clock(), workerId, generation: incoming.generation, step: incoming.step, bytes: incoming.bytes });
+  }
+
+  /** Closes a connection that is not (or no longer) a worker of the run, with an `error` first. */
+  private refuse(conn: Connection, closeCode: number, errorCode: string, reason: string): void {
+    if (conn.stage === 'closed') return;
+    this.logger.warn({ remote: conn.remote, code: errorCode }, `refused connection ${conn.remote}: ${reason}`);
+    this.sendError(conn, errorCode, reason);
+    this.closeSocket(conn, closeCode, reason);
+  }
+
+  /** Closes a worker's connection; its close then reaches the machine as `worker-left`. */
+  private closeWorker(conn: Connection, closeCode: number, errorCode: string, reason: string): void {
+    this.refuse(conn, closeCode, errorCode, `worker ${conn.workerId ?? '?'} ${reason}`);
+  }
+
+  private sendError(conn: Connection, code: string, message: string): void {
+    if (conn.socket.readyState !== conn.socket.OPEN) return;
+    try {
+      conn.socket.send(encodeMessage({ v: PROTOCOL_VERSION, type: 'error', code, message }));
+    } catch {
+      /* the socket is going away anyway */
+    }
+  }
+
+  private closeSocket(conn: Connection, code: number, reason: string): void {
+    conn.closeReason ??= reason;
+    if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
+    conn.helloTimer = null;
+    // Close reasons are limited to 123 bytes by RFC 6455; the `error` message carries the whole text.
+    const short = Buffer.from(reason, 'utf8').subarray(0, 120).toString('utf8');
+    conn.socket.close(code, short);
+    // A peer that never completes the closing handshake is cut.
+    setTimeout(() => conn.socket.terminate(), 2000).unref();
+  }
+
+  private onClose(conn: Connection, code: number, reason: string): void {
+    if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
+    conn.stage = 'closed';
+    this.connections.delete(conn.id);
+    const workerId = conn.workerId;
+    if (workerId === null || this.byWorker.get(workerId) !== conn) return;
+    this.byWorker.delete(workerId);
+    const why = conn.reportedError?.message ?? conn.closeReason ?? `connection closed (code ${code}${reason === '' ? '' : `, ${reason}`})`;
+    const event: CoordinatorEvent = { type: 'worker-left', atMs: this.clock(), workerId, reason: why };
+    if (conn.reportedError !== null) event.errorCode = conn.reportedError.code;
+    this.feed(event);
+  }
+
+  private heartbeat(): void {
+    const now = this.clock();
+    for (const conn of this.connections.values()) {
+      if (conn.stage !== 'worker') continue;
+      const silentMs = now - conn.lastPongAtMs;
+      if (silentMs >= this.options.heartbeatTimeoutMs) {
+        conn.closeReason = `no heartbeat answer for ${Math.round(silentMs / 1000)} s (heartbeatTimeoutMs ${this.options.heartbeatTimeoutMs})`;
+        this.logger.warn({ workerId: conn.workerId, remote: conn.remote }, `worker ${conn.workerId ?? '?'}: ${conn.closeReason}`);
+        // terminate() fires 'close' at once, which reports the worker lost.
+        conn.socket.terminate();
+        continue;
+      }
+      try {
+        conn.socket.ping();
+      } catch {
+        /* closing */
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- the machine
+
+  private feed(event: CoordinatorEvent): void {
+    if (this.state === null) return;
+    const { state, outbox } = step(this.state, event);
+    this.state = state;
+    for (const effect of outbox) this.execute(effect);
+  }
+
+  private execute(effect: Effect): void {
+    switch (effect.kind) {
+      case 'send':
+        return this.send(effect.workerId, effect.message);
+      case 'send-state':
+        return this.sendState(effect.workerId, effect.generation, effect.step);
+      case 'ship-data':
+        return this.shipData(effect.workerId, effect.generation, effect.split, effect.indices);
+      case 'close': {
+        const conn = this.byWorker.get(effect.workerId);
+        if (conn !== undefined) this.refuse(conn, effect.code, effect.errorCode, effect.reason);
+        return;
+      }
+      case 'refuse': {
+        const conn = this.connections.get(effect.connectionId);
+        if (conn !== undefined) {
+          if (conn.workerId !== null && this.byWorker.get(conn.workerId) === conn) this.byWorker.delete(conn.workerId);
+          conn.workerId = null;
+          this.refuse(conn, effect.code, effect.errorCode, effect.reason);
+        }
+        return;
+      }
+      case 'write-checkpoint':
+        return this.queueCheckpoint(effect);
+      case 'log':
+        return this.logger[effect.level](effect.fields ?? {}, effect.message);
+      case 'progress':
+        this.deps.onProgress?.(effect.progress);
+        return;
+      case 'finished':
+        return this.endRun(effect.result, null);
+      case 'failed':
+        return this.endRun(null, new RunFailedError(effect.code, effect.message));
+      default: {
+        const unknown: never = effect;
+        throw new Error(`unknown effect ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  private send(workerId: string, message: CoordinatorToWorker): void {
+    const conn = this.byWorker.get(workerId);
+    if (conn === undefined || conn.socket.readyState !== conn.socket.OPEN) return;
+    conn.socket.send(encodeMessage(message));
+  }
+
+  private sendState(workerId: string, generation: number, stepsDone: number): void {
+    const bytes = this.startState?.bytes ?? new Uint8Array(0);
+    const chunk = this.options.stateChunkBytes;
+    let offset = 0;
+    do {
+      const piece = bytes.subarray(offset, Math.min(bytes.length, offset + chunk));
+      this.send(workerId, { v: PROTOCOL_VERSION, type: 'state', generation, step: stepsDone, offset, totalBytes: bytes.length, bytes: piece });
+      offset += piece.length;
+    } while (offset < bytes.length);
+  }
+
+  private shipData(workerId: string, generation: number, split: 'train' | 'test', indices: Uint32Array): void {
+    const set = this.deps.data[split];
+    const pixels = set.rows * set.cols;
+    const perChunk = Math.max(1, Math.floor(this.options.datasetChunkBytes / pixels));
+    for (let start = 0; start < indices.length; start += perChunk) {
+      const part = indices.slice(start, start + perChunk);
+      const images = new Uint8Array(part.length * pixels);
+      const labels = new Uint8Array(part.length);
+      part.forEach((index, i) => {
+        images.set(set.images.subarray(index * pixels, (index + 1) * pixels), i * pixels);
+        labels[i] = set.labels[index] ?? 0;
+      });
+      this.send(workerId, { v: PROTOCOL_VERSION, type: 'dataset', generation, split, rows: set.rows, cols: set.cols, indices: part, images, labels });
+    }
+  }
+
+  private queueCheckpoint(effect: Extract<Effect, { kind: 'write-checkpoint' }>): void {
+    const o = this.options;
+    const dir = o.checkpointDir;
+    if (dir === null) return;
+    const header: CheckpointHeader = {
+      formatVersion: 1,
+      createdAt: new Date(this.clock()).toISOString(),
+      reason: effect.reason,
+      step: effect.step,
+      position: effect.position,
+      model: o.model,
+      hyper: this.state?.config.hyper ?? this.resumeHeader?.hyper ?? ({} as CheckpointHeader['hyper']),
+      run: {
+        epochs: o.epochs,
+        globalBatchSize: o.globalBatchSize,
+        samplerSeed: o.samplerSeed,
+        shuffle: o.shuffle,
+        dropLast: o.dropLast,
+        learningRate: o.learningRate,
+        trainCount: this.deps.data.train.count,
+        testCount: this.deps.data.test.count,
+      },
+      stateBytes: effect.bytes.length,
+    };
+    this.checkpointWrites = this.checkpointWrites.then(async () => {
+      try {
+        const path = await writeCheckpoint(dir, header, effect.bytes, o.keepCheckpoints);
+        this.feed({ type: 'checkpoint-written', atMs: this.clock(), path, step: effect.step });
+      } catch (error) {
+        this.feed({ type: 'checkpoint-written', atMs: this.clock(), path: dir, step: effect.step, error: (error as Error).message });
+      }
+    });
+  }
+
+  private endRun(result: RunResult | null, error: Error | null): void {
+    if (this.ended) return;
+    this.ended = true;
+    // Workers got `stop`; give them `closeGraceMs` to leave on their own, then cut what is left.
+    setTimeout(() => {
+      for (const conn of this.connections.values()) conn.socket.terminate();
+    }, this.options.closeGraceMs).unref();
+    void this.checkpointWrites.then(() => {
+      if (result !== null) this.resolveDone(result);
+      else this.rejectDone(error ?? new Error('the run failed'));
+    });
+  }
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidCoordinatorOptionError, resolveCoordinatorOptions } from '../src/index.ts';
+
+const token = 'a-token-of-enough-length';
+
+describe('coordinator options', () => {
+  it('fill in the documented defaults', () => {
+    const o = resolveCoordinatorOptions({ token });
+    expect(o).toMatchObject({
+      host: '127.0.0.1',
+      port: 7070,
+      minWorkers: 2,
+      maxWorkers: 2,
+      heartbeatIntervalMs: 10_000,
+      heartbeatTimeoutMs: 120_000,
+      stallWarningMs: 60_000,
+      stallTimeoutMs: 1_800_000,
+      epochs: 1,
+      globalBatchSize: 256,
+      checksumEverySteps: 20,
+      maxBucketBytes: 25 * 1024 * 1024,
+      checkpointDir: null,
+    });
+    expect(o.model).toEqual({ depth: 18, stem: 'd2l', widthMultiplier: 1, imageSize: 28, channels: 1, classes: 10, seed: 0 });
+    expect(o.learningRate).toMatchObject({ schedule: 'constant', baseLr: 0.05 });
+  });
+
+  it.each([
+    [{ token: 'short' }, 'token must be a string of at least 16 characters'],
+    [{ token, minWorkers: 0 }, 'minWorkers must be an integer from 1 to 1024, got 0'],
+    [{ token, minWorkers: 3, maxWorkers: 2 }, 'maxWorkers (2) must be at least minWorkers (3)'],
+    [{ token, heartbeatIntervalMs: 5000, heartbeatTimeoutMs: 1000 }, 'heartbeatTimeoutMs (1000) must be at least heartbeatIntervalMs (5000)'],
+    [{ token, stallWarningMs: 5000, stallTimeoutMs: 1000 }, 'stallTimeoutMs (1000) must be 0 or at least stallWarningMs (5000)'],
+    [{ token, port: 70_000 }, 'port must be an integer from 0 to 65535, got 70000'],
+    [{ token, datasetChunkBytes: 64 * 1024 * 1024 }, 'datasetChunkBytes (67108864) must leave 64 KiB of room below maxMessageBytes'],
+    [{ token, maxMessageBytes: 1024 * 1024 }, 'maxMessageBytes must be an integer from 2097152 up, got 1048576'],
+    [{ token, epochs: 1.5 }, 'epochs must be an integer from 1 up, got 1.5'],
+    [{ token, resume: true }, 'resume needs checkpointDir'],
+    [{ token, learningRate: { baseLr: -1 } }, 'learningRate.baseLr must be a number of at least 0, got -1'],
+    [{ token, model: { depth: 19 as 18 } }, 'model.depth must be one of 18, 34, 50, 101, 152, got 19'],
+    [{ token, onDivergence: 'ignore' as 'warn' }, 'onDivergence must be one of fail, warn, got ignore'],
+  ])('refuses %j with a sentence naming the option', (input, message) => {
+    expect(() => resolveCoordinatorOptions(input)).toThrow(InvalidCoordinatorOptionError);
+    expect(() => resolveCoordinatorOptions(input)).toThrow(message);
+  });
+});

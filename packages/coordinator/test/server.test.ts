@@ -1,0 +1,127 @@
+/**
+ * The coordinator's socket shell over real sockets, with a hand-driven client in place of a
+ * worker: the HTTP health check on the same port, refusals that never reach the run, the hello
+ * deadline, and heartbeats that find a silent worker.
+ */
+import { get } from 'node:http';
+import type { LabelledImages } from '@ringtrain/data';
+import { encodeMessage, parseCoordinatorToWorker, PROTOCOL_VERSION, type CoordinatorToWorker } from '@ringtrain/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { CoordinatorServer, RunFailedError, type CoordinatorOptions } from '../src/index.ts';
+
+const TOKEN = 'server-test-token-0123456789';
+
+function images(count: number): LabelledImages {
+  return { images: new Uint8Array(count * 4).fill(3), labels: Uint8Array.from({ length: count }, (_, i) => i % 10), count, rows: 2, cols: 2 };
+}
+
+let servers: CoordinatorServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+
+async function startServer(options: Partial<CoordinatorOptions> = {}): Promise<{ server: CoordinatorServer; url: string; port: number }> {
+  const server = new CoordinatorServer(
+    { token: TOKEN, port: 0, minWorkers: 2, tickIntervalMs: 20, globalBatchSize: 4, ...options },
+    { data: { train: images(16), test: images(4) }, initialState: () => new Uint8Array([1, 2, 3, 4]) },
+  );
+  servers.push(server);
+  const { url, port } = await server.start();
+  return { server, url, port };
+}
+
+function healthz(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
+    }).on('error', reject);
+  });
+}
+
+interface Client {
+  socket: WebSocket;
+  received: CoordinatorToWorker[];
+  closed: Promise<{ code: number }>;
+}
+
+function connect(url: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
+  const socket = new WebSocket(url, options);
+  const received: CoordinatorToWorker[] = [];
+  socket.on('message', (data: Buffer) => received.push(parseCoordinatorToWorker(data)));
+  socket.on('error', () => {});
+  const closed = new Promise<{ code: number }>((resolve) => socket.once('close', (code) => resolve({ code })));
+  return new Promise((resolve, reject) => {
+    socket.once('open', () => resolve({ socket, received, closed }));
+    socket.once('error', reject);
+  });
+}
+
+function hello(workerId: string, token = TOKEN): Uint8Array {
+  return encodeMessage({ v: PROTOCOL_VERSION, type: 'hello', token, workerId, hostname: 'test-host', pid: 42, backend: 'none', peerAddress: { host: '127.0.0.1', port: 9 } });
+}
+
+describe('the coordinator server', () => {
+  it('answers /healthz on its WebSocket port with the phase and the workers joined', async () => {
+    const { port, url } = await startServer();
+    expect((await healthz(port)).body).toMatchObject({ status: 'ok', phase: 'rendezvous', workers: 0 });
+    const client = await connect(url);
+    client.socket.send(hello('w1'));
+    await expect.poll(() => client.received.length).toBeGreaterThan(0);
+    expect(client.received[0]).toEqual({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w1' });
+    expect((await healthz(port)).body).toMatchObject({ phase: 'rendezvous', workers: 1 });
+    client.socket.close();
+  });
+
+  it('refuses a wrong token and a text frame without letting them into the run', async () => {
+    const { server, url } = await startServer();
+    const intruder = await connect(url);
+    intruder.socket.send(hello('sneaky', 'wrong-token-wrong-token'));
+    expect((await intruder.closed).code).toBe(1008);
+    expect(intruder.received[0]).toMatchObject({ type: 'error', code: 'RINGTRAIN_BAD_TOKEN', message: 'worker sneaky presented a wrong token' });
+    const texter = await connect(url);
+    texter.socket.send('{"type":"hello"}');
+    expect((await texter.closed).code).toBe(1003);
+    expect(texter.received[0]).toMatchObject({ type: 'error', code: 'RINGTRAIN_UNSUPPORTED_DATA' });
+    expect(server.snapshot?.workers).toHaveLength(0);
+    expect(server.snapshot?.phase).toBe('rendezvous');
+  });
+
+  it('closes a connection that says nothing within helloTimeoutMs', async () => {
+    const { url } = await startServer({ helloTimeoutMs: 100 });
+    const silent = await connect(url);
+    expect((await silent.closed).code).toBe(1008);
+    expect(silent.received[0]).toMatchObject({ type: 'error', code: 'RINGTRAIN_HELLO_TIMEOUT' });
+  });
+
+  it('reports a worker that stops answering heartbeats as lost, by name, and fails the run', async () => {
+    const { server, url } = await startServer({ minWorkers: 1, heartbeatIntervalMs: 30, heartbeatTimeoutMs: 150 });
+    // A client that never answers pings, like a worker whose process froze.
+    const frozen = await connect(url, { autoPong: false });
+    frozen.socket.send(hello('frozen-worker'));
+    const failure = await server.done.then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(RunFailedError);
+    expect((failure as RunFailedError).code).toBe('RINGTRAIN_WORKER_LOST');
+    expect((failure as RunFailedError).message).toMatch(/worker frozen-worker \(rank 0, test-host pid 42\) left .*no heartbeat answer for \d+ s/);
+  });
+
+  it('refuses a second worker with the id of a connected one, and keeps the first', async () => {
+    const { server, url } = await startServer();
+    const first = await connect(url);
+    first.socket.send(hello('twin'));
+    await expect.poll(() => first.received.length).toBeGreaterThan(0);
+    const second = await connect(url);
+    second.socket.send(hello('twin'));
+    expect((await second.closed).code).toBe(1008);
+    expect(second.received[0]).toMatchObject({ type: 'error', code: 'RINGTRAIN_JOIN_REFUSED', message: 'worker id twin is already taken by a connected worker' });
+    expect(server.snapshot?.workers.map((w) => w.workerId)).toEqual(['twin']);
+    expect(first.socket.readyState).toBe(WebSocket.OPEN);
+    first.socket.close();
+  });
+});

@@ -1,0 +1,314 @@
+/**
+ * A data-driven runner for coordinator transcripts (after etcd's `testdata/*.txt`): each block of
+ * a transcript is one command, a `----` line, and the outbox the machine must answer with,
+ * rendered one effect per line. `REWRITE=1 npx vitest run` writes the actual outboxes back into
+ * the files, to be reviewed like any other change.
+ */
+import type { Effect } from '../src/index.ts';
+import { createCoordinatorState, step, type CoordinatorEvent, type CoordinatorState, type EpochSharder, type MachineConfig, type ShardPlan } from '../src/index.ts';
+
+export interface Block {
+  /** The `#` lines just before the command. */
+  comments: string[];
+  command: string;
+  expected: string[];
+}
+
+/** Splits a transcript into blocks; `#` lines outside blocks are comments. */
+export function parseTranscript(text: string): Block[] {
+  const blocks: Block[] = [];
+  const lines = text.split('\n');
+  let i = 0;
+  let comments: string[] = [];
+  while (i < lines.length) {
+    const line = (lines[i] ?? '').trim();
+    if (line === '') {
+      i++;
+      continue;
+    }
+    if (line.startsWith('#')) {
+      comments.push(line);
+      i++;
+      continue;
+    }
+    if (lines[i + 1]?.trim() !== '----') throw new Error(`line ${i + 2}: expected ---- after the command "${line}"`);
+    i += 2;
+    const expected: string[] = [];
+    while (i < lines.length && (lines[i] ?? '').trim() !== '') expected.push((lines[i++] ?? '').trimEnd());
+    blocks.push({ comments, command: line, expected });
+    comments = [];
+  }
+  return blocks;
+}
+
+export function renderTranscript(blocks: { comments: string[]; command: string; actual: string[] }[]): string {
+  return blocks
+    .map((b) => `${b.comments.map((c) => `${c}\n`).join('')}${b.command}\n----\n${(b.actual.length === 0 ? ['(nothing)'] : b.actual).join('\n')}\n`)
+    .join('\n');
+}
+
+/**
+ * Deals like `@ringtrain/data`'s EpochPlan, but readably: epoch e reads the indices rotated by e;
+ * from `offset`, rank r takes every worldSize-th position starting at r; the tail that would make
+ * shards unequal is dropped.
+ */
+export function rotatingSharder(trainCount: number): EpochSharder {
+  return {
+    trainCount,
+    plan(epoch: number, offset: number, worldSize: number, batchSizePerWorker: number): ShardPlan {
+      const perRank = Math.floor((trainCount - offset) / worldSize);
+      const shards: Uint32Array[] = [];
+      for (let rank = 0; rank < worldSize; rank++) {
+        const shard = new Uint32Array(perRank);
+        for (let i = 0; i < perRank; i++) shard[i] = (epoch + offset + rank + i * worldSize) % trainCount;
+        shards.push(shard);
+      }
+      return {
+        shards,
+        steps: Math.ceil(perRank / batchSizePerWorker),
+        offsetAfter: (completed) => Math.min(trainCount, offset + completed * worldSize * batchSizePerWorker),
+      };
+    },
+  };
+}
+
+type Args = Map<string, string>;
+
+function parseArgs(words: string[]): { positional: string[]; args: Args } {
+  const positional: string[] = [];
+  const args: Args = new Map();
+  for (const word of words) {
+    const eq = word.indexOf('=');
+    if (eq < 0) positional.push(word);
+    else args.set(word.slice(0, eq), word.slice(eq + 1).replace(/^"|"$/g, ''));
+  }
+  return { positional, args };
+}
+
+/** Splits on spaces, keeping "quoted strings" whole. */
+function words(command: string): string[] {
+  return command.match(/(?:[^\s"]+|"[^"]*")+/g) ?? [];
+}
+
+function num(args: Args, key: string, fallback: number): number {
+  const value = args.get(key);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`${key}=${value} is not a number`);
+  return n;
+}
+
+function configFrom(args: Args): MachineConfig {
+  const workers = num(args, 'workers', 2);
+  const lr = num(args, 'lr', 0.1);
+  const warmup = num(args, 'warmup', 0);
+  const config: MachineConfig = {
+    minWorkers: num(args, 'min', workers),
+    maxWorkers: num(args, 'max', workers),
+    rendezvousSettleMs: num(args, 'settle', 0),
+    rendezvousTimeoutMs: num(args, 'rendezvous-timeout', 10_000),
+    stallWarningMs: num(args, 'stall-warning', 1000),
+    stallTimeoutMs: num(args, 'stall-timeout', 5000),
+    epochs: num(args, 'epochs', 1),
+    globalBatchSize: num(args, 'batch', 4),
+    testCount: num(args, 'test', 6),
+    model: { depth: 18, stem: 'small', widthMultiplier: 0.25, imageSize: 28, channels: 1, classes: 10, seed: 1 },
+    hyper: {
+      momentum: 0.9,
+      nesterov: false,
+      weightDecay: 0,
+      preprocess: { mean: 0.286, std: 0.353, augment: false, seed: 1 },
+      checksumEverySteps: num(args, 'checksum-every', 1),
+      maxBucketBytes: 1 << 20,
+    },
+    checkpointEveryEpochs: num(args, 'checkpoint-every', 0),
+    onDivergence: args.get('on-divergence') === 'warn' ? 'warn' : 'fail',
+    sharder: rotatingSharder(num(args, 'train', 12)),
+    learningRate: (globalStep) => (warmup > 0 ? lr * Math.min(1, (globalStep + 1) / warmup) : lr),
+  };
+  if (args.has('resume-epoch')) {
+    config.resume = {
+      position: { epoch: num(args, 'resume-epoch', 0), offset: num(args, 'resume-offset', 0) },
+      stepsDone: num(args, 'resume-steps', 0),
+    };
+  }
+  return config;
+}
+
+/** Compact index lists: runs of consecutive indices as a-b. */
+export function renderIndices(indices: ArrayLike<number>): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < indices.length) {
+    let j = i;
+    while (j + 1 < indices.length && (indices[j + 1] ?? 0) === (indices[j] ?? 0) + 1) j++;
+    parts.push(j > i + 1 ? `${indices[i]}-${indices[j]}` : j === i + 1 ? `${indices[i]},${indices[j]}` : `${indices[i]}`);
+    i = j + 1;
+  }
+  return `[${parts.join(',')}]`;
+}
+
+const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : Number.isNaN(n) ? 'NaN' : n.toFixed(4));
+
+export function renderEffect(e: Effect): string | null {
+  switch (e.kind) {
+    case 'send': {
+      const m = e.message;
+      switch (m.type) {
+        case 'welcome':
+          return `send ${e.workerId} welcome`;
+        case 'assign':
+          return `send ${e.workerId} assign gen=${m.generation} rank=${m.rank} world=${m.worldSize} ring=${m.ring.map((r) => `${r.rank}:${r.workerId}@${r.address.port}`).join(',')} batch=${m.hyper.batchSizePerWorker}`;
+        case 'plan':
+          return `send ${e.workerId} plan gen=${m.generation} epoch=${m.epoch} first=${m.firstStep} indices=${renderIndices(m.indices)} lr=[${[...m.learningRates].map(fmt).join(' ')}]`;
+        case 'evaluate':
+          return `send ${e.workerId} evaluate gen=${m.generation} epoch=${m.epoch} indices=${renderIndices(m.indices)}`;
+        case 'state-request':
+          return `send ${e.workerId} state-request gen=${m.generation} step=${m.step}`;
+        case 'stop':
+          return `send ${e.workerId} stop "${m.reason}"`;
+        default:
+          return `send ${e.workerId} ${m.type}`;
+      }
+    }
+    case 'send-state':
+      return `send-state ${e.workerId} gen=${e.generation} step=${e.step}`;
+    case 'ship-data':
+      return `ship ${e.workerId} ${e.split} ${renderIndices(e.indices)}`;
+    case 'close':
+      return `close ${e.workerId} ${e.code} ${e.errorCode} "${e.reason}"`;
+    case 'refuse':
+      return `refuse ${e.connectionId} ${e.code} ${e.errorCode} "${e.reason}"`;
+    case 'write-checkpoint': {
+      const p = e.position;
+      return `write-checkpoint ${e.reason} step=${e.step} position=epoch:${p.epoch},offset:${p.offset} bytes=${e.bytes.length}`;
+    }
+    case 'log':
+      return e.level === 'debug' ? null : `log ${e.level} "${e.message}"`;
+    case 'progress': {
+      const p = e.progress;
+      switch (p.type) {
+        case 'rendezvous':
+          return `progress rendezvous ${p.joined}/${p.minWorkers}`;
+        case 'started':
+          return `progress started gen=${p.generation} world=${p.worldSize} steps-per-epoch=${p.stepsPerEpoch} global-batch=${p.globalBatchSize}`;
+        case 'step':
+          return `progress step epoch=${p.epoch} step=${p.step} ${p.stepInEpoch}/${p.stepsPerEpoch} loss=${fmt(p.loss)} acc=${fmt(p.accuracy)} epoch-loss=${fmt(p.epochLoss)} ex/s=${fmt(p.examplesPerSecond)}`;
+        case 'epoch':
+          return `progress epoch ${p.epoch} train-loss=${fmt(p.trainLoss)} train-acc=${fmt(p.trainAccuracy)} test-loss=${fmt(p.testLoss)} test-acc=${fmt(p.testAccuracy)} examples=${p.examples} ms=${p.trainingMs}`;
+      }
+      return null;
+    }
+    case 'finished': {
+      const r = e.result;
+      return `finished steps=${r.steps} workers=${r.workers} checksums-agreed=${r.checksumsAgreed} test-acc=${fmt(r.testAccuracy)} train-acc=${fmt(r.trainAccuracy)} train-loss=${fmt(r.trainLoss)} ex/s=${fmt(r.examplesPerSecond)} wall-s=${fmt(r.wallSeconds)}`;
+    }
+    case 'failed':
+      return `failed ${e.code} "${e.message}"`;
+  }
+}
+
+/** Plays a transcript, returning each command with the outbox it produced. */
+export function playTranscript(blocks: Block[]): { comments: string[]; command: string; actual: string[] }[] {
+  let state: CoordinatorState | null = null;
+  let clockMs = 0;
+  const results: { comments: string[]; command: string; actual: string[] }[] = [];
+  for (const block of blocks) {
+    const [verb = '', ...rest] = words(block.command);
+    const { positional, args } = parseArgs(rest);
+    clockMs = num(args, 'at', clockMs + 1);
+    const atMs = clockMs;
+    if (verb === 'config') {
+      state = createCoordinatorState(configFrom(args), atMs);
+      results.push({ comments: block.comments, command: block.command, actual: [`phase ${state.phase}`] });
+      continue;
+    }
+    if (state === null) throw new Error(`"${block.command}" before any config`);
+    const current: CoordinatorState = state;
+    const events = eventsFor(verb, positional, args, atMs, current);
+    const actual: string[] = [];
+    for (const event of events) {
+      const result = step(state, event);
+      state = result.state;
+      for (const effect of result.outbox) {
+        const line = renderEffect(effect);
+        if (line !== null) actual.push(line);
+      }
+    }
+    if (args.get('show') === 'phase') actual.push(`phase ${state.phase}`);
+    results.push({ comments: block.comments, command: block.command, actual });
+  }
+  return results;
+}
+
+function eventsFor(verb: string, positional: string[], args: Args, atMs: number, state: CoordinatorState): CoordinatorEvent[] {
+  const workerId = positional[0] ?? '';
+  const generation = num(args, 'gen', state.generation);
+  const rankOf = (id: string): number => state.workers.find((w) => w.workerId === id)?.rank ?? -1;
+  switch (verb) {
+    case 'join':
+      return [
+        {
+          type: 'worker-joined',
+          atMs,
+          connectionId: `${workerId}@${atMs}`,
+          workerId,
+          hostname: args.get('host') ?? 'host',
+          pid: num(args, 'pid', 100 + state.workers.length),
+          backend: 'cpu',
+          peerAddress: { host: '127.0.0.1', port: num(args, 'port', 9000 + state.workers.length) },
+        },
+      ];
+    case 'ready':
+      return (workerId === 'all' ? state.workers.map((w) => w.workerId) : [workerId]).map((id) => ({ type: 'worker-ready', atMs, workerId: id, generation }));
+    case 'report': {
+      const ids = workerId === 'all' ? state.workers.map((w) => w.workerId) : [workerId];
+      return ids.map((id) => ({
+        type: 'step-reported',
+        atMs,
+        workerId: id,
+        report: {
+          generation,
+          epoch: num(args, 'epoch', state.epoch),
+          step: num(args, 'step', (state.workers.find((w) => w.workerId === id)?.lastStep ?? -1) + 1),
+          loss: num(args, 'loss', 2),
+          correct: num(args, 'correct', 1),
+          count: num(args, 'count', state.batchSizePerWorker),
+          computeMs: num(args, 'compute-ms', 10),
+          allReduceMs: num(args, 'allreduce-ms', 5),
+          waitMs: num(args, 'wait-ms', 1),
+          weightChecksum: args.get(`checksum${rankOf(id)}`) ?? args.get('checksum') ?? '',
+        },
+      }));
+    }
+    case 'evaluation': {
+      const ids = workerId === 'all' ? state.workers.map((w) => w.workerId) : [workerId];
+      return ids.map((id) => ({
+        type: 'evaluation-reported',
+        atMs,
+        workerId: id,
+        evaluation: {
+          generation,
+          epoch: num(args, 'epoch', state.epoch),
+          lossSum: num(args, 'loss-sum', 1.5),
+          correct: num(args, 'correct', 2),
+          count: num(args, 'count', 3),
+        },
+      }));
+    }
+    case 'state':
+      return [{ type: 'state-reported', atMs, workerId, generation, step: num(args, 'step', state.nextStep), bytes: new Uint8Array(num(args, 'bytes', 16)) }];
+    case 'leave':
+      return [{ type: 'worker-left', atMs, workerId, reason: args.get('reason') ?? 'connection closed', ...(args.has('code') ? { errorCode: args.get('code') } : {}) }];
+    case 'tick':
+      return [{ type: 'tick', atMs }];
+    case 'checkpoint-request':
+      return [{ type: 'checkpoint-requested', atMs }];
+    case 'checkpoint-written':
+      return [{ type: 'checkpoint-written', atMs, path: args.get('path') ?? 'ckpt', step: num(args, 'step', 0), ...(args.has('error') ? { error: args.get('error') } : {}) }];
+    case 'stop':
+      return [{ type: 'stop-requested', atMs, reason: args.get('reason') ?? 'interrupted' }];
+    default:
+      throw new Error(`unknown transcript command "${verb}"`);
+  }
+}

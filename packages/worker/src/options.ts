@@ -1,0 +1,75 @@
+/**
+ * A worker's options with their defaults, validated when the worker is built: a bad value is an
+ * error that names the option, the value and what would do.
+ */
+import { InvalidWorkerOptionError } from './errors.ts';
+
+export interface WorkerOptions {
+  /** The coordinator, e.g. `ws://10.0.0.5:7070`. Required. */
+  coordinatorUrl: string;
+  /** The shared secret the coordinator and the ring peers check. Required. */
+  token: string;
+  /** Stable for the life of the process. @default `${hostname}-${pid}-${random}` */
+  workerId?: string;
+  /** Address the peer server binds to. @default '127.0.0.1' */
+  peerHost?: string;
+  /** Port of the peer server; 0 picks a free one. @default 0 */
+  peerPort?: number;
+  /** The host ring neighbours dial; set it when binding to 0.0.0.0 on a multi-host run. @default peerHost */
+  advertiseHost?: string;
+  /** Keep retrying the coordinator for this long (it may start after the workers). @default 30000 */
+  connectTimeoutMs?: number;
+  /** Pause between connection attempts. @default 250 */
+  connectRetryMs?: number;
+  /** Largest message accepted from the coordinator; larger ones close with 1009. @default 67108864 (64 MiB) */
+  maxMessageBytes?: number;
+  /**
+   * A state sent to the coordinator goes in pieces of at most this many bytes; small enough for
+   * any coordinator's message limit (at least 2 MiB).
+   * @default 1048576 (1 MiB)
+   */
+  stateChunkBytes?: number;
+  /** Test images per forward pass when evaluating. @default 256 */
+  evalBatchSize?: number;
+}
+
+export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'workerId'>> & { workerId: string | undefined };
+
+function fail(message: string): never {
+  throw new InvalidWorkerOptionError(message);
+}
+
+function integer(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < min || value > max) fail(`${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, got ${String(value)}`);
+  return value;
+}
+
+export function resolveWorkerOptions(input: WorkerOptions): ResolvedWorkerOptions {
+  let url: URL;
+  try {
+    url = new URL(input.coordinatorUrl);
+  } catch {
+    fail(`coordinatorUrl must be a ws:// or wss:// URL such as ws://127.0.0.1:7070, got ${JSON.stringify(input.coordinatorUrl)}`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') fail(`coordinatorUrl must start with ws:// or wss://, got ${input.coordinatorUrl}`);
+  if (typeof input.token !== 'string' || input.token.length === 0) fail('token is required (the coordinator refuses workers without the run\'s token)');
+  if (input.workerId !== undefined && !/^[\w.:-]{1,128}$/.test(input.workerId)) {
+    fail(`workerId must be 1 to 128 letters, digits, '.', ':', '_' or '-', got ${JSON.stringify(input.workerId)}`);
+  }
+  const peerHost = input.peerHost ?? '127.0.0.1';
+  const maxMessageBytes = integer('maxMessageBytes', input.maxMessageBytes ?? 64 * 1024 * 1024, 64 * 1024);
+  const stateChunkBytes = integer('stateChunkBytes', input.stateChunkBytes ?? 1024 * 1024, 1024);
+  return {
+    coordinatorUrl: input.coordinatorUrl,
+    token: input.token,
+    workerId: input.workerId,
+    peerHost,
+    peerPort: integer('peerPort', input.peerPort ?? 0, 0, 65_535),
+    advertiseHost: input.advertiseHost ?? peerHost,
+    connectTimeoutMs: integer('connectTimeoutMs', input.connectTimeoutMs ?? 30_000, 0),
+    connectRetryMs: integer('connectRetryMs', input.connectRetryMs ?? 250, 1),
+    maxMessageBytes,
+    stateChunkBytes,
+    evalBatchSize: integer('evalBatchSize', input.evalBatchSize ?? 256, 1),
+  };
+}

@@ -1,0 +1,239 @@
+/**
+ * The worker's control loop against a scripted coordinator over a real WebSocket, with a
+ * stand-in replica and a ring of one. Covers the happy path and every way the coordinator can
+ * send something wrong: the worker must close with a clear error and the right code, and
+ * `run()` must reject instead of crashing.
+ */
+import type { AddressInfo } from 'node:net';
+import type { CoordinatorToWorker, WorkerToCoordinator } from '@ringtrain/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { Worker, type ComputeProvider, type ReplicaTrainer, type RingListen } from '../src/index.ts';
+import { encodeMessage, parseWorkerToCoordinatorForTest, PROTOCOL_VERSION } from './wire-for-tests.ts';
+
+const TOKEN = 'worker-connection-test-token';
+
+/** A replica whose "weights" are a counter: gradients are constant, so every step is checkable. */
+function fakeCompute(): ComputeProvider & { applied: number[] } {
+  const applied: number[] = [];
+  return {
+    backend: 'fake',
+    applied,
+    createTrainer(): ReplicaTrainer {
+      let values = new Float32Array([0, 0, 0]);
+      return {
+        computeGradients: (x, labels) => ({ loss: 1 / (1 + applied.length), correct: labels.length - 1, count: labels.length, flat: new Float32Array([1, x.length, labels.length]) }),
+        applyGradients: (averaged, learningRate) => {
+          applied.push(learningRate);
+          values = values.map((v, i) => v - learningRate * (averaged[i] ?? 0));
+        },
+        evaluate: (_x, labels) => ({ loss: 0.5, correct: labels.length, count: labels.length }),
+        getState: () => new Uint8Array(values.buffer.slice(0)),
+        setState: (bytes) => {
+          values = new Float32Array(bytes.slice().buffer);
+        },
+        getValues: () => values.slice(),
+        dispose: () => {},
+      };
+    },
+  };
+}
+
+/** A ring of one: the average of one gradient is itself. */
+const soloRing: RingListen = async () => ({
+  address: { host: '127.0.0.1', port: 1 },
+  join: async () => ({ allReduce: async (flat) => ({ averaged: flat, waitMs: 0 }), close: async () => {} }),
+  close: async () => {},
+});
+
+interface Coordinator {
+  url: string;
+  received: WorkerToCoordinator[];
+  closed: Promise<{ code: number; reason: string }>;
+  socket: Promise<WebSocket>;
+  send(message: CoordinatorToWorker): Promise<void>;
+  sendRaw(bytes: Buffer | string): Promise<void>;
+  /** Resolves when a message of `type` arrived (the n-th one). */
+  waitFor(type: WorkerToCoordinator['type'], n?: number): Promise<WorkerToCoordinator>;
+}
+
+let servers: WebSocketServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  servers = [];
+});
+
+async function scriptedCoordinator(): Promise<Coordinator> {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  servers.push(server);
+  await new Promise((r) => server.once('listening', r));
+  const received: WorkerToCoordinator[] = [];
+  const waiters: (() => void)[] = [];
+  const socket = new Promise<WebSocket>((resolve) => server.once('connection', resolve));
+  const closed = socket.then((s) => new Promise<{ code: number; reason: string }>((resolve) => s.once('close', (code, reason) => resolve({ code, reason: reason.toString() }))));
+  void socket.then((s) =>
+    s.on('message', (data: Buffer) => {
+      received.push(parseWorkerToCoordinatorForTest(data));
+      for (const w of waiters.splice(0)) w();
+    }),
+  );
+  const waitFor = async (type: WorkerToCoordinator['type'], n = 1): Promise<WorkerToCoordinator> => {
+    for (;;) {
+      const found = received.filter((m) => m.type === type);
+      if (found.length >= n) return found[n - 1] as WorkerToCoordinator;
+      await new Promise<void>((r) => waiters.push(r));
+    }
+  };
+  return {
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    closed,
+    socket,
+    send: async (message) => (await socket).send(encodeMessage(message)),
+    sendRaw: async (bytes) => (await socket).send(bytes),
+    waitFor,
+  };
+}
+
+const MODEL = { depth: 18, stem: 'small', widthMultiplier: 0.25, imageSize: 2, channels: 1, classes: 10, seed: 0 } as const;
+const HYPER = {
+  batchSizePerWorker: 2,
+  momentum: 0,
+  nesterov: false,
+  weightDecay: 0,
+  preprocess: { mean: 0, std: 1, augment: false, seed: 0 },
+  checksumEverySteps: 2,
+  maxBucketBytes: 1024,
+};
+
+async function startWorker(coordinator: Coordinator, compute = fakeCompute()): Promise<{ worker: Worker; run: Promise<unknown>; compute: ReturnType<typeof fakeCompute> }> {
+  const logger = process.env['DEBUG_WORKER'] === '1' ? { debug: console.log, info: console.log, warn: console.log, error: console.log } : undefined;
+  const worker = new Worker({ coordinatorUrl: coordinator.url, token: TOKEN, workerId: 'w-test', maxMessageBytes: 64 * 1024, connectTimeoutMs: 2000 }, { compute, listen: soloRing, ...(logger === undefined ? {} : { logger }) });
+  const run = worker.run();
+  run.catch(() => {});
+  await coordinator.waitFor('hello');
+  return { worker, run, compute };
+}
+
+/** Welcome, assign, state, data: the worker answers ready. */
+async function bringUp(c: Coordinator): Promise<void> {
+  await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test' });
+  await c.send({ v: PROTOCOL_VERSION, type: 'assign', generation: 1, rank: 0, worldSize: 1, ring: [{ rank: 0, workerId: 'w-test', address: { host: '127.0.0.1', port: 1 } }], model: MODEL, hyper: HYPER });
+  const state = new Uint8Array(new Float32Array([5, 5, 5]).buffer);
+  await c.send({ v: PROTOCOL_VERSION, type: 'state', generation: 1, step: 0, offset: 0, totalBytes: 12, bytes: state.subarray(0, 8) });
+  await c.send({ v: PROTOCOL_VERSION, type: 'state', generation: 1, step: 0, offset: 8, totalBytes: 12, bytes: state.subarray(8) });
+  await c.send({
+    v: PROTOCOL_VERSION,
+    type: 'dataset',
+    generation: 1,
+    split: 'train',
+    rows: 2,
+    cols: 2,
+    indices: Uint32Array.from([10, 11, 12, 13, 14]),
+    images: new Uint8Array(20).fill(100),
+    labels: Uint8Array.from([1, 2, 3, 4, 5]),
+  });
+  await c.waitFor('ready');
+}
+
+describe('a worker talking to its coordinator', () => {
+  it('says hello with the token, trains its plan, evaluates, answers a state request and stops cleanly', async () => {
+    const c = await scriptedCoordinator();
+    const { worker, run, compute } = await startWorker(c);
+    const hello = c.received[0];
+    expect(hello).toMatchObject({ type: 'hello', token: TOKEN, workerId: 'w-test', backend: 'fake', v: PROTOCOL_VERSION });
+    await bringUp(c);
+    expect(worker.lifecycle.state).toBe('ready');
+
+    // Whole batches in one plan, the shorter last batch in a plan of its own (as the coordinator sends them).
+    await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 0, indices: Uint32Array.from([14, 10, 12, 11]), learningRates: Float32Array.from([0.5, 0.25]) });
+    await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 2, indices: Uint32Array.from([13]), learningRates: Float32Array.from([0.125]) });
+    const last = await c.waitFor('step-report', 3);
+    const reports = c.received.filter((m) => m.type === 'step-report');
+    expect(reports.map((r) => (r.type === 'step-report' ? [r.step, r.count, r.weightChecksum !== ''] : []))).toEqual([
+      [0, 2, false],
+      [1, 2, true],
+      [2, 1, false],
+    ]);
+    expect(last).toMatchObject({ generation: 1, epoch: 0 });
+    expect(compute.applied).toEqual([0.5, 0.25, 0.125]);
+    expect(worker.history.map((h) => [...h.indices])).toEqual([[14, 10], [12, 11], [13]]);
+
+    await c.send({ v: PROTOCOL_VERSION, type: 'dataset', generation: 1, split: 'test', rows: 2, cols: 2, indices: Uint32Array.from([0, 1, 2]), images: new Uint8Array(12), labels: Uint8Array.from([0, 1, 2]) });
+    await c.send({ v: PROTOCOL_VERSION, type: 'evaluate', generation: 1, epoch: 0, indices: Uint32Array.from([0, 1, 2]) });
+    expect(await c.waitFor('evaluation')).toMatchObject({ lossSum: 1.5, correct: 3, count: 3, epoch: 0 });
+
+    await c.send({ v: PROTOCOL_VERSION, type: 'state-request', generation: 1, step: 3 });
+    const state = await c.waitFor('state');
+    expect(state).toMatchObject({ step: 3, offset: 0, totalBytes: 12 });
+
+    await c.send({ v: PROTOCOL_VERSION, type: 'stop', reason: 'training finished' });
+    await expect(run).resolves.toEqual({ reason: 'training finished', stepsDone: 3 });
+    expect((await c.closed).code).toBe(1000);
+    expect(worker.lifecycle.state).toBe('closed');
+  });
+
+  it.each([
+    ['a frame that is not msgpack', Buffer.from([0xc1, 0xc1, 0xc1]), [1002, 1003, 1007]],
+    ['a text frame', 'hello there', [1003, 1007]],
+  ])('closes on %s with an error, and run() rejects', async (_what, frame, codes) => {
+    const c = await scriptedCoordinator();
+    const { run, worker } = await startWorker(c);
+    await c.sendRaw(frame);
+    await expect(run).rejects.toThrow('the coordinator sent a message this worker refuses');
+    const { code } = await c.closed;
+    expect(codes).toContain(code);
+    expect(c.received.at(-1)).toMatchObject({ type: 'error' });
+    expect(worker.lifecycle.state).toBe('closed');
+  });
+
+  it('closes with a protocol error when a message speaks another protocol version', async () => {
+    const c = await scriptedCoordinator();
+    const { run } = await startWorker(c);
+    await c.send({ v: PROTOCOL_VERSION + 1, type: 'welcome', workerId: 'w-test' });
+    await expect(run).rejects.toThrow(/version/);
+    expect((await c.closed).code).toBe(1002);
+  });
+
+  it('closes with a policy error when a plan comes before its assignment', async () => {
+    const c = await scriptedCoordinator();
+    const { run } = await startWorker(c);
+    await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test' });
+    await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 0, indices: Uint32Array.from([1, 2]), learningRates: Float32Array.from([0.1]) });
+    await expect(run).rejects.toThrow('the coordinator sent plan while this worker is ready without an assignment');
+    expect((await c.closed).code).toBe(1008);
+  });
+
+  it('refuses a plan that names images it was never sent, without training a step', async () => {
+    const c = await scriptedCoordinator();
+    const { run, compute } = await startWorker(c);
+    await bringUp(c);
+    await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 0, indices: Uint32Array.from([10, 99]), learningRates: Float32Array.from([0.1]) });
+    await expect(run).rejects.toThrow('needs train image 99, which the coordinator never sent');
+    expect(compute.applied).toEqual([]);
+    expect((await c.closed).code).toBe(1008);
+  });
+
+  it('treats a message over its size limit as fatal, with close code 1009', async () => {
+    const c = await scriptedCoordinator();
+    const { run } = await startWorker(c);
+    await c.sendRaw(Buffer.alloc(128 * 1024, 1));
+    await expect(run).rejects.toThrow('over maxMessageBytes (65536 bytes)');
+    expect((await c.closed).code).toBe(1009);
+  });
+
+  it('reports the coordinator closing before stop as a lost connection', async () => {
+    const c = await scriptedCoordinator();
+    const { run } = await startWorker(c);
+    (await c.socket).close(1011, 'coordinator crashed');
+    await expect(run).rejects.toThrow('the coordinator connection closed unexpectedly (code 1011: coordinator crashed)');
+  });
+
+  it('passes on the reason when the coordinator refuses it', async () => {
+    const c = await scriptedCoordinator();
+    const { run } = await startWorker(c);
+    await c.send({ v: PROTOCOL_VERSION, type: 'error', code: 'RINGTRAIN_BAD_TOKEN', message: 'worker w-test presented a wrong token' });
+    (await c.socket).close(1008, 'bad token');
+    await expect(run).rejects.toThrow('the coordinator closed the connection: worker w-test presented a wrong token (RINGTRAIN_BAD_TOKEN)');
+  });
+});
