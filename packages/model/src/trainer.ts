@@ -1,0 +1,326 @@
+/**
+ * The data-parallel training step, cut where tfjs cuts `Optimizer.minimize`:
+ *
+ *   computeGradients(x, labels)  forward (batch statistics) + backward on this replica's batch;
+ *                                returns the flat vector of `flat-layout.ts`
+ *   … all-reduce averages the flat vectors of all replicas …
+ *   applyGradients(averaged)     SGD on the gradient section, running statistics from the
+ *                                statistics section
+ *
+ * `computeGradients` writes nothing: weights and running statistics change only in
+ * `applyGradients`, so replicas that apply the same averaged vector stay identical. Every
+ * tensor a step creates is released before it returns (`tf.memory().numTensors` stays flat).
+ *
+ * The trainer keeps the authoritative copy of all values in one `Float32Array` in flat-layout
+ * order and writes the tfjs variables from it; it owns the model and its variables.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+import './register-gradients.ts';
+
+import { decodeTrainingState, encodeTrainingState } from './checkpoint-state.ts';
+import { DisposedError, FlatLengthMismatchError, InvalidBatchError, InvalidOptionsError } from './errors.ts';
+import { flatLayoutFor, sectionEntries } from './flat-layout.ts';
+import type { FlatEntry, FlatLayout } from './flat-layout.ts';
+import { exportLayersModel } from './layers-export.ts';
+import type { LearningRateSchedule } from './lr-schedule.ts';
+import { BATCH_NORM_MOMENTUM } from './resnet-table.ts';
+import type { ResNet } from './resnet.ts';
+import { Sgd } from './sgd.ts';
+import { readTensorInto, writeVariable } from './tensor-io.ts';
+import type { SgdOptions } from './sgd.ts';
+
+export interface TrainerOptions {
+  /** Learning rate for `applyGradients`: a constant or a schedule of the step. @default 0.1 */
+  readonly learningRate?: number | LearningRateSchedule;
+  /** SGD hyper-parameters; see `SgdOptions` for each default. */
+  readonly sgd?: Partial<SgdOptions>;
+}
+
+export interface GradientResult {
+  /** Mean softmax cross-entropy over the batch. */
+  readonly loss: number;
+  /** Examples whose arg-max logit equals the label. */
+  readonly correct: number;
+  /** Examples in the batch. */
+  readonly count: number;
+  /** Gradient section then statistics section, `layout.totalLength` values. */
+  readonly flat: Float32Array;
+}
+
+export interface ComputeGradientsOptions {
+  /** Array of `layout.totalLength` values to write the flat vector into. @default a new array */
+  readonly into?: Float32Array;
+}
+
+export interface EvaluationResult {
+  readonly loss: number;
+  readonly correct: number;
+  readonly count: number;
+}
+
+export type ImageBatch = Float32Array | tf.Tensor4D;
+export type LabelBatch = Uint8Array | Int32Array;
+
+export class Trainer {
+  readonly model: ResNet;
+  readonly layout: FlatLayout;
+  readonly optimizer: Sgd;
+  private readonly learningRate: LearningRateSchedule;
+  private readonly values: Float32Array;
+  private readonly parameterEntries: readonly FlatEntry[];
+  private readonly statisticEntries: readonly FlatEntry[];
+  private stepCount = 0;
+  private disposed = false;
+
+  constructor(model: ResNet, options: TrainerOptions = {}) {
+    this.model = model;
+    this.layout = flatLayoutFor(model.architecture);
+    this.optimizer = new Sgd(this.layout, options.sgd);
+    const learningRate = options.learningRate ?? 0.1;
+    if (typeof learningRate === 'number') {
+      if (!Number.isFinite(learningRate) || learningRate < 0) {
+        throw new InvalidOptionsError(`learningRate must be a non-negative number, got ${learningRate}`);
+      }
+      this.learningRate = () => learningRate;
+    } else {
+      this.learningRate = learningRate;
+    }
+    this.parameterEntries = sectionEntries(this.layout, 'gradient');
+    this.statisticEntries = sectionEntries(this.layout, 'statistics');
+    this.values = new Float32Array(this.layout.totalLength);
+    const variables = [...model.parameters, ...model.statistics];
+    this.layout.entries.forEach((entry, i) => {
+      readTensorInto(variables[i]?.variable as tf.Variable, this.values, entry.offset);
+    });
+  }
+
+  /** Optimizer steps applied so far. */
+  get step(): number {
+    return this.stepCount;
+  }
+
+  /**
+   * Forward and backward pass on one batch; changes no weight and no running statistic.
+   * The flat vector is written into `options.into` when given (reusing one buffer across steps
+   * saves allocating ~4 bytes per parameter each step), else into a new array.
+   */
+  computeGradients(x: ImageBatch, labels: LabelBatch, options: ComputeGradientsOptions = {}): GradientResult {
+    this.assertUsable();
+    const count = this.checkBatch(x, labels);
+    const flat = options.into ?? new Float32Array(this.layout.totalLength);
+    if (flat.length !== this.layout.totalLength) {
+      throw new FlatLengthMismatchError(
+        `the output array has ${flat.length} values, the flat layout has ${this.layout.totalLength}`,
+      );
+    }
+    const { featureMapSize } = this.model.architecture;
+    if (count * featureMapSize * featureMapSize < 2) {
+      throw new InvalidBatchError(
+        `training needs more than one value per batch-norm channel; a batch of ${count} gives ` +
+          `${count * featureMapSize * featureMapSize} at the last ${featureMapSize}×${featureMapSize} feature map`,
+      );
+    }
+    const kept: tf.Tensor[] = [];
+    const ownsInput = !(x instanceof tf.Tensor);
+    const input = this.toTensor(x, count);
+    const labelTensor = tf.tensor1d(Int32Array.from(labels), 'int32');
+    try {
+      let correctTensor: tf.Tensor | undefined;
+      const momentsByLayer = new Map<string, { mean: tf.Tensor; variance: tf.Tensor; count: number }>();
+      const { value, grads } = tf.variableGrads(() => {
+        const { logits, moments } = this.model.forward(input, 'train');
+        correctTensor = tf.keep(countCorrect(logits, labelTensor));
+        kept.push(correctTensor);
+        for (const [layer, m] of moments) {
+          kept.push(tf.keep(m.mean), tf.keep(m.variance));
+          momentsByLayer.set(layer, m);
+        }
+        return crossEntropy(logits, labelTensor, this.model.spec.classes);
+      }, this.model.trainableVariables);
+      kept.push(value, ...Object.values(grads));
+
+      this.model.parameters.forEach(({ variable }, i) => {
+        const entry = this.parameterEntries[i] as FlatEntry;
+        const gradient = grads[variable.name];
+        if (gradient === undefined) throw new Error(`no gradient for ${entry.name}`);
+        readTensorInto(gradient, flat, entry.offset);
+      });
+      this.writeRunningStatistics(flat, momentsByLayer);
+      const loss = value.dataSync()[0] as number;
+      const correct = (correctTensor as tf.Tensor).dataSync()[0] as number;
+      return { loss, correct, count, flat };
+    } finally {
+      for (const tensor of kept) tensor.dispose();
+      labelTensor.dispose();
+      if (ownsInput) input.dispose();
+    }
+  }
+
+  /**
+   * Applies an averaged flat vector: an SGD step on the gradient section at the learning rate of
+   * the current step (or `learningRate` when given), then the statistics section becomes the
+   * running statistics.
+   */
+  applyGradients(averagedFlat: Float32Array, learningRate: number = this.learningRate(this.stepCount)): void {
+    this.assertUsable();
+    if (averagedFlat.length !== this.layout.totalLength) {
+      throw new FlatLengthMismatchError(
+        `averaged flat vector has ${averagedFlat.length} values, the flat layout has ${this.layout.totalLength}`,
+      );
+    }
+    const { gradientLength } = this.layout;
+    this.optimizer.step(this.values.subarray(0, gradientLength), averagedFlat.subarray(0, gradientLength), learningRate);
+    this.values.set(averagedFlat.subarray(gradientLength), gradientLength);
+    this.stepCount++;
+    this.writeVariables();
+  }
+
+  /** Loss and accuracy with batch norm in inference mode (running statistics). */
+  evaluate(x: ImageBatch, labels: LabelBatch): EvaluationResult {
+    this.assertUsable();
+    const count = this.checkBatch(x, labels);
+    const [loss, correct] = tf.tidy(() => {
+      const input = this.toTensor(x, count);
+      const labelTensor = tf.tensor1d(Int32Array.from(labels), 'int32');
+      const { logits } = this.model.forward(input, 'eval');
+      return [crossEntropy(logits, labelTensor, this.model.spec.classes), countCorrect(logits, labelTensor)];
+    });
+    try {
+      return { loss: loss.dataSync()[0] as number, correct: correct.dataSync()[0] as number, count };
+    } finally {
+      loss.dispose();
+      correct.dispose();
+    }
+  }
+
+  /** Logits (inference mode), row-major `count × classes`. */
+  predict(x: ImageBatch): Float32Array {
+    this.assertUsable();
+    const count = this.countImages(x);
+    const logits = tf.tidy(() => this.model.forward(this.toTensor(x, count), 'eval').logits);
+    try {
+      return Float32Array.from(logits.dataSync() as Float32Array);
+    } finally {
+      logits.dispose();
+    }
+  }
+
+  /** Weights, running statistics, momentum buffer and step as bytes (see `checkpoint-state.ts`). */
+  getState(): Uint8Array {
+    this.assertUsable();
+    return encodeTrainingState(this.layout, {
+      step: this.stepCount,
+      values: this.values,
+      momentumBuffer: this.optimizer.getState().momentumBuffer,
+    });
+  }
+
+  /** Restores what `getState` wrote; the bytes must come from a model with the same flat layout. */
+  setState(bytes: Uint8Array): void {
+    this.assertUsable();
+    const state = decodeTrainingState(this.layout, bytes);
+    this.optimizer.setState({ momentumBuffer: state.momentumBuffer });
+    this.values.set(state.values);
+    this.stepCount = state.step;
+    this.writeVariables();
+  }
+
+  /** A copy of all values in flat-layout order (parameters, then running statistics). */
+  getValues(): Float32Array {
+    return this.values.slice();
+  }
+
+  /** Writes `model.json` and `weights.bin` in the TF.js Layers format into `dir`. */
+  async exportLayersModel(dir: string): Promise<void> {
+    this.assertUsable();
+    await exportLayersModel(this.model, dir);
+  }
+
+  /** Disposes the model's variables. */
+  dispose(): void {
+    this.disposed = true;
+    this.model.dispose();
+  }
+
+  private writeRunningStatistics(
+    flat: Float32Array,
+    moments: ReadonlyMap<string, { mean: tf.Tensor; variance: tf.Tensor; count: number }>,
+  ): void {
+    const m = BATCH_NORM_MOMENTUM;
+    for (const entry of this.statisticEntries) {
+      const layer = entry.name.slice(0, entry.name.lastIndexOf('/'));
+      const batch = moments.get(layer);
+      if (batch === undefined) throw new Error(`no batch moments for ${layer}`);
+      const isMean = entry.role === 'bn-moving-mean';
+      const observed = (isMean ? batch.mean : batch.variance).dataSync() as Float32Array;
+      // PyTorch keeps the unbiased batch variance in the running statistics.
+      const correction = isMean ? 1 : batch.count / (batch.count - 1);
+      for (let i = 0; i < entry.size; i++) {
+        const old = this.values[entry.offset + i] as number;
+        flat[entry.offset + i] = (1 - m) * old + m * correction * (observed[i] as number);
+      }
+    }
+  }
+
+  private writeVariables(): void {
+    const variables = [...this.model.parameters, ...this.model.statistics];
+    this.layout.entries.forEach((entry, i) => {
+      writeVariable(variables[i]?.variable as tf.Variable, this.values.subarray(entry.offset, entry.offset + entry.size));
+    });
+  }
+
+  private countImages(x: ImageBatch): number {
+    const { imageSize, channels } = this.model.spec;
+    const perImage = imageSize * imageSize * channels;
+    if (x instanceof tf.Tensor) return x.shape[0];
+    if (!(x instanceof Float32Array) || x.length % perImage !== 0) {
+      throw new InvalidBatchError(
+        `images must be a Float32Array of n·${imageSize}·${imageSize}·${channels} values (NHWC), got ${describe(x)}`,
+      );
+    }
+    return x.length / perImage;
+  }
+
+  private checkBatch(x: ImageBatch, labels: LabelBatch): number {
+    const count = this.countImages(x);
+    if (!(labels instanceof Uint8Array || labels instanceof Int32Array)) {
+      throw new InvalidBatchError(`labels must be a Uint8Array or Int32Array, got ${describe(labels)}`);
+    }
+    if (labels.length !== count) {
+      throw new InvalidBatchError(`batch has ${count} images but ${labels.length} labels`);
+    }
+    if (count === 0) throw new InvalidBatchError('batch is empty');
+    const { classes } = this.model.spec;
+    const bad = labels.findIndex((label) => label < 0 || label >= classes);
+    if (bad !== -1) {
+      throw new InvalidBatchError(`label ${labels[bad]} at index ${bad} is outside [0, ${classes})`);
+    }
+    return count;
+  }
+
+  private toTensor(x: ImageBatch, count: number): tf.Tensor4D {
+    if (x instanceof tf.Tensor) return x;
+    const { imageSize, channels } = this.model.spec;
+    return tf.tensor4d(x, [count, imageSize, imageSize, channels], 'float32');
+  }
+
+  private assertUsable(): void {
+    if (this.disposed || this.model.isDisposed) throw new DisposedError('this Trainer (or its model) was disposed');
+  }
+}
+
+function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, classes: number): tf.Scalar {
+  const oneHot = tf.oneHot(labels, classes);
+  return tf.losses.softmaxCrossEntropy(oneHot, logits, undefined, 0, tf.Reduction.MEAN) as tf.Scalar;
+}
+
+function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'));
+}
+
+function describe(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(value);
+  const length = (value as { length?: unknown }).length;
+  return `${value.constructor.name}${typeof length === 'number' ? ` of length ${length}` : ''}`;
+}
