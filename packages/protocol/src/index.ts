@@ -1,1 +1,64 @@
-export {};
+export { PROTOCOL_VERSION, assertNever } from './messages.ts';
+export type {
+  AssignMessage,
+  CoordinatorToWorker,
+  DatasetMessage,
+  ErrorMessage,
+  EvaluateMessage,
+  EvaluationMessage,
+  HelloMessage,
+  HyperParameters,
+  Message,
+  MessageType,
+  ModelSpec,
+  PeerAddress,
+  PeerChunkMessage,
+  PeerHelloMessage,
+  PeerMessage,
+  PlanMessage,
+  ReadyMessage,
+  RingMember,
+  StateMessage,
+  StateRequestMessage,
+  StepReportMessage,
+  StopMessage,
+  WelcomeMessage,
+  WorkerToCoordinator,
+} from './messages.ts';
+export { createMsgpackCodec, msgpackCodec } from './codec.ts';
+export type { Codec } from './codec.ts';
+export {
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeMessage,
+  parseCoordinatorToWorker,
+  parsePeerMessage,
+  parseWorkerToCoordinator,
+} from './validate.ts';
+export type { FrameData, ParseOptions } from './validate.ts';
+export { MAX_WORLD_SIZE } from './schemas.ts';
+export {
+  PEER_CHUNK_HEADER_BYTES,
+  PEER_CHUNK_MARKER,
+  decodePeerChunk,
+  decodePeerChunkHeader,
+  encodePeerChunk,
+  encodePeerChunkHeader,
+} from './peer-chunk.ts';
+export type { PeerChunk, PeerChunkHeader } from './peer-chunk.ts';
+export { tokensEqual } from './token.ts';
+export {
+  BadFieldError,
+  BadTokenError,
+  CLOSE_CODES,
+  FrameTooLargeError,
+  MalformedFrameError,
+  PROTOCOL_ERROR_CODES,
+  ProtocolError,
+  UnexpectedMessageError,
+  UnknownMessageError,
+  UnsupportedDataError,
+  WrongVersionError,
+  closeFrameFor,
+  errorMessageFor,
+} from './errors.ts';
+export type { ProtocolErrorCode, ProtocolErrorDetails } from './errors.ts';

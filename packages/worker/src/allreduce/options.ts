@@ -1,0 +1,38 @@
+/**
+ * The all-reduce's limits and timeouts, each with its default, validated when a ring is built.
+ */
+import { InvalidAllReduceOptionError } from './errors.ts';
+
+/** Defaults of every all-reduce option. */
+export const ALLREDUCE_DEFAULTS = {
+  /**
+   * 4 MiB buckets: large enough that per-message costs vanish, small enough that sending one
+   * bucket overlaps summing the previous and that no frame comes near ws's 100 MiB maxPayload.
+   */
+  maxBucketBytes: 4 * 1024 * 1024,
+  /** Buckets a rank starts before the first one finishes; keeps the link busy while summing. */
+  bucketsInFlight: 4,
+  /**
+   * Five minutes: a rank waits in the all-reduce for its slowest peer's forward and backward
+   * pass, which for ResNet-152 on a CPU takes minutes; dead workers are found sooner by the
+   * coordinator's heartbeats.
+   */
+  stallTimeoutMs: 300_000,
+  /** How long forming the ring may take, dialling retries included. */
+  connectTimeoutMs: 30_000,
+  /** How long a connecting peer has to send `peer-hello`. */
+  helloTimeoutMs: 10_000,
+  /** The largest frame a peer server accepts from the successors that dial it (only `peer-hello` and `error`). */
+  maxHelloBytes: 64 * 1024,
+} as const;
+
+/** The largest bucket cap accepted: far from ws's 100 MiB maxPayload. */
+export const MAX_BUCKET_BYTES = 64 * 1024 * 1024;
+
+/** `value`, or throws naming the option, when it is not an integer from `min` to `max`. */
+export function requireInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidAllReduceOptionError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
