@@ -13,6 +13,7 @@
  */
 import { createRequire } from 'node:module';
 
+import { nativeBackendAvailability, registerNativeBackend } from '@ringtrain/backend-native';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 
@@ -52,6 +53,22 @@ export interface SelectBackendOptions {
    */
   readonly wasmThreads?: number;
   /**
+   * Threads of the native backend's oneDNN/OpenMP pool.
+   * @default RINGTRAIN_NATIVE_THREADS, else OMP_NUM_THREADS, else cores ÷ `workersPerMachine`
+   */
+  readonly nativeThreads?: number;
+  /**
+   * How many workers share this machine; the native backend's default thread count divides the
+   * cores among them.
+   * @default 1
+   */
+  readonly workersPerMachine?: number;
+  /**
+   * Where the native backend's compiled addon is; another path lets a deployment ship its own build.
+   * @default the addon `npm ci` builds in `@ringtrain/backend-native`
+   */
+  readonly nativeAddonPath?: string;
+  /**
    * Which wasm training kernels to register when wasm is chosen; `false` registers none (the
    * wasm backend then cannot train convolutions).
    * @default {} (all of them)
@@ -72,6 +89,9 @@ export interface SelectBackendOptions {
 type Attempt = { readonly ok: true; readonly tfBackend: string; readonly detail: string } | { readonly ok: false; readonly reason: string };
 
 interface ResolvedOptions {
+  readonly nativeThreads: number | undefined;
+  readonly workersPerMachine: number;
+  readonly nativeAddonPath: string | undefined;
   readonly wasmThreads: number;
   readonly wasmKernels: WasmTrainingKernelOptions | false;
   readonly importModule: (specifier: string) => Promise<unknown>;
@@ -103,7 +123,17 @@ const CANDIDATES: Readonly<Record<BackendName, Candidate>> = {
     const detail = loaded.ok ? 'TensorFlow C library on the CPU' : 'TensorFlow C library on the CPU, from @tensorflow/tfjs-node-gpu';
     return { ok: true, tfBackend: TENSORFLOW, detail };
   },
-  native: async () => ({ ok: false, reason: 'the native oneDNN backend is not built yet' }),
+  native: async (options) => {
+    const availability = nativeBackendAvailability(...(options.nativeAddonPath === undefined ? [] : [options.nativeAddonPath]));
+    if (!availability.available) return { ok: false, reason: availability.reason };
+    const info = registerNativeBackend({
+      threads: options.nativeThreads,
+      workersPerMachine: options.workersPerMachine,
+      ...(options.nativeAddonPath === undefined ? {} : { addonPath: options.nativeAddonPath }),
+    });
+    if (!(await tf.setBackend('native'))) return { ok: false, reason: 'the native backend failed to start' };
+    return { ok: true, tfBackend: 'native', detail: `oneDNN ${info.dnnlVersion} (${info.isa}), ${info.threads} thread(s)` };
+  },
   wasm: async (options) => {
     if (options.wasmKernels !== false) registerWasmTrainingKernels(options.wasmKernels);
     const info = await initWasmBackend({ threads: options.wasmThreads });
@@ -170,7 +200,18 @@ function resolveOptions(options: SelectBackendOptions): ResolvedOptions {
   if (!Number.isInteger(wasmThreads) || wasmThreads < 1 || wasmThreads > MAX_WASM_THREADS) {
     throw new InvalidBackendOptionsError(`wasmThreads must be an integer in [1, ${MAX_WASM_THREADS}], got ${String(wasmThreads)}`);
   }
+  const workersPerMachine = options.workersPerMachine ?? 1;
+  if (!Number.isInteger(workersPerMachine) || workersPerMachine < 1) {
+    throw new InvalidBackendOptionsError(`workersPerMachine must be a positive integer, got ${String(workersPerMachine)}`);
+  }
+  const nativeThreads = options.nativeThreads;
+  if (nativeThreads !== undefined && (!Number.isInteger(nativeThreads) || nativeThreads < 1)) {
+    throw new InvalidBackendOptionsError(`nativeThreads must be a positive integer, got ${String(nativeThreads)}`);
+  }
   return {
+    nativeThreads,
+    workersPerMachine,
+    nativeAddonPath: options.nativeAddonPath,
     wasmThreads,
     wasmKernels: options.wasmKernels ?? {},
     importModule: options.importModule ?? importInstalledPackage,

@@ -25,15 +25,26 @@ afterEach(() => {
   if (tf.findBackendFactory('tensorflow') != null) tf.removeBackend('tensorflow');
 });
 
+/** Makes the native backend unavailable, as on a machine without libdnnl-dev. */
+const WITHOUT_NATIVE = { nativeAddonPath: '/nonexistent/ringtrain_dnnl.node' } as const;
+
 describe('selectBackend', () => {
-  it("picks wasm on a machine without the tfjs-node packages, saying why each faster backend was skipped", async () => {
+  it('picks the native backend when its addon is built and the tfjs-node packages are absent', async () => {
     const selection = await selectBackend('auto');
+    expect(selection.name).toBe('native');
+    expect(tf.getBackend()).toBe('native');
+    expect(selection.detail).toMatch(/^oneDNN \d+\.\d+\.\d+ \(.+\), \d+ thread\(s\)$/);
+    expect(selection.reasons.map((r) => r.backend)).toEqual(['tfjs-node-gpu', 'tfjs-node']);
+  });
+
+  it("picks wasm when native cannot load either, saying why each faster backend was skipped", async () => {
+    const selection = await selectBackend('auto', WITHOUT_NATIVE);
     expect(selection.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     expect(selection.reasons.map((r) => r.backend)).toEqual(['tfjs-node-gpu', 'tfjs-node', 'native']);
     expect(selection.reasons[0]?.skippedBecause).toMatch(/@tensorflow\/tfjs-node-gpu is not installed/);
     expect(selection.reasons[1]?.skippedBecause).toMatch(/@tensorflow\/tfjs-node is not installed/);
-    expect(selection.reasons[2]?.skippedBecause).toMatch(/not built yet/);
+    expect(selection.reasons[2]?.skippedBecause).toMatch(/apt-get install libdnnl-dev/);
     expect(selection.detail).toMatch(/simd build, 1 thread\(s\), training kernels registered/);
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
   });
@@ -44,7 +55,7 @@ describe('selectBackend', () => {
 
   it('logs the choice once, as describeBackendSelection words it', async () => {
     const lines: string[] = [];
-    const selection = await selectBackend('auto', { log: (line) => lines.push(line) });
+    const selection = await selectBackend('auto', { ...WITHOUT_NATIVE, log: (line) => lines.push(line) });
     expect(lines).toEqual([describeBackendSelection(selection)]);
     expect(lines[0]).toMatch(/^backend wasm \(.*\); skipped tfjs-node-gpu: .*; tfjs-node: .*; native: .*$/);
   });
@@ -61,8 +72,12 @@ describe('selectBackend', () => {
     await expect(failure).rejects.toThrow("backend 'tfjs-node' is unavailable: @tensorflow/tfjs-node is not installed");
   });
 
-  it('throws for the native backend, which is not built yet', async () => {
-    await expect(selectBackend('native')).rejects.toThrow("backend 'native' is unavailable: the native oneDNN backend is not built yet");
+  it('throws for an explicit native choice whose addon is missing, naming the package to install', async () => {
+    await expect(selectBackend('native', WITHOUT_NATIVE)).rejects.toThrow(/backend 'native' is unavailable: .*apt-get install libdnnl-dev/);
+  });
+
+  it.each([0, 2.5])('rejects %s native threads before trying any backend', async (nativeThreads) => {
+    await expect(selectBackend('auto', { nativeThreads })).rejects.toThrow(InvalidBackendOptionsError);
   });
 
   it('rejects an unknown name, listing the known ones', async () => {
@@ -96,7 +111,7 @@ describe('selectBackend', () => {
   });
 
   it('reports a package that loads but registers no backend', async () => {
-    const selection = await selectBackend('auto', { importModule: async () => ({}) });
+    const selection = await selectBackend('auto', { ...WITHOUT_NATIVE, importModule: async () => ({}) });
     expect(selection.name).toBe('wasm');
     expect(selection.reasons[0]?.skippedBecause).toMatch(/registered no 'tensorflow' backend/);
   });

@@ -1,0 +1,150 @@
+#include "runtime.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace rt {
+
+dnnl::engine& engine() {
+  static dnnl::engine instance(dnnl::engine::kind::cpu, 0);
+  return instance;
+}
+
+dnnl::stream& stream() {
+  static dnnl::stream instance(engine());
+  return instance;
+}
+
+SignalGuard::SignalGuard() {
+  sigset_t all;
+  sigfillset(&all);
+  // Faults stay deliverable, so that a crash is still reported as one.
+  for (int fault : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) sigdelset(&all, fault);
+  pthread_sigmask(SIG_BLOCK, &all, &previous_);
+}
+
+SignalGuard::~SignalGuard() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+
+namespace {
+
+int g_threads = 0;
+
+// Starts (or grows) OpenMP's thread pool with signals blocked, so that its threads inherit the
+// blocked mask.
+void startPool(int count) {
+  SignalGuard guard;
+#pragma omp parallel num_threads(count)
+  {
+  }
+}
+
+}  // namespace
+
+int threads() {
+  if (g_threads == 0) setThreads(std::max(1, omp_get_max_threads()));
+  return g_threads;
+}
+
+void setThreads(int count) {
+  if (count < 1) count = 1;
+  if (count == g_threads) return;
+  g_threads = count;
+  omp_set_num_threads(count);
+  startPool(count);
+  cache().clear();
+}
+
+void parallelFor(int64_t n, int64_t minPerThread, const std::function<void(int64_t, int64_t)>& body) {
+  if (n <= 0) return;
+  int64_t byWork = std::max<int64_t>(1, n / std::max<int64_t>(1, minPerThread));
+  int count = static_cast<int>(std::min<int64_t>(threads(), byWork));
+  if (count <= 1) {
+    body(0, n);
+    return;
+  }
+#pragma omp parallel num_threads(count)
+  {
+    int64_t t = omp_get_thread_num();
+    int64_t actual = omp_get_num_threads();
+    int64_t begin = n * t / actual;
+    int64_t end = n * (t + 1) / actual;
+    if (begin < end) body(begin, end);
+  }
+}
+
+namespace {
+
+struct Arena {
+  void* block = nullptr;
+  size_t bytes = 0;
+
+  void* reserve(size_t wanted) {
+    if (wanted <= bytes) return block;
+    std::free(block);
+    // Grow by half again so that a slowly rising demand does not reallocate every call.
+    size_t grown = std::max(wanted, bytes + bytes / 2);
+    grown = (grown + 4095) & ~static_cast<size_t>(4095);
+    block = std::aligned_alloc(64, grown);
+    if (block == nullptr) {
+      bytes = 0;
+      throw std::bad_alloc();
+    }
+    bytes = grown;
+    return block;
+  }
+};
+
+Arena& arena() {
+  static Arena instance;
+  return instance;
+}
+
+size_t align64(size_t bytes) { return (bytes + 63) & ~static_cast<size_t>(63); }
+
+}  // namespace
+
+ArenaLease::ArenaLease(const std::vector<size_t>& sizes) {
+  size_t total = 0;
+  for (size_t size : sizes) total += align64(size);
+  char* base = static_cast<char*>(arena().reserve(std::max<size_t>(total, 64)));
+  size_t offset = 0;
+  for (size_t size : sizes) {
+    pointers_.push_back(size == 0 ? nullptr : base + offset);
+    offset += align64(size);
+  }
+}
+
+size_t arenaBytes() { return arena().bytes; }
+
+PrimitiveCache& cache() {
+  static PrimitiveCache instance;
+  return instance;
+}
+
+int64_t floatBits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+
+std::string key(const char* prefix, const std::vector<int64_t>& values) {
+  std::string out(prefix);
+  out.push_back(':');
+  for (int64_t v : values) {
+    out += std::to_string(v);
+    out.push_back(',');
+  }
+  return out;
+}
+
+dnnl::primitive_attr userScratchpadAttr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+}  // namespace rt

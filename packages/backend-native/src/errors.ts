@@ -1,0 +1,39 @@
+/**
+ * Failures of the native backend, one class per failure mode, each with a stable string `code`.
+ * (Errors raised inside the addon carry Node-style codes of their own: `ERR_NATIVE_ARGUMENT` for
+ * arguments the addon rejects; `ERR_NATIVE_UNSUPPORTED` and `ERR_NATIVE_DNNL` for problems it
+ * declines or oneDNN cannot run, which the kernels hand to tfjs's cpu kernel instead.)
+ */
+export type NativeBackendErrorCode = 'NATIVE_UNAVAILABLE' | 'NATIVE_INVALID_OPTIONS' | 'NATIVE_MISSING_CPU_KERNEL';
+
+export abstract class NativeBackendError extends Error {
+  abstract readonly code: NativeBackendErrorCode;
+
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The addon is not built or does not load; `reason` says why and how to fix it. */
+export class NativeBackendUnavailableError extends NativeBackendError {
+  readonly code = 'NATIVE_UNAVAILABLE';
+
+  constructor(readonly reason: string) {
+    super(`the native backend is unavailable: ${reason}`);
+  }
+}
+
+/** Options out of range (a thread count that is not a positive integer, say). */
+export class InvalidNativeOptionsError extends NativeBackendError {
+  readonly code = 'NATIVE_INVALID_OPTIONS';
+}
+
+/** A tfjs cpu kernel that a native kernel falls back to is not registered. */
+export class MissingCpuKernelError extends NativeBackendError {
+  readonly code = 'NATIVE_MISSING_CPU_KERNEL';
+
+  constructor(kernelName: string) {
+    super(`tfjs's cpu kernel '${kernelName}' is not registered; import '@tensorflow/tfjs-backend-cpu' before registering the native backend`);
+  }
+}
