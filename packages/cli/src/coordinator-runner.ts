@@ -12,6 +12,14 @@ export interface DataFlags {
   limitTest?: number;
 }
 
+/** The dashboard's address for the coordinator at `url` (`ws://host:port` -> `http://host:port/`). */
+export function dashboardUrl(url: string): string {
+  const u = new URL(url);
+  // A coordinator bound to every interface is reached on this machine through the loopback.
+  const host = u.hostname === '0.0.0.0' || u.hostname === '[::]' ? '127.0.0.1' : u.hostname;
+  return `http://${host}:${u.port}/`;
+}
+
 export async function startCoordinator(
   options: CoordinatorOptions,
   data: DataFlags,

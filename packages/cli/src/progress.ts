@@ -7,8 +7,8 @@ import type { ProgressUpdate } from '@ringtrain/coordinator';
 
 export interface ProgressView {
   update(progress: ProgressUpdate): void;
-  /** Prints a line without breaking the bar. */
-  note(line: string): void;
+  /** Prints a line (to `stream`, by default the view's own) without breaking the bar. */
+  note(line: string, stream?: NodeJS.WritableStream): void;
   stop(): void;
 }
 
@@ -64,12 +64,12 @@ class BarView implements ProgressView {
     }
   }
 
-  note(line: string): void {
+  note(line: string, stream: NodeJS.WritableStream = this.stream): void {
     if (this.started) {
       this.bar.stop();
       this.started = false;
     }
-    this.stream.write(`${line}\n`);
+    stream.write(`${line}\n`);
   }
 
   stop(): void {
@@ -105,8 +105,8 @@ class LineView implements ProgressView {
     }
   }
 
-  note(line: string): void {
-    this.stream.write(`${line}\n`);
+  note(line: string, stream: NodeJS.WritableStream = this.stream): void {
+    stream.write(`${line}\n`);
   }
 
   stop(): void {}

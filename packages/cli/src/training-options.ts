@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import type { CoordinatorOptions } from '@ringtrain/coordinator';
 import { BACKEND_CHOICES, depthOf, integerIn, MODEL_NAMES, numberIn, type ModelName } from './arguments.ts';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormatChoice } from './logging.ts';
 
 export interface TrainingFlags {
   model: ModelName;
@@ -34,7 +35,8 @@ export interface TrainingFlags {
   summaryJson?: string;
   maxMessageBytes: number;
   backend: (typeof BACKEND_CHOICES)[number];
-  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  logFormat: LogFormatChoice;
 }
 
 /** What `--preset d2l` stands for: the d2l chapter's recipe (inputs resized to 96, 10 epochs). */
@@ -71,7 +73,8 @@ export function addTrainingOptions(command: Command): Command {
     .addOption(new Option('--max-message-bytes <n>', 'largest message the coordinator port accepts; larger ones are refused with close code 1009').argParser(integerIn(2 * 1024 * 1024)).default(64 * 1024 * 1024))
     .addOption(new Option('--summary-json <file>', 'also write the final summary as JSON to this file'))
     .addOption(new Option('--backend <name>', 'compute backend of the workers').choices(BACKEND_CHOICES).default('auto'))
-    .addOption(new Option('--log-level <level>', 'log level (logs go to stderr as JSON lines)').choices(['debug', 'info', 'warn', 'error', 'silent']));
+    .addOption(new Option('--log-level <level>', 'lowest level of the log lines written to stderr (default: info; warn for launch)').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'log lines for people (pretty) or for machines (json); auto: pretty on a terminal').choices(LOG_FORMATS).default('auto'));
 }
 
 /** Image size and epochs after the preset; explicit flags win over the preset. */

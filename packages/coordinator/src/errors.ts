@@ -18,6 +18,7 @@ export const COORDINATOR_ERROR_CODES = {
   checkpointWrite: 'RINGTRAIN_CHECKPOINT_WRITE',
   interrupted: 'RINGTRAIN_INTERRUPTED',
   joinRefused: 'RINGTRAIN_JOIN_REFUSED',
+  portUnavailable: 'RINGTRAIN_COORDINATOR_PORT_UNAVAILABLE',
 } as const;
 
 export type CoordinatorErrorCode = (typeof COORDINATOR_ERROR_CODES)[keyof typeof COORDINATOR_ERROR_CODES];
@@ -95,6 +96,11 @@ export class InterruptedError extends CoordinatorError {
 /** A worker may not join now (duplicate id, ring full, run already started or over). */
 export class JoinRefusedError extends CoordinatorError {
   readonly code = COORDINATOR_ERROR_CODES.joinRefused;
+}
+
+/** The coordinator's port could not be opened (in use, not permitted, no such address). */
+export class PortUnavailableError extends CoordinatorError {
+  readonly code = COORDINATOR_ERROR_CODES.portUnavailable;
 }
 
 /** The run ended in failure; `code` is the machine's code for why (worker lost, stalled, diverged...). */

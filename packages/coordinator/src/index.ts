@@ -14,6 +14,7 @@ export {
   CheckpointWriteError,
   InterruptedError,
   JoinRefusedError,
+  PortUnavailableError,
   RunFailedError,
 } from './errors.ts';
 export type { CoordinatorErrorCode } from './errors.ts';
@@ -35,3 +36,16 @@ export { machineConfig, samplerSharder, learningRateFunction } from './run-confi
 export { silentLogger } from './logger.ts';
 export type { Logger } from './logger.ts';
 export { createInitialState } from './initial-state.ts';
+export { RUN_STATUS_SCHEMA_VERSION } from './observe/run-status.ts';
+export type {
+  EpochView,
+  LatestView,
+  ProgressView,
+  RunConfigView,
+  RunStatus,
+  SeriesView,
+  ThroughputView,
+  WorkerState,
+  WorkerStatus,
+} from './observe/run-status.ts';
+export { DASHBOARD_PATHS } from './http/dashboard-assets.ts';

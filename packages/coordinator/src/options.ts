@@ -102,6 +102,12 @@ export interface CoordinatorOptions {
   resume?: boolean;
   /** What differing replica checksums do to the run. @default 'fail' */
   onDivergence?: 'fail' | 'warn';
+  /** Examples per second (metrics, status, dashboard) are counted over this much past time. @default 30000 */
+  throughputWindowMs?: number;
+  /** Points per curve kept for the dashboard; longer runs are thinned to this many. @default 2000 */
+  maxSeriesPoints?: number;
+  /** The dashboard's event stream sends the status at most this often. @default 500 */
+  statusIntervalMs?: number;
 }
 
 /** The model the CLI's defaults describe: ResNet-18, d2l stem, Fashion-MNIST as is. */
@@ -227,5 +233,8 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     keepCheckpoints: integer('keepCheckpoints', input.keepCheckpoints ?? 3, 1),
     resume,
     onDivergence: oneOf('onDivergence', input.onDivergence ?? 'fail', ['fail', 'warn']),
+    throughputWindowMs: integer('throughputWindowMs', input.throughputWindowMs ?? 30_000, 1),
+    maxSeriesPoints: integer('maxSeriesPoints', input.maxSeriesPoints ?? 2000, 16),
+    statusIntervalMs: integer('statusIntervalMs', input.statusIntervalMs ?? 500, 0),
   };
 }

@@ -8,21 +8,30 @@
  * run. Once welcomed, the connection is a worker: its messages become events, its close a
  * `worker-left`, and it is pinged every `heartbeatIntervalMs` (a worker silent for
  * `heartbeatTimeoutMs` is cut and reported lost).
+ *
+ * Beside the machine runs a `RunObserver`: it sees every event, the state that came out and the
+ * outbox, and keeps the metrics (`/metrics`, on a registry of this server's own) and the status
+ * (`/status`, `/events`, the dashboard at `/`) current. See `http/routes.ts` for the HTTP side.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { LabelledImages } from '@ringtrain/data';
 import type { CoordinatorToWorker, WorkerToCoordinator } from '@ringtrain/protocol';
+import { Registry } from 'prom-client';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { findNewestValidCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint.ts';
-import { CheckpointMismatchError, COORDINATOR_ERROR_CODES, RunFailedError } from './errors.ts';
+import { CheckpointMismatchError, COORDINATOR_ERROR_CODES, PortUnavailableError, RunFailedError } from './errors.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { Effect, ProgressUpdate, RunResult } from './machine/effects.ts';
 import type { CoordinatorEvent } from './machine/events.ts';
 import type { SamplerPosition } from './machine/sharder.ts';
 import { createCoordinatorState, type CoordinatorState } from './machine/state.ts';
 import { step } from './machine/step.ts';
+import { HttpRoutes } from './http/routes.ts';
+import { RunObserver } from './observe/run-observer.ts';
+import type { RunStatus } from './observe/run-status.ts';
 import { resolveCoordinatorOptions, type CoordinatorOptions, type ResolvedCoordinatorOptions } from './options.ts';
 import { machineConfig } from './run-config.ts';
 import { encodeMessage, parseWorkerToCoordinator, PROTOCOL_VERSION, ProtocolError, tokensEqual } from './wire.ts';
@@ -38,7 +47,14 @@ export interface CoordinatorDependencies {
   logger?: Logger;
   /** Milestones for progress displays. */
   onProgress?: (progress: ProgressUpdate) => void;
+  /** ringtrain's version, in build info and the status. @default the coordinator package's version */
+  version?: string;
 }
+
+const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/** Error codes of refused connections that are not failures of anything (the run is full or over). */
+const NOT_A_FAILURE = new Set<string>([COORDINATOR_ERROR_CODES.joinRefused, COORDINATOR_ERROR_CODES.protocolViolation]);
 
 /** WebSocket close codes (RFC 6455 and the ws library). */
 const CLOSE = { normal: 1000, goingAway: 1001, policy: 1008, tooBig: 1009, badData: 1007 } as const;
@@ -57,8 +73,10 @@ interface Connection {
   reportedError: { code: string; message: string } | null;
   /** A state arriving in pieces. */
   incomingState: { generation: number; step: number; bytes: Uint8Array; received: number } | null;
-  /** Why we closed it, when we did. */
+  /** Why it is closing: our reason, or the socket error that ended it. */
   closeReason: string | null;
+  /** This side closed it (a refusal, a lost heartbeat), so its end is no news. */
+  closedByUs: boolean;
 }
 
 export class CoordinatorServer {
@@ -66,9 +84,14 @@ export class CoordinatorServer {
   /** Settles when the run ends: the result, or a `RunFailedError`. */
   readonly done: Promise<RunResult>;
 
+  /** This server's own metrics registry, served on `/metrics`. */
+  readonly registry = new Registry();
+
   private readonly deps: CoordinatorDependencies;
   private readonly clock: () => number;
   private readonly logger: Logger;
+  private readonly observer: RunObserver;
+  private readonly routes: HttpRoutes;
   private http: Server | null = null;
   private wss: WebSocketServer | null = null;
   private state: CoordinatorState | null = null;
@@ -90,6 +113,20 @@ export class CoordinatorServer {
     this.deps = deps;
     this.clock = deps.clock ?? Date.now;
     this.logger = deps.logger ?? silentLogger;
+    this.observer = new RunObserver({
+      options: this.options,
+      counts: { train: deps.data.train.count, test: deps.data.test.count },
+      version: deps.version ?? PACKAGE_VERSION,
+      clock: this.clock,
+      registry: this.registry,
+    });
+    this.routes = new HttpRoutes({
+      source: this.observer,
+      registry: this.registry,
+      health: () => this.health(),
+      statusIntervalMs: this.options.statusIntervalMs,
+      logger: this.logger,
+    });
     this.done = new Promise<RunResult>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -114,25 +151,36 @@ export class CoordinatorServer {
       this.startState = { bytes: await this.deps.initialState(), step: 0 };
     }
     this.state = createCoordinatorState(machineConfig(o, counts, resume), this.clock());
+    this.observer.attach(this.state);
 
-    const http = createServer((req, res) => this.onHttp(req, res));
-    const wss = new WebSocketServer({ server: http, maxPayload: o.maxMessageBytes });
-    wss.on('connection', (socket, req) => this.onConnection(socket, req));
+    const http = createServer((req, res) => this.routes.handle(req, res));
     this.http = http;
-    this.wss = wss;
     await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
+      const refuse = (error: Error & { code?: string }): void => {
+        const why = error.code === 'EADDRINUSE' ? 'the port is in use (choose another --port, or 0 for a free one)' : error.message;
+        reject(new PortUnavailableError(`cannot listen on ${o.host}:${o.port}: ${why}`, { cause: error }));
+      };
+      http.once('error', refuse);
       http.listen(o.port, o.host, () => {
-        http.off('error', reject);
+        http.off('error', refuse);
         resolve();
       });
     });
+    // Made once the port is open, so a failed listen is reported once, by the rejection above.
+    const wss = new WebSocketServer({ server: http, maxPayload: o.maxMessageBytes });
+    wss.on('connection', (socket, req) => this.onConnection(socket, req));
+    this.wss = wss;
     const port = (http.address() as AddressInfo).port;
     this.tickTimer = setInterval(() => this.feed({ type: 'tick', atMs: this.clock() }), o.tickIntervalMs);
     this.heartbeatTimer = setInterval(() => this.heartbeat(), o.heartbeatIntervalMs);
     const url = `ws://${o.host}:${port}`;
-    this.logger.info({ url, minWorkers: o.minWorkers, maxWorkers: o.maxWorkers }, `coordinator listening on ${url}`);
+    this.logger.info({ url, dashboard: `http://${o.host}:${port}/`, minWorkers: o.minWorkers, maxWorkers: o.maxWorkers }, `coordinator listening on ${url}`);
     return { port, url };
+  }
+
+  /** The run as `/status` shows it. */
+  status(): RunStatus {
+    return this.observer.status();
   }
 
   /** Takes a checkpoint now (rank 0 sends its state after its current step). */
@@ -166,8 +214,14 @@ export class CoordinatorServer {
       conn.socket.terminate();
     }
     await this.checkpointWrites;
+    this.routes.close();
     await new Promise<void>((resolve) => (this.wss === null ? resolve() : this.wss.close(() => resolve())));
-    await new Promise<void>((resolve) => (this.http === null ? resolve() : this.http.close(() => resolve())));
+    await new Promise<void>((resolve) => {
+      if (this.http === null) return resolve();
+      this.http.close(() => resolve());
+      // Idle keep-alive connections of browsers and scrapers would hold the port open.
+      this.http.closeAllConnections();
+    });
     if (!this.ended) this.endRun(null, new RunFailedError(COORDINATOR_ERROR_CODES.interrupted, 'the coordinator was closed before the run ended'));
   }
 
@@ -185,22 +239,20 @@ export class CoordinatorServer {
 
   // ---------------------------------------------------------------- HTTP
 
-  private onHttp(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/healthz') {
-      const s = this.state;
-      const body = JSON.stringify({
+  /** `/healthz`: the process answers (a failed run is still alive: its status stays readable). */
+  private health(): { healthy: boolean; body: Record<string, unknown> } {
+    const s = this.state;
+    return {
+      healthy: true,
+      body: {
         status: s === null || s.phase !== 'failed' ? 'ok' : 'failed',
         phase: s?.phase ?? 'starting',
         generation: s?.generation ?? 0,
         workers: s?.workers.length ?? 0,
         step: s?.nextStep ?? 0,
         epoch: s?.epoch ?? 0,
-      });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path ?? '/'} (this port serves /healthz and WebSocket workers)\n`);
+      },
+    };
   }
 
   // ---------------------------------------------------------------- connections
@@ -217,6 +269,7 @@ export class CoordinatorServer {
       reportedError: null,
       incomingState: null,
       closeReason: null,
+      closedByUs: false,
     };
     this.connections.set(conn.id, conn);
     conn.helloTimer = setTimeout(
@@ -231,6 +284,10 @@ export class CoordinatorServer {
       // ws reports a frame over maxPayload here, then closes with 1009.
       const tooBig = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
       conn.closeReason ??= tooBig ? `sent a message over maxMessageBytes (${this.options.maxMessageBytes} bytes)` : `socket error: ${error.message}`;
+      if (tooBig) {
+        conn.closedByUs = true;
+        this.observer.recordFailure('protocol_error');
+      }
       this.logger.warn({ remote: conn.remote, workerId: conn.workerId, code: error.code }, `connection ${conn.remote}: ${conn.closeReason}`);
     });
     socket.on('close', (code, reason) => this.onClose(conn, code, reason.toString()));
@@ -341,6 +398,7 @@ export class CoordinatorServer {
   /** Closes a connection that is not (or no longer) a worker of the run, with an `error` first. */
   private refuse(conn: Connection, closeCode: number, errorCode: string, reason: string): void {
     if (conn.stage === 'closed') return;
+    if (!NOT_A_FAILURE.has(errorCode)) this.observer.recordFailure(errorCode === 'RINGTRAIN_BAD_TOKEN' ? 'auth_rejected' : 'protocol_error');
     this.logger.warn({ remote: conn.remote, code: errorCode }, `refused connection ${conn.remote}: ${reason}`);
     this.sendError(conn, errorCode, reason);
     this.closeSocket(conn, closeCode, reason);
@@ -362,6 +420,7 @@ export class CoordinatorServer {
 
   private closeSocket(conn: Connection, code: number, reason: string): void {
     conn.closeReason ??= reason;
+    conn.closedByUs = true;
     if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
     conn.helloTimer = null;
     // Close reasons are limited to 123 bytes by RFC 6455; the `error` message carries the whole text.
@@ -378,6 +437,10 @@ export class CoordinatorServer {
     const workerId = conn.workerId;
     if (workerId === null || this.byWorker.get(workerId) !== conn) return;
     this.byWorker.delete(workerId);
+    // Closed from the other end (or the network) while the run needed it.
+    if (!conn.closedByUs && this.state !== null && this.state.phase !== 'finished' && this.state.phase !== 'failed') {
+      this.observer.recordFailure('disconnected');
+    }
     const why = conn.reportedError?.message ?? conn.closeReason ?? `connection closed (code ${code}${reason === '' ? '' : `, ${reason}`})`;
     const event: CoordinatorEvent = { type: 'worker-left', atMs: this.clock(), workerId, reason: why };
     if (conn.reportedError !== null) event.errorCode = conn.reportedError.code;
@@ -390,8 +453,10 @@ export class CoordinatorServer {
       if (conn.stage !== 'worker') continue;
       const silentMs = now - conn.lastPongAtMs;
       if (silentMs >= this.options.heartbeatTimeoutMs) {
+        conn.closedByUs = true;
         conn.closeReason = `no heartbeat answer for ${Math.round(silentMs / 1000)} s (heartbeatTimeoutMs ${this.options.heartbeatTimeoutMs})`;
         this.logger.warn({ workerId: conn.workerId, remote: conn.remote }, `worker ${conn.workerId ?? '?'}: ${conn.closeReason}`);
+        this.observer.recordFailure('heartbeat_timeout');
         // terminate() fires 'close' at once, which reports the worker lost.
         conn.socket.terminate();
         continue;
@@ -410,6 +475,7 @@ export class CoordinatorServer {
     if (this.state === null) return;
     const { state, outbox } = step(this.state, event);
     this.state = state;
+    this.observer.observe(event, state, outbox);
     for (const effect of outbox) this.execute(effect);
   }
 

@@ -20,6 +20,9 @@ describe('coordinator options', () => {
       checksumEverySteps: 20,
       maxBucketBytes: 25 * 1024 * 1024,
       checkpointDir: null,
+      throughputWindowMs: 30_000,
+      maxSeriesPoints: 2000,
+      statusIntervalMs: 500,
     });
     expect(o.model).toEqual({ depth: 18, stem: 'd2l', widthMultiplier: 1, imageSize: 28, channels: 1, classes: 10, seed: 0 });
     expect(o.learningRate).toMatchObject({ schedule: 'constant', baseLr: 0.05 });
@@ -39,6 +42,9 @@ describe('coordinator options', () => {
     [{ token, learningRate: { baseLr: -1 } }, 'learningRate.baseLr must be a number of at least 0, got -1'],
     [{ token, model: { depth: 19 as 18 } }, 'model.depth must be one of 18, 34, 50, 101, 152, got 19'],
     [{ token, onDivergence: 'ignore' as 'warn' }, 'onDivergence must be one of fail, warn, got ignore'],
+    [{ token, throughputWindowMs: 0 }, 'throughputWindowMs must be an integer from 1 up, got 0'],
+    [{ token, maxSeriesPoints: 10 }, 'maxSeriesPoints must be an integer from 16 up, got 10'],
+    [{ token, statusIntervalMs: -1 }, 'statusIntervalMs must be an integer from 0 up, got -1'],
   ])('refuses %j with a sentence naming the option', (input, message) => {
     expect(() => resolveCoordinatorOptions(input)).toThrow(InvalidCoordinatorOptionError);
     expect(() => resolveCoordinatorOptions(input)).toThrow(message);

@@ -14,6 +14,7 @@ export const WORKER_ERROR_CODES = {
   missingData: 'RINGTRAIN_MISSING_DATA',
   trainingFailed: 'RINGTRAIN_TRAINING_FAILED',
   stopped: 'RINGTRAIN_STOPPED',
+  metricsPort: 'RINGTRAIN_WORKER_METRICS_PORT',
 } as const;
 
 export type WorkerErrorCode = (typeof WORKER_ERROR_CODES)[keyof typeof WORKER_ERROR_CODES];
@@ -82,4 +83,9 @@ export class MissingDataError extends WorkerError {
 /** Training itself failed (model, backend, all-reduce). */
 export class TrainingFailedError extends WorkerError {
   readonly code = WORKER_ERROR_CODES.trainingFailed;
+}
+
+/** The metrics port could not be opened (in use, not permitted, no such address). */
+export class MetricsPortError extends WorkerError {
+  readonly code = WORKER_ERROR_CODES.metricsPort;
 }

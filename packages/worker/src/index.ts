@@ -9,6 +9,7 @@ export {
   ConnectFailedError,
   MissingDataError,
   TrainingFailedError,
+  MetricsPortError,
 } from './errors.ts';
 export type { WorkerErrorCode } from './errors.ts';
 export { ConnectionLifecycle } from './lifecycle.ts';
@@ -19,6 +20,10 @@ export { resolveWorkerOptions } from './options.ts';
 export type { WorkerOptions, ResolvedWorkerOptions } from './options.ts';
 export { Worker } from './worker.ts';
 export type { WorkerDependencies, WorkerLogger, WorkerOutcome, StepRecord } from './worker.ts';
-export type { ComputeProvider, ReplicaTrainer, RingAssignment, RingEndpoint, RingListen, RingSession } from './ports.ts';
+export type { ComputeProvider, ReplicaTrainer, RingAllReduceOutcome, RingAssignment, RingEndpoint, RingListen, RingSession } from './ports.ts';
 export { modelCompute } from './model-compute.ts';
 export { listenForRing } from './ring-adapter.ts';
+export { startWorkerMetricsServer } from './metrics-server.ts';
+export type { WorkerMetricsServer, WorkerMetricsServerOptions } from './metrics-server.ts';
+export { createWorkerMetricsRegistry } from './worker-metrics.ts';
+export type { WorkerMetricsSetup } from './worker-metrics.ts';

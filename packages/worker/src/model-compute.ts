@@ -2,16 +2,42 @@
  * The default compute of a worker: `@ringtrain/model`'s ResNet and `Trainer` on the backend
  * `selectBackend` picks.
  */
+import { memory } from '@tensorflow/tfjs-core';
 import { buildResNet, selectBackend, Trainer } from '@ringtrain/model';
 import type { ComputeProvider } from './ports.ts';
 
-/** Makes `choice` ('auto', 'wasm', 'cpu', ...) the tfjs backend and returns a compute provider on it. */
-export async function modelCompute(choice: string, onSelected?: (description: string) => void): Promise<ComputeProvider> {
-  const selection = await selectBackend(choice);
+/** How the backend should share the machine's cores. */
+export interface ComputeThreads {
+  /**
+   * Threads of the native backend's pool.
+   * @default cores ÷ `workersPerMachine`
+   */
+  readonly threads?: number;
+  /**
+   * Workers sharing this machine, so that their thread pools do not oversubscribe the cores.
+   * @default 1
+   */
+  readonly workersPerMachine?: number;
+}
+
+/** Makes `choice` ('auto', 'native', 'wasm', 'cpu', ...) the tfjs backend and returns a compute provider on it. */
+export async function modelCompute(
+  choice: string,
+  onSelected?: (description: string) => void,
+  threads: ComputeThreads = {},
+): Promise<ComputeProvider> {
+  const selection = await selectBackend(choice, {
+    ...(threads.threads === undefined ? {} : { nativeThreads: threads.threads }),
+    ...(threads.workersPerMachine === undefined ? {} : { workersPerMachine: threads.workersPerMachine }),
+  });
   const skipped = selection.reasons.map((r) => `${r.backend}: ${r.skippedBecause}`).join('; ');
   onSelected?.(`backend ${selection.name} (${selection.detail})${skipped === '' ? '' : `; skipped ${skipped}`}`);
   return {
     backend: selection.name,
+    memory: () => {
+      const { numTensors, numBytes } = memory();
+      return { numTensors, numBytes };
+    },
     createTrainer(model, hyper) {
       const trainer = new Trainer(buildResNet(model), {
         sgd: { momentum: hyper.momentum, nesterov: hyper.nesterov, weightDecay: hyper.weightDecay },

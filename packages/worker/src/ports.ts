@@ -22,6 +22,8 @@ export interface ComputeProvider {
   /** The backend name reported in `hello`. */
   readonly backend: string;
   createTrainer(model: ModelSpec, hyper: HyperParameters): ReplicaTrainer | Promise<ReplicaTrainer>;
+  /** Tensors and bytes the compute library holds now (`tf.memory()`), for the worker's metrics. */
+  memory?(): { numTensors: number; numBytes: number };
 }
 
 /** This worker's place in a generation's ring. */
@@ -41,9 +43,20 @@ export interface RingEndpoint {
   close(): Promise<void>;
 }
 
+/** What one all-reduce did. */
+export interface RingAllReduceOutcome {
+  averaged: Float32Array;
+  /** The part of the call spent waiting for slower peers. */
+  waitMs: number;
+  /** Bytes sent to the ring successor, when the ring counts them. */
+  sentBytes?: number;
+  /** Bytes received from the ring predecessor, when the ring counts them. */
+  receivedBytes?: number;
+}
+
 export interface RingSession {
-  /** Averages `flat` over every rank; `waitMs` is the part spent waiting for slower peers. */
-  allReduce(flat: Float32Array, step: number): Promise<{ averaged: Float32Array; waitMs: number }>;
+  /** Averages `flat` over every rank. */
+  allReduce(flat: Float32Array, step: number): Promise<RingAllReduceOutcome>;
   close(): Promise<void>;
 }
 

@@ -14,7 +14,7 @@ export const listenForRing: RingListen = async (options) => {
       return {
         async allReduce(flat, step) {
           const result = await ring.allReduce(flat, { step, average: true });
-          return { averaged: result.data, waitMs: result.waitMs };
+          return { averaged: result.data, waitMs: result.waitMs, sentBytes: result.bytesSent, receivedBytes: result.bytesReceived };
         },
         close: () => ring.close(),
       };

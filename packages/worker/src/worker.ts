@@ -12,6 +12,10 @@
  *                                                                            [in-round]
  *   4. `stop`: leave the ring, close the connection normally.                 [draining, closed]
  *
+ * With `metrics`, every step's time split (measured here with `performance.now()`), each
+ * all-reduce's traffic and duration, the tensors TensorFlow.js holds and every failure go to the
+ * worker's Prometheus metrics as they happen.
+ *
  * Messages are validated by the protocol package before they are looked at. A malformed,
  * oversized, wrong-version or out-of-turn message closes the connection with an `error` and the
  * matching close code, and `run()` rejects with an error saying what was wrong: the process never
@@ -20,13 +24,16 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { gatherLabels, preprocessBatch } from '@ringtrain/data';
+import type { WorkerMetrics } from '@ringtrain/metrics';
 import type { AssignMessage, CoordinatorToWorker, EvaluateMessage, PlanMessage, StateMessage, WorkerToCoordinator } from '@ringtrain/protocol';
 import WebSocket from 'ws';
+import { AllReduceError } from './allreduce/index.ts';
 import { weightChecksum } from './checksum.ts';
 import { DatasetStore } from './dataset-store.ts';
 import {
   ConnectFailedError,
   ConnectionLostError,
+  MissingDataError,
   RefusedError,
   TrainingFailedError,
   UnexpectedMessageError,
@@ -51,6 +58,8 @@ export interface WorkerDependencies {
   compute: ComputeProvider;
   listen: RingListen;
   logger?: WorkerLogger;
+  /** Where steps, all-reduces, tensor memory and failures are recorded (served on `/metrics`). */
+  metrics?: WorkerMetrics;
 }
 
 /** How a worker's run ended without error. */
@@ -88,6 +97,7 @@ export class Worker {
   private queue: Promise<void> = Promise.resolve();
   private pendingStateRequests = 0;
   private stopReason: string | null = null;
+  private shuttingDown = false;
   private settle!: { resolve: (o: WorkerOutcome) => void; reject: (e: Error) => void };
   private finished = false;
 
@@ -96,6 +106,26 @@ export class Worker {
     this.deps = deps;
     this.log = deps.logger ?? quiet;
     this.workerId = this.options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  }
+
+  /** This worker's rank in the current ring; null before its first assignment. */
+  get rank(): number | null {
+    return this.assignment?.rank ?? null;
+  }
+
+  /** The membership generation of the current ring; null before the first assignment. */
+  get generation(): number | null {
+    return this.assignment?.generation ?? null;
+  }
+
+  /** Global steps the replica has done. */
+  get steps(): number {
+    return this.stepsDone;
+  }
+
+  /** Whether the worker has joined its ring and can train. */
+  get inRing(): boolean {
+    return this.ring !== null;
   }
 
   /** Runs until `stop` (resolves) or a failure (rejects with a `WorkerError` saying what went wrong). */
@@ -109,6 +139,7 @@ export class Worker {
 
   /** Leaves: tells the coordinator why, closes the ring and the connection. */
   shutdown(reason: string): void {
+    this.shuttingDown = true;
     this.fail(new ConnectionLostError(`the worker was shut down: ${reason}`), 1001);
   }
 
@@ -214,7 +245,7 @@ export class Worker {
       case 'welcome':
         if (state !== 'connecting') outOfTurn();
         this.lifecycle.moveTo('ready', 'welcomed');
-        this.log.info({ workerId: message.workerId }, `joined the coordinator as ${message.workerId}`);
+        this.log.info({}, `joined the coordinator as ${message.workerId}`);
         return;
       case 'assign':
         if (state !== 'ready') outOfTurn();
@@ -258,7 +289,10 @@ export class Worker {
     this.incomingState = null;
     const { rank, worldSize, generation, model } = message;
     this.log.info({ rank, worldSize, generation }, `assigned rank ${rank} of ${worldSize} in generation ${generation} (ResNet-${model.depth}, ${model.stem} stem)`);
+    this.deps.metrics?.setRank(rank);
+    this.deps.metrics?.setBuildInfo({ model: `resnet${model.depth}` });
     this.trainer = await this.deps.compute.createTrainer(model, message.hyper);
+    this.recordMemory();
   }
 
   private async onStatePiece(message: StateMessage): Promise<void> {
@@ -279,6 +313,7 @@ export class Worker {
     if (trainer === null || this.endpoint === null) throw new UnexpectedMessageError('a state arrived before the assignment');
     trainer.setState(incoming.bytes);
     this.stepsDone = incoming.step;
+    this.recordMemory();
     this.ring = await this.endpoint.join({
       generation: assignment.generation,
       rank: assignment.rank,
@@ -328,6 +363,10 @@ export class Worker {
       const t2 = performance.now();
       trainer.applyGradients(reduced.averaged, plan.learningRates[i] as number);
       const t3 = performance.now();
+      const computeMs = t1 - t0 + (t3 - t2);
+      const allReduceMs = Math.max(0, t2 - t1 - reduced.waitMs);
+      // Waiting: on slower peers inside the all-reduce, and on the coordinator before this step.
+      const waitMs = reduced.waitMs + (t0 - idleSinceMs);
       this.stepsDone = step + 1;
       const due = checksumEverySteps > 0 && (step + 1) % checksumEverySteps === 0;
       this.history.push({ step, epoch: plan.epoch, indices: indices.slice(), loss: local.loss });
@@ -340,12 +379,22 @@ export class Worker {
         loss: local.loss,
         correct: local.correct,
         count: local.count,
-        computeMs: t1 - t0 + (t3 - t2),
-        allReduceMs: Math.max(0, t2 - t1 - reduced.waitMs),
-        // Waiting: on slower peers inside the all-reduce, and on the coordinator before this step.
-        waitMs: reduced.waitMs + (t0 - idleSinceMs),
+        computeMs,
+        allReduceMs,
+        waitMs,
         weightChecksum: due ? weightChecksum(trainer.getValues()) : '',
       });
+      const metrics = this.deps.metrics;
+      if (metrics !== undefined) {
+        metrics.recordStep({ examples: local.count, computeSeconds: computeMs / 1000, allReduceSeconds: allReduceMs / 1000, waitSeconds: waitMs / 1000 });
+        metrics.recordAllReduce({
+          gradientBytes: local.flat.byteLength,
+          sentBytes: reduced.sentBytes ?? 0,
+          receivedBytes: reduced.receivedBytes ?? 0,
+          seconds: (t2 - t1) / 1000,
+        });
+        this.recordMemory();
+      }
       while (this.pendingStateRequests > 0) {
         this.pendingStateRequests -= 1;
         this.sendState();
@@ -385,6 +434,7 @@ export class Worker {
       count += result.count;
       await new Promise((r) => setImmediate(r));
     }
+    this.recordMemory();
     this.lifecycle.moveTo('ready', `evaluation of epoch ${message.epoch} done`);
     this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'evaluation', generation: assignment.generation, epoch: message.epoch, lossSum, correct, count });
   }
@@ -444,6 +494,7 @@ export class Worker {
     if (this.finished) return;
     this.finished = true;
     this.log.error({ code: error.code }, error.message);
+    if (!this.shuttingDown) this.deps.metrics?.recordFailure(failureReason(error));
     if (this.lifecycle.canMoveTo('draining')) this.lifecycle.moveTo('draining', error.message);
     const socket = this.socket;
     if (closeCode !== null && socket !== null && socket.readyState === WebSocket.OPEN) {
@@ -458,6 +509,12 @@ export class Worker {
       if (this.lifecycle.canMoveTo('closed')) this.lifecycle.moveTo('closed', error.message);
       this.settle.reject(error);
     });
+  }
+
+  /** Tells the metrics what the compute library holds now. */
+  private recordMemory(): void {
+    const memory = this.deps.compute.memory?.();
+    if (memory !== undefined) this.deps.metrics?.setTensorMemory(memory);
   }
 
   private async release(): Promise<void> {
@@ -475,6 +532,14 @@ export class Worker {
     this.trainer = null;
     setTimeout(() => this.socket?.terminate(), 2000).unref();
   }
+}
+
+/** The `reason` label of a failure in the worker's metrics. */
+function failureReason(error: WorkerError): string {
+  if (error instanceof ConnectionLostError || error instanceof ConnectFailedError) return 'coordinator_lost';
+  if (error.cause instanceof AllReduceError) return 'peer_lost';
+  if (error instanceof UnexpectedMessageError || error instanceof RefusedError || error instanceof MissingDataError) return 'protocol_error';
+  return 'step_error';
 }
 
 function asWorkerError(error: unknown): WorkerError {

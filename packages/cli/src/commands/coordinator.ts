@@ -1,7 +1,7 @@
 /** `ringtrain coordinator`: the control plane alone, for workers on other hosts. */
 import { Command, Option } from 'commander';
 import { integerIn } from '../arguments.ts';
-import { startCoordinator } from '../coordinator-runner.ts';
+import { dashboardUrl, startCoordinator } from '../coordinator-runner.ts';
 import { createLogger } from '../logging.ts';
 import { createProgressView } from '../progress.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
@@ -25,7 +25,7 @@ export interface CoordinatorFlags extends TrainingFlags {
 export function addNetworkOptions(command: Command): Command {
   return command
     .addOption(new Option('--host <addr>', 'address the coordinator port binds to (0.0.0.0 for workers on other hosts)').default('127.0.0.1'))
-    .addOption(new Option('--port <n>', 'the one port for WebSocket and HTTP (/healthz); 0 picks a free one').argParser(integerIn(0, 65_535)).default(7070))
+    .addOption(new Option('--port <n>', 'the one port for workers (WebSocket) and HTTP: the dashboard at /, /status, /metrics, /healthz; 0 picks a free one').argParser(integerIn(0, 65_535)).default(7070))
     .addOption(new Option('--rendezvous-settle-ms <ms>', 'after --min-workers joined, wait this long for more').argParser(integerIn(0)).default(2000))
     .addOption(new Option('--rendezvous-timeout-ms <ms>', 'fail when --min-workers have not joined by then').argParser(integerIn(1)).default(600_000))
     .addOption(new Option('--heartbeat-interval-ms <ms>', 'ping every worker this often').argParser(integerIn(10)).default(10_000))
@@ -50,7 +50,7 @@ export function coordinatorCommand(): Command {
 async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const startedAt = Date.now();
   const token = requireToken(flags.token);
-  const logger = createLogger(flags.logLevel ?? 'info', 'coordinator');
+  const logger = createLogger({ level: flags.logLevel ?? 'info', format: flags.logFormat, name: 'coordinator' });
   const view = createProgressView();
   const options = {
     ...coordinatorOptionsFrom(flags, token),
@@ -67,6 +67,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   };
   const { server, url } = await startCoordinator(options, flags, { logger, onProgress: (p) => view.update(p) });
   view.note(`coordinator listening on ${url}; start workers with: ringtrain worker --coordinator ${url} --token <token>`);
+  view.note(`dashboard on ${dashboardUrl(url)}`);
   const onSignal = (signal: string): void => server.stop(`interrupted by ${signal}`);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

@@ -3,15 +3,20 @@
  * worker is a child process (`ringtrain worker`) given a fresh random token through its
  * environment. Ctrl-C stops the run: workers get `stop`, and any still alive after a grace
  * period are killed.
+ *
+ * The children log in the launcher's format (`--log-format auto` is decided by the launcher's
+ * own stderr, not by the pipe a child writes to) and level, and their lines are passed on to the
+ * launcher's stderr as they come. With `--worker-metrics-port-base N` worker i serves its
+ * `/metrics` and `/healthz` on port N+i.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { integerIn } from '../arguments.ts';
-import { startCoordinator } from '../coordinator-runner.ts';
-import { WorkerExitedError } from '../errors.ts';
-import { createLogger } from '../logging.ts';
+import { dashboardUrl, startCoordinator } from '../coordinator-runner.ts';
+import { InvalidArgumentError, WorkerExitedError } from '../errors.ts';
+import { createLogger, resolveLogFormat, type LogFormat, type LogLevel } from '../logging.ts';
 import { createProgressView } from '../progress.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
 import { generateToken, TOKEN_ENV } from '../token.ts';
@@ -25,6 +30,7 @@ export interface LaunchFlags extends TrainingFlags {
   heartbeatTimeoutMs: number;
   stallTimeoutMs: number;
   stepLogDir?: string;
+  workerMetricsPortBase: number;
 }
 
 const BIN = fileURLToPath(new URL('../../bin/ringtrain.js', import.meta.url));
@@ -36,15 +42,37 @@ export function launchCommand(): Command {
     .description('train on this machine: a coordinator and N worker processes, with a live progress bar and a final summary (kill -USR2 <pid> takes a checkpoint now)')
     .addOption(new Option('--workers <n>', 'worker processes to start').argParser(integerIn(1, 64)).default(2))
     .addOption(new Option('--host <addr>', 'address the coordinator binds to').default('127.0.0.1'))
-    .addOption(new Option('--port <n>', 'the coordinator\'s one port for WebSocket and HTTP (/healthz); 0 picks a free one').argParser(integerIn(0, 65_535)).default(7070))
+    .addOption(new Option('--port <n>', 'the coordinator\'s one port for workers and HTTP (the dashboard at /, /status, /metrics, /healthz); 0 picks a free one').argParser(integerIn(0, 65_535)).default(7070))
     .addOption(new Option('--token <token>', 'shared secret of the run (default: a random one, passed to the workers)'))
     .addOption(new Option('--heartbeat-timeout-ms <ms>', 'a worker silent this long is lost').argParser(integerIn(10)).default(120_000))
     .addOption(new Option('--stall-timeout-ms <ms>', 'fail the run when a step waits this long (0: never)').argParser(integerIn(0)).default(1_800_000))
-    .addOption(new Option('--step-log-dir <dir>', 'each worker writes the sample indices of every step it trains to DIR/worker-N.jsonl (diagnostics)'));
+    .addOption(new Option('--step-log-dir <dir>', 'each worker writes the sample indices of every step it trains to DIR/worker-N.jsonl (diagnostics)'))
+    .addOption(
+      new Option('--worker-metrics-port-base <n>', 'worker i serves /metrics and /healthz on port N+i, on --host (0: workers serve no metrics)').argParser(integerIn(0, 65_535)).default(0),
+    );
   addTrainingOptions(command);
   return command.action(async (flags: LaunchFlags) => {
     process.exitCode = await runLaunch(flags);
   });
+}
+
+/**
+ * The `ringtrain` arguments of worker `index`: its id, the launcher's log level and resolved log
+ * format, and its metrics port (base + index, or 0 for none).
+ */
+export function workerArguments(
+  flags: Pick<LaunchFlags, 'backend' | 'host' | 'workerMetricsPortBase' | 'stepLogDir' | 'workers'>,
+  index: number,
+  coordinatorUrl: string,
+  log: { level: LogLevel; format: LogFormat },
+): string[] {
+  const metricsPort = flags.workerMetricsPortBase === 0 ? 0 : flags.workerMetricsPortBase + index;
+  const args = ['worker', '--coordinator', coordinatorUrl, '--backend', flags.backend, '--worker-id', `worker-${index}`];
+  // Local workers share this machine's cores; each takes its part for its thread pool.
+  args.push('--workers-per-machine', String(flags.workers));
+  args.push('--log-level', log.level, '--log-format', log.format, '--metrics-host', flags.host, '--metrics-port', String(metricsPort));
+  if (flags.stepLogDir !== undefined) args.push('--step-log', join(flags.stepLogDir, `worker-${index}.jsonl`));
+  return args;
 }
 
 interface Child {
@@ -58,7 +86,11 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   const startedAt = Date.now();
   const token = flags.token ?? generateToken();
   const logLevel = flags.logLevel ?? 'warn';
-  const logger = createLogger(logLevel, 'coordinator');
+  const logFormat = resolveLogFormat(flags.logFormat);
+  if (flags.workerMetricsPortBase !== 0 && flags.workerMetricsPortBase + flags.workers - 1 > 65_535) {
+    throw new InvalidArgumentError(`--worker-metrics-port-base ${flags.workerMetricsPortBase} leaves no port for worker ${flags.workers - 1}: ports end at 65535`);
+  }
+  const logger = createLogger({ level: logLevel, format: logFormat, name: 'coordinator' });
   const view = createProgressView();
   const options = {
     ...coordinatorOptionsFrom(flags, token),
@@ -73,27 +105,40 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   const { server, url } = await startCoordinator(options, flags, { logger, onProgress: (p) => view.update(p) });
   const { imageSize, epochs } = recipeOf(flags);
   view.note(`ringtrain: ${flags.model} (${flags.stem} stem, ${imageSize}×${imageSize}), ${epochs} epoch(s), ${flags.workers} workers, coordinator on ${url}`);
+  view.note(`dashboard on ${dashboardUrl(url)}`);
+  // Colours survive the pipe when the launcher itself writes to a terminal.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, [TOKEN_ENV]: token };
+  if (logFormat === 'pretty' && process.stderr.isTTY === true) childEnv['FORCE_COLOR'] = '1';
 
   const children: Child[] = [];
   let ending = false;
   for (let index = 0; index < flags.workers; index++) {
-    const args = [BIN, 'worker', '--coordinator', url, '--backend', flags.backend, '--worker-id', `worker-${index}`, '--log-level', logLevel];
-    if (flags.stepLogDir !== undefined) args.push('--step-log', join(flags.stepLogDir, `worker-${index}.jsonl`));
+    const args = [BIN, ...workerArguments(flags, index, url, { level: logLevel, format: logFormat })];
     // Own process group: Ctrl-C reaches the launcher alone, which stops the run in order. A worker
     // whose launcher dies loses its coordinator connection and exits by itself.
-    const child = spawn(process.execPath, args, { env: { ...process.env, [TOKEN_ENV]: token }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.execPath, args, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const record: Child = {
       index,
       process: child,
       tail: [],
       exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
     };
-    const keep = (chunk: Buffer): void => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') record.tail.push(line);
+    // Whole lines only, so the children's lines never interleave mid-line on the launcher's stderr.
+    let partial = '';
+    const pass = (chunk: Buffer): void => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      const complete = lines.filter((line) => line.trim() !== '');
+      if (complete.length === 0) return;
+      record.tail.push(...complete);
       record.tail.splice(0, Math.max(0, record.tail.length - 20));
+      view.note(complete.join('\n'), process.stderr);
     };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
+    child.stdout?.on('data', pass);
+    child.stderr?.on('data', pass);
+    child.once('exit', () => {
+      if (partial.trim() !== '') view.note(partial, process.stderr);
+    });
     void record.exited.then((code) => {
       // A worker that dies before it joined would leave the rendezvous waiting; end the run instead.
       if (!ending && code !== 0) {
@@ -136,9 +181,6 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
     ending = true;
     view.stop();
     process.stderr.write(`ringtrain launch: the run failed: ${(error as Error).message}\n`);
-    for (const child of children) {
-      if (child.tail.length > 0) process.stderr.write(`--- last output of worker ${child.index}:\n${child.tail.join('\n')}\n`);
-    }
     exitCode = interrupted ? 130 : 1;
   } finally {
     process.off('SIGINT', onSigint);

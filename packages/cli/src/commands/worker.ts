@@ -1,10 +1,16 @@
 /** `ringtrain worker`: one training process; connects to a coordinator and joins the ring. */
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { listenForRing, modelCompute, Worker } from '@ringtrain/worker';
+import { createWorkerMetricsRegistry, listenForRing, modelCompute, startWorkerMetricsServer, Worker, type WorkerMetricsServer } from '@ringtrain/worker';
 import { BACKEND_CHOICES, integerIn, websocketUrl } from '../arguments.ts';
-import { createLogger } from '../logging.ts';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormatChoice, type LogLevel } from '../logging.ts';
 import { TOKEN_ENV, requireToken } from '../token.ts';
+import { VERSION } from '../version.ts';
+
+/** The worker's metrics port unless told otherwise (the port every deploy file uses). */
+export const DEFAULT_METRICS_PORT = 7072;
 
 export interface WorkerFlags {
   coordinator: string;
@@ -14,10 +20,15 @@ export interface WorkerFlags {
   peerHost: string;
   peerPort: number;
   advertiseHost?: string;
+  metricsHost?: string;
+  metricsPort: number;
   connectTimeoutMs: number;
   evalBatchSize: number;
-  logLevel: string;
+  logLevel: LogLevel;
+  logFormat: LogFormatChoice;
   stepLog?: string;
+  threads?: number;
+  workersPerMachine: number;
 }
 
 export function workerCommand(): Command {
@@ -27,12 +38,17 @@ export function workerCommand(): Command {
     .addOption(new Option('--token <token>', `the run's shared secret (default: $${TOKEN_ENV})`))
     .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
     .addOption(new Option('--worker-id <id>', 'stable name of this worker (default: host-pid-random)'))
+    .addOption(new Option('--threads <n>', 'compute threads of the native backend (default: cores ÷ --workers-per-machine)').argParser(integerIn(1, 1024)))
+    .addOption(new Option('--workers-per-machine <n>', 'workers sharing this machine\'s cores').argParser(integerIn(1, 1024)).default(1))
     .addOption(new Option('--peer-host <addr>', 'address the peer server binds to').default('127.0.0.1'))
     .addOption(new Option('--peer-port <n>', 'port of the peer server; 0 picks a free one').argParser(integerIn(0, 65_535)).default(0))
     .addOption(new Option('--advertise-host <addr>', 'host ring neighbours dial (default: --peer-host)'))
+    .addOption(new Option('--metrics-host <addr>', 'address the metrics port binds to (default: --peer-host)'))
+    .addOption(new Option('--metrics-port <n>', 'port serving /metrics (Prometheus) and /healthz; 0 serves neither').argParser(integerIn(0, 65_535)).default(DEFAULT_METRICS_PORT))
     .addOption(new Option('--connect-timeout-ms <ms>', 'keep retrying the coordinator this long').argParser(integerIn(0)).default(30_000))
     .addOption(new Option('--eval-batch-size <n>', 'test images per forward pass when evaluating').argParser(integerIn(1)).default(256))
-    .addOption(new Option('--log-level <level>', 'log level (JSON lines on stderr)').choices(['debug', 'info', 'warn', 'error', 'silent']).default('info'))
+    .addOption(new Option('--log-level <level>', 'lowest level of the log lines written to stderr').choices(LOG_LEVELS).default('info'))
+    .addOption(new Option('--log-format <format>', 'log lines for people (pretty) or for machines (json); auto: pretty on a terminal').choices(LOG_FORMATS).default('auto'))
     .addOption(new Option('--step-log <file>', 'write the sample indices of every step trained to FILE as JSON lines (diagnostics)'))
     .action(async (flags: WorkerFlags) => {
       process.exitCode = await runWorker(flags);
@@ -41,35 +57,56 @@ export function workerCommand(): Command {
 
 async function runWorker(flags: WorkerFlags): Promise<number> {
   const token = requireToken(flags.token);
-  const logger = createLogger(flags.logLevel, 'worker');
-  const compute = await modelCompute(flags.backend, (description) => logger.info({}, description));
-  const worker = new Worker(
+  const workerId = flags.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  // The logger exists before the worker; its lines pick up the rank once one is assigned.
+  let worker: Worker | null = null;
+  const logger = createLogger({ level: flags.logLevel, format: flags.logFormat, name: 'worker', base: { workerId }, mixin: () => ({ rank: worker?.rank ?? null }) });
+  const compute = await modelCompute(flags.backend, (description) => logger.info({}, description), {
+    workersPerMachine: flags.workersPerMachine,
+    ...(flags.threads === undefined ? {} : { threads: flags.threads }),
+  });
+  const { registry, metrics } = createWorkerMetricsRegistry({ version: VERSION, backend: compute.backend });
+  worker = new Worker(
     {
       coordinatorUrl: flags.coordinator,
       token,
+      workerId,
       peerHost: flags.peerHost,
       peerPort: flags.peerPort,
       connectTimeoutMs: flags.connectTimeoutMs,
       evalBatchSize: flags.evalBatchSize,
-      ...(flags.workerId === undefined ? {} : { workerId: flags.workerId }),
       ...(flags.advertiseHost === undefined ? {} : { advertiseHost: flags.advertiseHost }),
     },
-    { compute, listen: listenForRing, logger },
+    { compute, listen: listenForRing, logger, metrics },
   );
-  const onSignal = (signal: string): void => worker.shutdown(`interrupted by ${signal}`);
+  const running = worker;
+  let metricsServer: WorkerMetricsServer | null = null;
+  if (flags.metricsPort !== 0) {
+    try {
+      metricsServer = await startWorkerMetricsServer({ host: flags.metricsHost ?? flags.peerHost, port: flags.metricsPort, registry, worker: running });
+    } catch (error) {
+      process.stderr.write(`ringtrain worker ${running.workerId}: ${(error as Error).message} (${(error as { code?: string }).code ?? 'ERROR'})\n`);
+      return 1;
+    }
+    const { host, port } = metricsServer.address;
+    logger.info({ metrics: `http://${host}:${port}/metrics` }, `serving /metrics and /healthz on ${host}:${port}`);
+  }
+  const onSignal = (signal: string): void => running.shutdown(`interrupted by ${signal}`);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const outcome = await worker.run();
+    const outcome = await running.run();
     if (flags.stepLog !== undefined) {
-      const lines = worker.history.map((h) => JSON.stringify({ step: h.step, epoch: h.epoch, loss: h.loss, indices: [...h.indices] }));
+      const lines = running.history.map((h) => JSON.stringify({ step: h.step, epoch: h.epoch, loss: h.loss, indices: [...h.indices] }));
       await writeFile(flags.stepLog, lines.map((l) => `${l}\n`).join(''));
     }
-    logger.info({ steps: outcome.stepsDone }, `worker ${worker.workerId} stopped: ${outcome.reason}`);
+    logger.info({ steps: outcome.stepsDone }, `worker ${running.workerId} stopped: ${outcome.reason}`);
     return 0;
   } catch (error) {
     const code = (error as { code?: string }).code ?? 'ERROR';
-    process.stderr.write(`ringtrain worker ${worker.workerId}: ${(error as Error).message} (${code})\n`);
+    process.stderr.write(`ringtrain worker ${running.workerId}: ${(error as Error).message} (${code})\n`);
     return 1;
+  } finally {
+    await metricsServer?.close();
   }
 }

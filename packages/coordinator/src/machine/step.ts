@@ -426,7 +426,7 @@ function compareChecksums(ctx: Ctx, stepIndex: number, tally: StepTally): void {
     return;
   }
   if (d.config.onDivergence === 'fail') fail(ctx, COORDINATOR_ERROR_CODES.divergence, problem);
-  else log(ctx, 'error', `REPLICAS DIVERGED: ${problem}`);
+  else log(ctx, 'error', `REPLICAS DIVERGED: ${problem}`, { code: COORDINATOR_ERROR_CODES.divergence });
 }
 
 // ---------------------------------------------------------------- evaluating
