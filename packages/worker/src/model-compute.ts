@@ -42,8 +42,15 @@ export async function modelCompute(
       const trainer = new Trainer(buildResNet(model), {
         sgd: { momentum: hyper.momentum, nesterov: hyper.nesterov, weightDecay: hyper.weightDecay },
       });
+      // One gradient buffer for the trainer's life: a fresh 45 MB array per step (ResNet-18)
+      // costs more than some kernels. The buffer is free again once the step has applied it.
+      let gradients: Float32Array | undefined;
       return {
-        computeGradients: (x, labels) => trainer.computeGradients(x, labels),
+        computeGradients: (x, labels) => {
+          const result = trainer.computeGradients(x, labels, gradients === undefined ? {} : { into: gradients });
+          gradients = result.flat;
+          return result;
+        },
         applyGradients: (averaged, learningRate) => trainer.applyGradients(averaged, learningRate),
         evaluate: (x, labels) => trainer.evaluate(x, labels),
         getState: () => trainer.getState(),
