@@ -2,7 +2,7 @@
  * The default compute of a worker: `@ringtrain/model`'s ResNet and `Trainer` on the backend
  * `selectBackend` picks.
  */
-import { memory } from '@tensorflow/tfjs-core';
+import { env, memory } from '@tensorflow/tfjs-core';
 import { buildResNet, selectBackend, Trainer } from '@ringtrain/model';
 import type { ComputeProvider } from './ports.ts';
 
@@ -26,6 +26,9 @@ export async function modelCompute(
   onSelected?: (description: string) => void,
   threads: ComputeThreads = {},
 ): Promise<ComputeProvider> {
+  // Production mode: no debug checks, and no console banner urging tfjs-node on every worker
+  // (the backend choice and its reasons are logged below instead).
+  env().set('PROD', true);
   const selection = await selectBackend(choice, {
     ...(threads.threads === undefined ? {} : { nativeThreads: threads.threads }),
     ...(threads.workersPerMachine === undefined ? {} : { workersPerMachine: threads.workersPerMachine }),
