@@ -31,7 +31,6 @@
  * has no thread count, so with `--json` every row runs with the same one (`--threads`, default 1)
  * and native's extra two-thread row is left out; the PyTorch reference is not run.
  */
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +46,7 @@ import type { ResNetDepth, StemKind } from '../src/resnet-table.ts';
 import { Trainer } from '../src/trainer.ts';
 import { DEFAULT_PYTHONS, PytorchReference } from './pytorch-reference.ts';
 import type { PytorchRun } from './pytorch-reference.ts';
+import { runJsonChild } from './json-child.ts';
 import { formatTextTable } from './text-table.ts';
 
 export interface BenchRowSpec {
@@ -195,23 +195,8 @@ function runChild(row: PlannedRow): Promise<MeasuredRow> {
   const script = fileURLToPath(import.meta.url);
   const args = [...process.execArgv, script, '--child', JSON.stringify(row)];
   const { spec, options } = row;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0 || !line.startsWith('{')) {
-        const what = `${modelName(spec)} ${spec.mode} batch ${spec.batchSize} on ${options.backend} with ${options.threads} thread(s)`;
-        reject(new Error(`benchmark of ${what} failed (exit ${code}): ${stderr.trim().split('\n').at(-1) ?? ''}`));
-        return;
-      }
-      resolve(JSON.parse(line) as MeasuredRow);
-    });
-  });
+  const what = `benchmark of ${modelName(spec)} ${spec.mode} batch ${spec.batchSize} on ${options.backend} with ${options.threads} thread(s)`;
+  return runJsonChild<MeasuredRow>(process.execPath, args, what);
 }
 
 interface SkippedBackend {

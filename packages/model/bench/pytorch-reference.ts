@@ -7,8 +7,10 @@
  * `/usr/bin/python3` that imports torch. Debian's `python3-torch` installs into the system
  * Python, which a pyenv or virtualenv `python3` earlier on the PATH hides.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+
+import { runJsonChild } from './json-child.ts';
 
 /** Pythons tried, in order, when none is named. */
 export const DEFAULT_PYTHONS: readonly string[] = ['python3', '/usr/bin/python3'];
@@ -60,22 +62,7 @@ export function runPytorchReference(options: PytorchRunOptions): Promise<Pytorch
     ...['--threads', String(options.threads), '--batch', String(options.batchSize), '--image-size', String(options.imageSize)],
     ...['--steps', String(options.steps), '--warmup', String(options.warmup)],
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(options.python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0 || !line.startsWith('{')) {
-        reject(new Error(`the PyTorch reference at ${options.threads} thread(s) failed (${options.python}, exit ${code}): ${stderr.trim()}`));
-        return;
-      }
-      resolve(JSON.parse(line) as PytorchRun);
-    });
-  });
+  return runJsonChild<PytorchRun>(options.python, args, `the PyTorch reference at ${options.threads} thread(s) (${options.python})`);
 }
 
 export interface PytorchReferenceOptions {
