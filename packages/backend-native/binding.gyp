@@ -9,11 +9,13 @@
         "native/pool.cc",
         "native/matmul.cc",
         "native/elementwise.cc",
-        "native/reduce.cc"
+        "native/reduce.cc",
+        "native/batch_norm_train.cc",
+        "native/sgd.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off", "-fopenmp", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "libraries": ["-ldnnl", "-fopenmp"]
     }
   ]

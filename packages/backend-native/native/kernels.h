@@ -36,5 +36,9 @@ void binaryOp(Args& args);
 void unaryOp(Args& args);
 void reduceOp(Args& args);
 void batchNormForward(Args& args);
+void batchNormTrainForward(Args& args);
+void batchNormTrainBackward(Args& args);
+
+void sgdStep(Args& args);
 
 }  // namespace rt

@@ -57,6 +57,14 @@ export const UNARY_CODES = {
   Tanh: 13,
 } as const;
 
+/** Codes of the SGD update variants (native/sgd.cc). */
+export const SGD_KINDS = {
+  plain: 0,
+  firstMomentum: 1,
+  momentum: 2,
+  nesterov: 3,
+} as const;
+
 export const POOL_MAX = 0;
 export const POOL_AVG = 1;
 export const REDUCE_SUM = 0;
@@ -92,6 +100,46 @@ export interface NativeAddon {
     scale: Float32Array | null,
     out: Float32Array,
     varianceEpsilon: number,
+  ): void;
+  /** Training-mode batch norm over rows of `channels` values; writes y, mean and (biased) variance. */
+  batchNormTrain(
+    x: Float32Array,
+    scale: Float32Array,
+    offset: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    channels: number,
+    epsilon: number,
+    relu: 0 | 1,
+  ): void;
+  /** Its gradient; `y` is the forward output when a ReLU was fused, else null. */
+  batchNormTrainGrad(
+    dy: Float32Array,
+    x: Float32Array,
+    y: Float32Array | null,
+    mean: Float32Array,
+    variance: Float32Array,
+    scale: Float32Array,
+    dx: Float32Array,
+    dScale: Float32Array,
+    dOffset: Float32Array,
+    epsilon: number,
+  ): void;
+  /**
+   * One SGD update of @ringtrain/model's `Sgd`, bit-identical to its JavaScript loops.
+   * kind: SGD_KINDS; segments: [start, end, decays (0 | 1)] triples.
+   */
+  sgdStep(
+    kind: number,
+    parameters: Float32Array,
+    gradient: Float32Array,
+    buffer: Float32Array | null,
+    segments: Int32Array,
+    weightDecay: number,
+    momentum: number,
+    keep: number,
+    learningRate: number,
   ): void;
   setThreads(threads: number): void;
   getThreads(): number;

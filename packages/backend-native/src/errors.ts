@@ -4,7 +4,11 @@
  * arguments the addon rejects; `ERR_NATIVE_UNSUPPORTED` and `ERR_NATIVE_DNNL` for problems it
  * declines or oneDNN cannot run, which the kernels hand to tfjs's cpu kernel instead.)
  */
-export type NativeBackendErrorCode = 'NATIVE_UNAVAILABLE' | 'NATIVE_INVALID_OPTIONS' | 'NATIVE_MISSING_CPU_KERNEL';
+export type NativeBackendErrorCode =
+  | 'NATIVE_UNAVAILABLE'
+  | 'NATIVE_INVALID_OPTIONS'
+  | 'NATIVE_MISSING_CPU_KERNEL'
+  | 'NATIVE_UNSUPPORTED_INPUT';
 
 export abstract class NativeBackendError extends Error {
   abstract readonly code: NativeBackendErrorCode;
@@ -35,5 +39,14 @@ export class MissingCpuKernelError extends NativeBackendError {
 
   constructor(kernelName: string) {
     super(`tfjs's cpu kernel '${kernelName}' is not registered; import '@tensorflow/tfjs-backend-cpu' before registering the native backend`);
+  }
+}
+
+/** A kernel of this backend's own (one tfjs has no cpu kernel for) got inputs it cannot take. */
+export class UnsupportedKernelInputError extends NativeBackendError {
+  readonly code = 'NATIVE_UNSUPPORTED_INPUT';
+
+  constructor(kernelName: string, problem: string) {
+    super(`${kernelName}: ${problem}`);
   }
 }

@@ -14,8 +14,20 @@ export type { KernelCounts } from './kernels/kernel-context.ts';
 
 export { INSTALL_FIX } from './addon.ts';
 
+export { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from './kernels/batch-norm-train.ts';
+export type { BatchNormTrainAttrs } from './kernels/batch-norm-train.ts';
+
+export { encodeSgdSegments, nativeSgdStep } from './sgd-step.ts';
+export type { NativeSgdStep, SgdHyperParameters, SgdSegment, SgdVariant } from './sgd-step.ts';
+
 export { defaultNativeThreads } from './threads.ts';
 export type { ThreadDefaultsOptions } from './threads.ts';
 
-export { InvalidNativeOptionsError, MissingCpuKernelError, NativeBackendError, NativeBackendUnavailableError } from './errors.ts';
+export {
+  InvalidNativeOptionsError,
+  MissingCpuKernelError,
+  NativeBackendError,
+  NativeBackendUnavailableError,
+  UnsupportedKernelInputError,
+} from './errors.ts';
 export type { NativeBackendErrorCode } from './errors.ts';

@@ -16,6 +16,7 @@ import { DEFAULT_ADDON_PATH, loadAddon } from './addon.ts';
 import type { NativeAddon } from './addon.ts';
 import { InvalidNativeOptionsError, NativeBackendUnavailableError } from './errors.ts';
 import { batchNormKernels } from './kernels/batch-norm.ts';
+import { batchNormTrainKernels } from './kernels/batch-norm-train.ts';
 import { conv2dKernels } from './kernels/conv2d.ts';
 import { elementwiseKernels } from './kernels/elementwise.ts';
 import { KernelContext } from './kernels/kernel-context.ts';
@@ -209,6 +210,7 @@ export function registerNativeBackend(options: NativeBackendOptions = {}): Nativ
       ...poolingKernels(context),
       ...matMulKernels(context),
       ...batchNormKernels(context),
+      ...batchNormTrainKernels(context),
       ...elementwiseKernels(context),
       ...reductionKernels(context),
     ];

@@ -2,7 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { InvalidNativeOptionsError, NativeBackend, nativeBackendStats, registerNativeBackend } from '../src/index.ts';
+import {
+  BATCH_NORM_TRAIN,
+  BATCH_NORM_TRAIN_GRAD,
+  InvalidNativeOptionsError,
+  NativeBackend,
+  nativeBackendStats,
+  registerNativeBackend,
+} from '../src/index.ts';
 import { randomHostTensor, relativeError, runKernelOn, seededUniform } from './support/kernel-compare.ts';
 import { nativeAvailable, nativeSuite, useCpuBackend, useNativeBackend } from './support/native.ts';
 
@@ -15,11 +22,11 @@ describe.skipIf(!nativeAvailable)(nativeSuite('the native backend'), () => {
     expect(tf.backend()).toBeInstanceOf(MathBackendCPU);
   });
 
-  it('has every kernel of the cpu backend', () => {
-    const cpu = tf.getKernelsForBackend('cpu').map((k) => k.kernelName).sort();
+  it('has every kernel of the cpu backend, plus its own training-mode batch norm', () => {
+    const cpu = tf.getKernelsForBackend('cpu').map((k) => k.kernelName);
     const native = tf.getKernelsForBackend('native').map((k) => k.kernelName).sort();
     expect(cpu.length).toBeGreaterThan(150);
-    expect(native).toEqual(cpu);
+    expect(native).toEqual([...cpu, BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD].sort());
   });
 
   it('hands channels-first convolutions to the cpu kernel and still matches it', async () => {

@@ -1,3 +1,5 @@
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from '@ringtrain/backend-native';
+import type { BatchNormTrainAttrs } from '@ringtrain/backend-native';
 import * as tf from '@tensorflow/tfjs-core';
 
 /** Batch moments of one batch-norm layer in training mode (biased variance, over N·H·W). */
@@ -15,8 +17,11 @@ export interface BatchNormTrainResult {
 }
 
 /**
- * Training-mode batch norm over NHWC input, optionally followed by ReLU, with a hand-written
- * gradient. tfjs's generic gradient of `batchNorm` after `moments` costs about twice as many
+ * Training-mode batch norm over NHWC input, optionally followed by ReLU.
+ *
+ * A backend that has the kernel BATCH_NORM_TRAIN (the native one) runs the layer as that one
+ * kernel, and its gradient as BATCH_NORM_TRAIN_GRAD (registered below). Elsewhere it is composed
+ * from tfjs ops with a hand-written gradient. tfjs's generic gradient of `batchNorm` after `moments` costs about twice as many
  * full-size passes (and a `tile`); this one uses the textbook closed form
  *   dx = γ·σ⁻¹·(dz − mean(dz) − x̂·mean(dz·x̂))
  * computed from x − μ rather than from raw sums, so large means do not cancel. ReLU is fused in
@@ -29,8 +34,15 @@ export function batchNormTrain(
   epsilon: number,
   relu: boolean,
 ): BatchNormTrainResult {
-  let moments: BatchMoments | undefined;
   const count = x.shape[0] * x.shape[1] * x.shape[2];
+  if (tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) !== undefined) {
+    const attrs: BatchNormTrainAttrs = { epsilon, relu };
+    const [y, mean, variance] = tf
+      .engine()
+      .runKernel(BATCH_NORM_TRAIN, { x, scale: gamma, offset: beta }, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+    return { y, moments: { mean: tf.keep(mean), variance: tf.keep(variance), count } };
+  }
+  let moments: BatchMoments | undefined;
   const op = tf.customGrad((...args) => {
     const [xIn, scale, offset, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const moments0 = tf.moments(xIn, [0, 1, 2]);
@@ -82,3 +94,15 @@ export function batchNormInference(
   const y = tf.batchNorm<tf.Rank.R4>(x, movingMean, movingVariance, beta, gamma, epsilon);
   return relu ? tf.relu(y) : y;
 }
+
+tf.registerGradient({
+  kernelName: BATCH_NORM_TRAIN,
+  inputsToSave: ['x', 'scale'],
+  outputsToSave: [true, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
+    const [x, scale, y, mean, variance] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const [dx, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_TRAIN_GRAD, { dy, x, y, mean, variance, scale }, attrs) as tf.Tensor[];
+    return { x: () => dx as tf.Tensor, scale: () => dScale as tf.Tensor, offset: () => dOffset as tf.Tensor };
+  },
+});

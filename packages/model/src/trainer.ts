@@ -12,7 +12,9 @@
  * tensor a step creates is released before it returns (`tf.memory().numTensors` stays flat).
  *
  * The trainer keeps the authoritative copy of all values in one `Float32Array` in flat-layout
- * order and writes the tfjs variables from it; it owns the model and its variables.
+ * order and writes the tfjs variables from it; it owns the model and its variables. On the cpu
+ * backend family (cpu, native) the variables read their slices of that array in place
+ * (`bindVariable`), so an update writes nothing else; elsewhere each update copies them in.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -27,7 +29,7 @@ import type { LearningRateSchedule } from './lr-schedule.ts';
 import { BATCH_NORM_MOMENTUM } from './resnet-table.ts';
 import type { ResNet } from './resnet.ts';
 import { Sgd } from './sgd.ts';
-import { readTensorInto, writeVariable } from './tensor-io.ts';
+import { bindVariable, isBoundTo, readTensorInto } from './tensor-io.ts';
 import type { SgdOptions } from './sgd.ts';
 
 export interface TrainerOptions {
@@ -68,6 +70,8 @@ export class Trainer {
   readonly optimizer: Sgd;
   private readonly learningRate: LearningRateSchedule;
   private readonly values: Float32Array;
+  /** Each variable's slice of `values`, in the order of `allVariables()`. */
+  private readonly slices: readonly Float32Array[];
   private readonly parameterEntries: readonly FlatEntry[];
   private readonly statisticEntries: readonly FlatEntry[];
   private stepCount = 0;
@@ -89,10 +93,11 @@ export class Trainer {
     this.parameterEntries = sectionEntries(this.layout, 'gradient');
     this.statisticEntries = sectionEntries(this.layout, 'statistics');
     this.values = new Float32Array(this.layout.totalLength);
-    const variables = [...model.parameters, ...model.statistics];
-    this.layout.entries.forEach((entry, i) => {
-      readTensorInto(variables[i]?.variable as tf.Variable, this.values, entry.offset);
+    this.slices = this.layout.entries.map((entry) => this.values.subarray(entry.offset, entry.offset + entry.size));
+    this.allVariables().forEach((variable, i) => {
+      readTensorInto(variable, this.values, (this.layout.entries[i] as FlatEntry).offset);
     });
+    this.writeVariables();
   }
 
   /** Optimizer steps applied so far. */
@@ -263,11 +268,17 @@ export class Trainer {
     }
   }
 
+  /** Brings the variables up to `values`: nothing to do for those that still read it in place. */
   private writeVariables(): void {
-    const variables = [...this.model.parameters, ...this.model.statistics];
-    this.layout.entries.forEach((entry, i) => {
-      writeVariable(variables[i]?.variable as tf.Variable, this.values.subarray(entry.offset, entry.offset + entry.size));
+    this.allVariables().forEach((variable, i) => {
+      const slice = this.slices[i] as Float32Array;
+      if (!isBoundTo(variable, slice)) bindVariable(variable, slice);
     });
+  }
+
+  /** Parameters then running statistics, in flat-layout order. */
+  private allVariables(): tf.Variable[] {
+    return [...this.model.parameters, ...this.model.statistics].map(({ variable }) => variable);
   }
 
   private countImages(x: ImageBatch): number {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 
-import { readTensorInto, writeVariable } from '../src/tensor-io.ts';
+import { bindVariable, isBoundTo, readTensorInto, writeVariable } from '../src/tensor-io.ts';
 import { useCpuBackend, useWasmBackend } from './support/backend.ts';
 import { expectBitIdentical } from './support/floats.ts';
 
@@ -47,5 +47,32 @@ describe.each(backends)('copying between tensors and arrays on the %s backend', 
     const expected = tf.conv2d(x, next as tf.Tensor4D, 1, 'same');
     expectBitIdentical(actual.dataSync(), expected.dataSync(), 'convolution after the write');
     for (const t of [x, filter, next, actual, expected]) t.dispose();
+  });
+});
+
+describe('binding a variable to an array', () => {
+  it('makes the variable read the array in place on the cpu backend', async () => {
+    await useCpuBackend();
+    const variable = tf.variable(tf.zeros([2, 2]));
+    const values = new Float32Array([1, 2, 3, 4]);
+    expect(bindVariable(variable, values)).toBe(true);
+    expect(isBoundTo(variable, values)).toBe(true);
+    values[3] = 40;
+    expect([...variable.dataSync()]).toEqual([1, 2, 3, 40]);
+    variable.assign(tf.ones([2, 2]));
+    expect(isBoundTo(variable, values)).toBe(false);
+    variable.dispose();
+  });
+
+  it('copies on the wasm backend, which keeps tensors in its own heap', async () => {
+    await useWasmBackend();
+    const variable = tf.variable(tf.zeros([2, 2]));
+    const values = new Float32Array([1, 2, 3, 4]);
+    expect(bindVariable(variable, values)).toBe(false);
+    expect(isBoundTo(variable, values)).toBe(false);
+    values[3] = 40;
+    expect([...variable.dataSync()]).toEqual([1, 2, 3, 4]);
+    expect(() => bindVariable(variable, new Float32Array(3))).toThrow(/cannot write 3 values into a variable of 4/);
+    variable.dispose();
   });
 });

@@ -80,6 +80,19 @@ export class KernelContext {
     };
     return { kernelName, backendName: this.backendName, kernelFunc };
   }
+
+  /** A kernel config for a kernel tfjs has no cpu kernel of: `run` handles every call or throws. */
+  ownKernel(kernelName: string, run: (args: KernelArgs) => TensorInfo | TensorInfo[]): KernelConfig {
+    const counts: KernelCounts = { native: 0, fallback: 0 };
+    this.counts.set(kernelName, counts);
+    const kernelFunc: KernelFunc = (params) => {
+      const args = params as unknown as KernelArgs;
+      const result = run({ inputs: args.inputs, backend: args.backend, attrs: args.attrs ?? {} });
+      counts.native++;
+      return result;
+    };
+    return { kernelName, backendName: this.backendName, kernelFunc };
+  }
 }
 
 /** The tensor's values when it is a float32 tensor stored as a Float32Array, else null. */

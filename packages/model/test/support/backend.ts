@@ -1,6 +1,22 @@
+import { nativeBackendAvailability } from '@ringtrain/backend-native';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { selectBackend } from '../../src/backends/index.ts';
+
+const nativeAvailability = nativeBackendAvailability();
+
+/** True when the native addon is built and loads (always in CI, which installs libdnnl-dev). */
+export const nativeAvailable = nativeAvailability.available;
+
+if (!nativeAvailability.available && process.env.CI === 'true') {
+  throw new Error(`the native addon is not available in CI: ${nativeAvailability.reason}`);
+}
+
+/** The native (oneDNN) backend with two threads. */
+export async function useNativeBackend(): Promise<void> {
+  await selectBackend('native', { nativeThreads: 2 });
+  if (tf.getBackend() !== 'native') throw new Error(`expected the native backend, got ${tf.getBackend()}`);
+}
 
 /** The wasm backend with the training kernels (one thread), as the trainer runs in production. */
 export async function useWasmBackend(): Promise<void> {
