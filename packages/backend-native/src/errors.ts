@@ -8,7 +8,8 @@ export type NativeBackendErrorCode =
   | 'NATIVE_UNAVAILABLE'
   | 'NATIVE_INVALID_OPTIONS'
   | 'NATIVE_MISSING_CPU_KERNEL'
-  | 'NATIVE_UNSUPPORTED_INPUT';
+  | 'NATIVE_UNSUPPORTED_INPUT'
+  | 'NATIVE_PROFILE_RUNNING';
 
 export abstract class NativeBackendError extends Error {
   abstract readonly code: NativeBackendErrorCode;
@@ -48,5 +49,14 @@ export class UnsupportedKernelInputError extends NativeBackendError {
 
   constructor(kernelName: string, problem: string) {
     super(`${kernelName}: ${problem}`);
+  }
+}
+
+/** `startNativeCallProfile` while another profile is running. */
+export class NativeProfileRunningError extends NativeBackendError {
+  readonly code = 'NATIVE_PROFILE_RUNNING';
+
+  constructor() {
+    super('a native call profile is already running; stop it first');
   }
 }

@@ -18,6 +18,8 @@ export { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from './kernels/batch-norm-tr
 export type { BatchNormTrainAttrs } from './kernels/batch-norm-train.ts';
 
 export { encodeSgdSegments, nativeSgdStep } from './sgd-step.ts';
+export type { NativeCallProfile, NativeCallTotals } from './call-profile.ts';
+export { startNativeCallProfile } from './call-profile.ts';
 export type { NativeSgdStep, SgdHyperParameters, SgdSegment, SgdVariant } from './sgd-step.ts';
 
 export { defaultNativeThreads } from './threads.ts';
@@ -28,6 +30,7 @@ export {
   MissingCpuKernelError,
   NativeBackendError,
   NativeBackendUnavailableError,
+  NativeProfileRunningError,
   UnsupportedKernelInputError,
 } from './errors.ts';
 export type { NativeBackendErrorCode } from './errors.ts';

@@ -1,4 +1,5 @@
 import { nativeSgdStep } from '@ringtrain/backend-native';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { flatLayoutFor } from '../../src/flat-layout.ts';
@@ -89,6 +90,39 @@ describe.skipIf(!nativeAvailable)('the training step on the native backend again
       const buffers = new Set(variables.map((variable) => variable.dataSync().buffer));
       expect(buffers.size).toBe(1);
       expect(variables.map((variable) => (variable.dataSync() as Float32Array).byteOffset / 4)).toEqual(layoutOffsets(trainer));
+    } finally {
+      trainer.dispose();
+    }
+  });
+});
+
+describe.skipIf(!nativeAvailable)('memory over many training steps on the native backend', () => {
+  const STEPS = 1000;
+  const WARMUP_STEPS = 100;
+  const MAX_GROWTH_BYTES = 24 * 1024 * 1024;
+
+  /** Resident memory outside the JavaScript heap, whose size swings with the collector's schedule. */
+  function residentOutsideHeap(): number {
+    const usage = process.memoryUsage();
+    return usage.rss - usage.heapTotal;
+  }
+
+  it(`keeps tensors, backend buffers and resident memory flat over ${STEPS} Trainer steps`, async () => {
+    await useNativeBackend();
+    const trainer = new Trainer(buildResNet({ depth: 18, stem: 'small', widthMultiplier: 0.0625, imageSize: 8, seed: 2 }), { learningRate: 0.01 });
+    const images = Float32Array.from({ length: 4 * 8 * 8 }, (_, i) => Math.sin(i));
+    const labels = Uint8Array.from([1, 3, 5, 7]);
+    const into = new Float32Array(trainer.layout.totalLength);
+    const step = (): void => trainer.applyGradients(trainer.computeGradients(images, labels, { into }).flat);
+    try {
+      for (let i = 0; i < WARMUP_STEPS; i++) step();
+      const tensors = tf.memory().numTensors;
+      const buffers = tf.engine().backend.numDataIds();
+      const resident = residentOutsideHeap();
+      for (let i = WARMUP_STEPS; i < STEPS; i++) step();
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(tf.engine().backend.numDataIds()).toBe(buffers);
+      expect(residentOutsideHeap() - resident).toBeLessThan(MAX_GROWTH_BYTES);
     } finally {
       trainer.dispose();
     }
