@@ -138,12 +138,14 @@ struct Problem {
 };
 
 // A weight reorder between the user's HWIO block and the primitive's layout, when they differ.
+// toUser: the primitive writes the filter (a weight gradient), so the reorder runs after it.
 struct WeightsReorder {
   bool needed = false;
+  bool toUser = false;
   memory::desc primitiveDesc;
   dnnl::reorder primitive;
 
-  WeightsReorder(const memory::desc& user, const memory::desc& chosen, bool toUser) : primitiveDesc(chosen) {
+  WeightsReorder(const memory::desc& user, const memory::desc& chosen, bool writesFilter) : toUser(writesFilter), primitiveDesc(chosen) {
     needed = !(user == chosen);
     if (!needed) return;
     dnnl::reorder::primitive_desc pd = toUser ? dnnl::reorder::primitive_desc(engine(), chosen, engine(), user)
@@ -151,6 +153,27 @@ struct WeightsReorder {
     primitive = dnnl::reorder(pd);
   }
 };
+
+memory scratchpadMemory(size_t bytes, void* pointer) {
+  return memory(memory::desc({static_cast<int64_t>(bytes)}, dt::u8, tag::a), engine(), pointer);
+}
+
+// Runs a convolution primitive with `execArgs` plus its filter (argument `filterArg`) and its
+// scratchpad. The filter is the user's HWIO block at `userFilter`, read or written in place when
+// the primitive takes that layout, else reordered through the arena: into the primitive's layout
+// before a call that reads it, back to HWIO after a call that writes it.
+void executeWithFilter(const dnnl::primitive& primitive, const WeightsReorder& weights, size_t scratchpadBytes, const memory::desc& userDesc,
+                       float* userFilter, int filterArg, std::unordered_map<int, memory> execArgs) {
+  ArenaLease lease({scratchpadBytes, weights.needed ? weights.primitiveDesc.get_size() : 0});
+  memory user(userDesc, engine(), userFilter);
+  memory filter = weights.needed ? memory(weights.primitiveDesc, engine(), lease[1]) : user;
+  if (weights.needed && !weights.toUser) weights.primitive.execute(stream(), user, filter);
+  execArgs.emplace(filterArg, filter);
+  if (scratchpadBytes > 0) execArgs.emplace(DNNL_ARG_SCRATCHPAD, scratchpadMemory(scratchpadBytes, lease[0]));
+  primitive.execute(stream(), execArgs);
+  if (weights.needed && weights.toUser) weights.primitive.execute(stream(), filter, user);
+  stream().wait();
+}
 
 dnnl::algorithm activationAlgorithm(int activation, float* alpha, float* beta) {
   switch (activation) {
@@ -174,7 +197,6 @@ dnnl::algorithm activationAlgorithm(int activation, float* alpha, float* beta) {
 }
 
 struct ForwardEntry {
-  Problem problem;
   dnnl::convolution_forward primitive;
   WeightsReorder weights;
   memory::desc bias;
@@ -183,8 +205,7 @@ struct ForwardEntry {
   std::string implementation;
 
   ForwardEntry(const Problem& p, bool hasBias, const dnnl::convolution_forward::primitive_desc& pd)
-      : problem(p),
-        primitive(pd),
+      : primitive(pd),
         weights(p.weightsUser, pd.weights_desc(), false),
         scratchpadBytes(pd.scratchpad_desc().get_size()),
         implementation(pd.impl_info_str()) {
@@ -208,29 +229,19 @@ std::shared_ptr<ForwardEntry> createForward(const Problem& p, bool hasBias, int 
   return std::make_shared<ForwardEntry>(p, hasBias, pd);
 }
 
-struct BackwardDataEntry {
-  Problem problem;
-  dnnl::convolution_backward_data primitive;
+// A cached backward primitive (data or weights) with the reorder of the filter it reads or writes.
+template <class Primitive>
+struct BackwardEntry {
+  Primitive primitive;
   WeightsReorder weights;
   size_t scratchpadBytes;
 
-  BackwardDataEntry(const Problem& p, dnnl::convolution_backward_data::primitive_desc pd)
-      : problem(p), primitive(pd), weights(p.weightsUser, pd.weights_desc(), false), scratchpadBytes(pd.scratchpad_desc().get_size()) {}
+  BackwardEntry(const typename Primitive::primitive_desc& pd, const memory::desc& user, const memory::desc& chosen, bool writesFilter)
+      : primitive(pd), weights(user, chosen, writesFilter), scratchpadBytes(pd.scratchpad_desc().get_size()) {}
 };
 
-struct BackwardWeightsEntry {
-  Problem problem;
-  dnnl::convolution_backward_weights primitive;
-  WeightsReorder weights;
-  size_t scratchpadBytes;
-
-  BackwardWeightsEntry(const Problem& p, dnnl::convolution_backward_weights::primitive_desc pd)
-      : problem(p), primitive(pd), weights(p.weightsUser, pd.diff_weights_desc(), true), scratchpadBytes(pd.scratchpad_desc().get_size()) {}
-};
-
-memory scratchpadMemory(size_t bytes, void* pointer) {
-  return memory(memory::desc({static_cast<int64_t>(bytes)}, dt::u8, tag::a), engine(), pointer);
-}
+using BackwardDataEntry = BackwardEntry<dnnl::convolution_backward_data>;
+using BackwardWeightsEntry = BackwardEntry<dnnl::convolution_backward_weights>;
 
 // Convolutions on feature maps no larger than the (cropped) filter, such as the 2×2 maps of
 // ResNet's third stage, run as one dense matrix product instead: the convolution is a linear map
@@ -328,21 +339,11 @@ void conv2dForward(Args& args) {
   std::shared_ptr<ForwardEntry> entry = cache().get<ForwardEntry>(key("conv_fwd", k), [&] { return createForward(problem, hasBias, activation, leakyAlpha); });
   ForwardEntry& e = *entry;
 
-  size_t weightBytes = e.weights.needed ? e.weights.primitiveDesc.get_size() : 0;
-  ArenaLease lease({e.scratchpadBytes, weightBytes});
-  memory src(problem.src, engine(), x.data);
-  memory dst(problem.dst, engine(), out.data);
-  memory weightsUser(problem.weightsUser, engine(), filter.data + problem.weightsOffset);
-  memory weights = weightsUser;
-  if (e.weights.needed) {
-    weights = memory(e.weights.primitiveDesc, engine(), lease[1]);
-    e.weights.primitive.execute(stream(), weightsUser, weights);
-  }
-  std::unordered_map<int, memory> execArgs{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
+  std::unordered_map<int, memory> execArgs{{DNNL_ARG_SRC, memory(problem.src, engine(), x.data)},
+                                           {DNNL_ARG_DST, memory(problem.dst, engine(), out.data)}};
   if (hasBias) execArgs.emplace(DNNL_ARG_BIAS, memory(e.bias, engine(), bias.data));
-  if (e.scratchpadBytes > 0) execArgs.emplace(DNNL_ARG_SCRATCHPAD, scratchpadMemory(e.scratchpadBytes, lease[0]));
-  e.primitive.execute(stream(), execArgs);
-  stream().wait();
+  executeWithFilter(e.primitive, e.weights, e.scratchpadBytes, problem.weightsUser, filter.data + problem.weightsOffset, DNNL_ARG_WEIGHTS,
+                    std::move(execArgs));
 }
 
 // conv2dBackpropInput(dy, filter, dx, geometry: Int32Array(17)); geometry describes the forward pass.
@@ -368,24 +369,11 @@ void conv2dBackpropInput(Args& args) {
     dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, problem.src, problem.weightsAny, problem.dst,
                                             problem.strides, problem.dilates, problem.padL, problem.padR);
     dnnl::convolution_backward_data::primitive_desc pd(d, userScratchpadAttr(), engine(), problem.forwardHint());
-    return std::make_shared<BackwardDataEntry>(problem, pd);
+    return std::make_shared<BackwardDataEntry>(pd, problem.weightsUser, pd.weights_desc(), false);
   });
-  BackwardDataEntry& e = *entry;
-
-  size_t weightBytes = e.weights.needed ? e.weights.primitiveDesc.get_size() : 0;
-  ArenaLease lease({e.scratchpadBytes, weightBytes});
-  memory diffDst(problem.dst, engine(), dy.data);
-  memory diffSrc(problem.src, engine(), dx.data);
-  memory weightsUser(problem.weightsUser, engine(), filter.data + problem.weightsOffset);
-  memory weights = weightsUser;
-  if (e.weights.needed) {
-    weights = memory(e.weights.primitiveDesc, engine(), lease[1]);
-    e.weights.primitive.execute(stream(), weightsUser, weights);
-  }
-  std::unordered_map<int, memory> execArgs{{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diffSrc}};
-  if (e.scratchpadBytes > 0) execArgs.emplace(DNNL_ARG_SCRATCHPAD, scratchpadMemory(e.scratchpadBytes, lease[0]));
-  e.primitive.execute(stream(), execArgs);
-  stream().wait();
+  executeWithFilter(entry->primitive, entry->weights, entry->scratchpadBytes, problem.weightsUser, filter.data + problem.weightsOffset,
+                    DNNL_ARG_WEIGHTS,
+                    {{DNNL_ARG_DIFF_DST, memory(problem.dst, engine(), dy.data)}, {DNNL_ARG_DIFF_SRC, memory(problem.src, engine(), dx.data)}});
 }
 
 // conv2dBackpropFilter(x, dy, dw, geometry: Int32Array(17)); geometry describes the forward pass.
@@ -411,24 +399,14 @@ void conv2dBackpropFilter(Args& args) {
     dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, problem.src, problem.weightsAny, problem.dst,
                                                problem.strides, problem.dilates, problem.padL, problem.padR);
     dnnl::convolution_backward_weights::primitive_desc pd(d, userScratchpadAttr(), engine(), problem.forwardHint());
-    return std::make_shared<BackwardWeightsEntry>(problem, pd);
+    return std::make_shared<BackwardWeightsEntry>(pd, problem.weightsUser, pd.diff_weights_desc(), true);
   });
-  BackwardWeightsEntry& e = *entry;
 
   // Taps cropped away have a zero gradient; the cropped block is written below.
   if (problem.crop.cropped) std::memset(dw.data, 0, dw.length * sizeof(float));
-
-  size_t weightBytes = e.weights.needed ? e.weights.primitiveDesc.get_size() : 0;
-  ArenaLease lease({e.scratchpadBytes, weightBytes});
-  memory src(problem.src, engine(), x.data);
-  memory diffDst(problem.dst, engine(), dy.data);
-  memory weightsUser(problem.weightsUser, engine(), dw.data + problem.weightsOffset);
-  memory diffWeights = e.weights.needed ? memory(e.weights.primitiveDesc, engine(), lease[1]) : weightsUser;
-  std::unordered_map<int, memory> execArgs{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWeights}};
-  if (e.scratchpadBytes > 0) execArgs.emplace(DNNL_ARG_SCRATCHPAD, scratchpadMemory(e.scratchpadBytes, lease[0]));
-  e.primitive.execute(stream(), execArgs);
-  if (e.weights.needed) e.weights.primitive.execute(stream(), diffWeights, weightsUser);
-  stream().wait();
+  executeWithFilter(entry->primitive, entry->weights, entry->scratchpadBytes, problem.weightsUser, dw.data + problem.weightsOffset,
+                    DNNL_ARG_DIFF_WEIGHTS,
+                    {{DNNL_ARG_SRC, memory(problem.src, engine(), x.data)}, {DNNL_ARG_DIFF_DST, memory(problem.dst, engine(), dy.data)}});
 }
 
 // Describes the implementations oneDNN chose for one convolution: "fwd:…;bwd_data:…;bwd_weights:…".
