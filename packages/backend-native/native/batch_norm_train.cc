@@ -46,16 +46,17 @@ RT_CLONES void normalize(const float* x, float* y, int64_t rows, int64_t channel
     const float* in = x + r * channels;
     float* out = y + r * channels;
     if (relu) {
-      for (int64_t c = 0; c < channels; c++) out[c] = std::max(0.f, (in[c] - mean[c]) * factor[c] + shift[c]);
+      // max(z, 0) keeps a NaN z, as tfjs's Relu does.
+      for (int64_t c = 0; c < channels; c++) out[c] = std::max((in[c] - mean[c]) * factor[c] + shift[c], 0.f);
     } else {
       for (int64_t c = 0; c < channels; c++) out[c] = (in[c] - mean[c]) * factor[c] + shift[c];
     }
   }
 }
 
-// 1 where the ReLU passed its input on, else 0; multiplied in (as tfjs's dy·step(y) does, so a
-// NaN gradient stays NaN), which also keeps the loops free of branches.
-inline float reluMask(float y) { return y > 0.f ? 1.f : 0.f; }
+// tfjs's step(y): 1 where the ReLU passed its input on, 0 where it did not, NaN for NaN. It is
+// multiplied in, as tfjs's dy·step(y) is, so NaNs propagate and the loops stay free of branches.
+inline float reluMask(float y) { return y > 0.f ? 1.f : (y == y ? 0.f : y); }
 
 // sDz[c] += Σ dz, sDzX[c] += Σ dz·(x − μ), with dz = dy, or 0 where y ≤ 0 when `y` is given.
 RT_CLONES void gradientSums(const float* dy, const float* x, const float* y, int64_t rows, int64_t channels, const float* mean,
@@ -99,10 +100,10 @@ RT_CLONES void inputGradient(const float* dy, const float* x, const float* y, fl
   }
 }
 
-struct Rows {
+struct RowChunks {
   int64_t rows, channels, chunks;
 
-  Rows(size_t length, int64_t channelCount) : channels(channelCount) {
+  RowChunks(size_t length, int64_t channelCount) : channels(channelCount) {
     if (channels < 1) throw ArgumentError("batch norm needs at least one channel");
     if (length % static_cast<size_t>(channels) != 0) {
       throw ArgumentError("x has " + std::to_string(length) + " values, not a whole number of rows of " + std::to_string(channels) +
@@ -151,7 +152,7 @@ void batchNormTrainForward(Args& args) {
   F32View y = args.f32(3, "y");
   F32View mean = args.f32(4, "mean");
   F32View variance = args.f32(5, "variance");
-  Rows shape(x.length, args.integer(6, "channels"));
+  RowChunks shape(x.length, args.integer(6, "channels"));
   double epsilon = args.number(7, "epsilon");
   bool relu = args.integer(8, "relu") != 0;
   if (!(epsilon >= 0)) throw ArgumentError("epsilon must be a non-negative number");
@@ -170,7 +171,7 @@ void batchNormTrainForward(Args& args) {
   const double m = static_cast<double>(shape.rows);
   for (int64_t c = 0; c < C; c++) {
     double mu = totals[c] / m;
-    double var = std::max(0.0, totals[C + c] / m - mu * mu);
+    double var = std::max(totals[C + c] / m - mu * mu, 0.0);  // rounding can dip below 0; NaN stays NaN
     double invStd = 1.0 / std::sqrt(var + epsilon);
     mean.data[c] = static_cast<float>(mu);
     variance.data[c] = static_cast<float>(var);
@@ -195,7 +196,7 @@ void batchNormTrainBackward(Args& args) {
   F32View dOffset = args.f32(8, "dOffset");
   double epsilon = args.number(9, "epsilon");
   if (!(epsilon >= 0)) throw ArgumentError("epsilon must be a non-negative number");
-  Rows shape(x.length, static_cast<int64_t>(mean.length));
+  RowChunks shape(x.length, static_cast<int64_t>(mean.length));
   const int64_t C = shape.channels;
   requireLength(dy, x.length, "dy");
   requireLength(dx, x.length, "dx");

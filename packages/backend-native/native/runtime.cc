@@ -58,10 +58,10 @@ void setThreads(int count) {
   cache().clear();
 }
 
-void parallelFor(int64_t n, int64_t minPerThread, const std::function<void(int64_t, int64_t)>& body) {
+void parallelFor(int64_t n, int64_t minPerThread, const std::function<void(int64_t, int64_t)>& body, int maxThreads) {
   if (n <= 0) return;
   int64_t byWork = std::max<int64_t>(1, n / std::max<int64_t>(1, minPerThread));
-  int count = static_cast<int>(std::min<int64_t>(threads(), byWork));
+  int count = static_cast<int>(std::min<int64_t>(std::min(threads(), maxThreads), byWork));
   if (count <= 1) {
     body(0, n);
     return;

@@ -45,8 +45,9 @@ class SignalGuard {
 // Work below this many elements per thread is not worth waking another thread for.
 constexpr int64_t kMinWorkPerThread = 32 * 1024;
 
-// Runs body(begin, end) over [0, n) split across threads; serially when n is small.
-void parallelFor(int64_t n, int64_t minPerThread, const std::function<void(int64_t, int64_t)>& body);
+// Runs body(begin, end) over [0, n) split across at most `maxThreads` of the pool's threads;
+// serially when n is small.
+void parallelFor(int64_t n, int64_t minPerThread, const std::function<void(int64_t, int64_t)>& body, int maxThreads = 1 << 30);
 
 // Scratch memory valid until the next call to arena(): oneDNN scratchpads and reordered
 // weights. Each request is rounded up to 64-byte alignment and carved from one block.

@@ -21,16 +21,16 @@ namespace {
 
 enum SgdKind { kPlain = 0, kFirstMomentum = 1, kMomentum = 2, kNesterov = 3 };
 
-struct Hyper {
+struct SgdHyperParameters {
   double decay, momentum, keep, lr;
 };
 
-RT_CLONES void plainStep(float* p, const float* g, int64_t n, Hyper h) {
+RT_CLONES void plainStep(float* p, const float* g, int64_t n, SgdHyperParameters h) {
   for (int64_t i = 0; i < n; i++) p[i] = static_cast<float>(p[i] - h.lr * (g[i] + h.decay * p[i]));
 }
 
 // `momentum` is μ for Nesterov and 0 otherwise.
-RT_CLONES void firstMomentumStep(float* p, const float* g, float* b, int64_t n, Hyper h) {
+RT_CLONES void firstMomentumStep(float* p, const float* g, float* b, int64_t n, SgdHyperParameters h) {
   for (int64_t i = 0; i < n; i++) {
     double d = static_cast<float>(g[i] + h.decay * p[i]);
     b[i] = static_cast<float>(d);
@@ -38,7 +38,7 @@ RT_CLONES void firstMomentumStep(float* p, const float* g, float* b, int64_t n, 
   }
 }
 
-RT_CLONES void momentumStep(float* p, const float* g, float* b, int64_t n, Hyper h) {
+RT_CLONES void momentumStep(float* p, const float* g, float* b, int64_t n, SgdHyperParameters h) {
   for (int64_t i = 0; i < n; i++) {
     double v = static_cast<float>(h.momentum * b[i] + h.keep * (g[i] + h.decay * p[i]));
     b[i] = static_cast<float>(v);
@@ -46,7 +46,7 @@ RT_CLONES void momentumStep(float* p, const float* g, float* b, int64_t n, Hyper
   }
 }
 
-RT_CLONES void nesterovStep(float* p, const float* g, float* b, int64_t n, Hyper h) {
+RT_CLONES void nesterovStep(float* p, const float* g, float* b, int64_t n, SgdHyperParameters h) {
   for (int64_t i = 0; i < n; i++) {
     double d = static_cast<float>(g[i] + h.decay * p[i]);
     double v = static_cast<float>(h.momentum * b[i] + d);
@@ -62,9 +62,9 @@ struct Segment {
 
 }  // namespace
 
-// sgdStep(kind, parameters, gradient, buffer | null, segments, weightDecay, momentum, keep, lr)
+// sgdStep(kind, parameters, gradient, buffer | null, segments, weightDecay, momentum, keep, lr, maxThreads)
 // segments: Int32Array of [start, end, decays (0 | 1)] triples, ascending and disjoint; values
-// outside every segment are left alone.
+// outside every segment are left alone. At most `maxThreads` of the pool's threads take part.
 void sgdStep(Args& args) {
   int kind = static_cast<int>(args.integer(0, "kind"));
   if (kind < kPlain || kind > kNesterov) throw ArgumentError("SGD kind must be 0 (plain), 1 (first momentum), 2 (momentum) or 3 (Nesterov)");
@@ -73,7 +73,9 @@ void sgdStep(Args& args) {
   F32View b = args.optionalF32(3, "buffer");
   std::vector<int64_t> raw = args.ints(4, "segments");
   double weightDecay = args.number(5, "weightDecay");
-  Hyper h{0, args.number(6, "momentum"), args.number(7, "keep"), args.number(8, "learningRate")};
+  SgdHyperParameters h{0, args.number(6, "momentum"), args.number(7, "keep"), args.number(8, "learningRate")};
+  int64_t maxThreads = args.integer(9, "maxThreads");
+  if (maxThreads < 1) throw ArgumentError("maxThreads must be a positive integer");
   requireLength(g, p.length, "gradient");
   if (kind == kPlain) {
     if (b.data != nullptr) throw ArgumentError("plain SGD takes no momentum buffer");
@@ -98,7 +100,7 @@ void sgdStep(Args& args) {
     for (const Segment& s : segments) {
       int64_t from = std::max(begin, s.start), to = std::min(end, s.end);
       if (from >= to) continue;
-      Hyper local = h;
+      SgdHyperParameters local = h;
       local.decay = s.decays ? weightDecay : 0.0;
       float* bp = b.data == nullptr ? nullptr : b.data + from;
       switch (kind) {
@@ -115,7 +117,7 @@ void sgdStep(Args& args) {
           nesterovStep(p.data + from, g.data + from, bp, to - from, local);
       }
     }
-  });
+  }, static_cast<int>(std::min<int64_t>(maxThreads, 1 << 30)));
 }
 
 }  // namespace rt

@@ -128,7 +128,7 @@ export interface NativeAddon {
   ): void;
   /**
    * One SGD update of @ringtrain/model's `Sgd`, bit-identical to its JavaScript loops.
-   * kind: SGD_KINDS; segments: [start, end, decays (0 | 1)] triples.
+   * kind: SGD_KINDS; segments: [start, end, decays (0 | 1)] triples; at most maxThreads threads.
    */
   sgdStep(
     kind: number,
@@ -140,6 +140,7 @@ export interface NativeAddon {
     momentum: number,
     keep: number,
     learningRate: number,
+    maxThreads: number,
   ): void;
   setThreads(threads: number): void;
   getThreads(): number;

@@ -234,6 +234,11 @@ export function registerNativeBackend(options: NativeBackendOptions = {}): Nativ
   };
 }
 
+/** The thread count of the registered backend, or null before `registerNativeBackend`. */
+export function registeredNativeThreads(): number | null {
+  return registered === undefined ? null : registered.context.addon.getThreads();
+}
+
 /** Changes the thread count of a registered backend (empties the primitive cache). */
 export function setNativeThreads(threads: number): void {
   if (registered === undefined) throw new NativeBackendUnavailableError('registerNativeBackend() has not been called');

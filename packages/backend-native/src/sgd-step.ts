@@ -2,9 +2,12 @@
  * @ringtrain/model's SGD update in native code: the same arithmetic as its JavaScript loops, bit
  * for bit (native/sgd.cc says how), vectorised and split across the addon's threads. The model's
  * `Sgd` uses it whenever the addon loads, whatever the tfjs backend, since replicas that mix
- * it with the JavaScript loops still agree exactly.
+ * it with the JavaScript loops still agree exactly. It runs on the native backend's threads when
+ * that backend is registered, and on one thread otherwise: a worker on another backend has not
+ * been given a share of the machine's cores, and the update is memory-bound anyway.
  */
 import { DEFAULT_ADDON_PATH, SGD_KINDS, loadAddon } from './addon.ts';
+import { registeredNativeThreads } from './native-backend.ts';
 
 export type SgdVariant = keyof typeof SGD_KINDS;
 
@@ -45,6 +48,7 @@ export function nativeSgdStep(addonPath: string = DEFAULT_ADDON_PATH): NativeSgd
   if (!load.ok) return null;
   const { addon } = load;
   return (variant, parameters, gradient, buffer, segments, hyper) => {
-    addon.sgdStep(SGD_KINDS[variant], parameters, gradient, buffer, segments, hyper.weightDecay, hyper.momentum, hyper.keep, hyper.learningRate);
+    const maxThreads = registeredNativeThreads() ?? 1;
+    addon.sgdStep(SGD_KINDS[variant], parameters, gradient, buffer, segments, hyper.weightDecay, hyper.momentum, hyper.keep, hyper.learningRate, maxThreads);
   };
 }

@@ -102,15 +102,47 @@ describe.skipIf(!nativeAvailable)(nativeSuite('the native training-mode batch no
 
   it('gives the same bits at one thread and at two', async () => {
     const random = seededUniform(7);
-    const x = randomHostTensor([32, 9, 9, 16], random);
+    // Large enough that two threads share the chunks (at least 2 · 32 Ki values).
+    const x = randomHostTensor([32, 16, 16, 16], random);
     const scale = randomHostTensor([16], random);
     const offset = randomHostTensor([16], random);
-    const dy = randomHostTensor([32, 9, 9, 16], random);
+    const dy = randomHostTensor([32, 16, 16, 16], random);
     await useNativeBackend(1);
     const one = await nativeLayer(x, scale, offset, dy, true);
     await useNativeBackend(2);
     const two = await nativeLayer(x, scale, offset, dy, true);
     one.forEach((h, i) => expect(Buffer.from(h.values.buffer).equals(Buffer.from((two[i] as HostTensor).values.buffer)), `output ${i}`).toBe(true));
+  });
+
+  it('lets a NaN through the fused ReLU and into the statistics and gradients of its channel, as tfjs does', async () => {
+    const x = { shape: [2, 1, 2, 2], values: Float32Array.from([1, 2, Number.NaN, 3, 4, 5, 6, 7]) };
+    const scale = { shape: [2], values: Float32Array.from([1, 1]) };
+    const offset = { shape: [2], values: Float32Array.from([0, 0]) };
+    const dy = { shape: [2, 1, 2, 2], values: Float32Array.from([1, 1, 1, 1, 1, 1, 1, 1]) };
+    const [y, mean, variance, dx, dScale] = (await nativeLayer(x, scale, offset, dy, true)) as HostTensor[];
+    const expected = (await referenceLayer(x, scale, offset, dy, true)) as HostTensor[];
+    // Channel 0 holds the NaN, channel 1 does not.
+    expect([mean!.values[0], variance!.values[0], dScale!.values[0]].every(Number.isNaN)).toBe(true);
+    expect(Number.isNaN(mean!.values[1])).toBe(false);
+    for (const [name, actual, reference] of [['y', y, expected[0]], ['dx', dx, expected[3]]] as const) {
+      const nanAt = (t: HostTensor | undefined) => [...(t as HostTensor).values].map(Number.isNaN);
+      expect(nanAt(actual), `${name}: where the NaNs are`).toEqual(nanAt(reference));
+    }
+  });
+
+  it('refuses gradient inputs whose shapes do not fit x', async () => {
+    await useNativeBackend(2);
+    const attrs = { epsilon: EPSILON, relu: false } as unknown as NamedAttrMap;
+    const run = (meanChannels: number, dyShape: number[]) => () =>
+      tf.tidy(() =>
+        tf.engine().runKernel(
+          BATCH_NORM_TRAIN_GRAD,
+          { dy: tf.ones(dyShape), x: tf.ones([2, 3, 3, 4]), y: tf.ones([2, 3, 3, 4]), mean: tf.zeros([meanChannels]), variance: tf.ones([meanChannels]), scale: tf.ones([meanChannels]) },
+          attrs,
+        ),
+      );
+    expect(run(2, [2, 3, 3, 4])).toThrow(/mean has 2 values, x has 4 channels/);
+    expect(run(4, [2, 3, 4, 3])).toThrow(/dy has shape \[2,3,4,3\], x has \[2,3,3,4\]/);
   });
 
   it('names the input that is not float32', async () => {

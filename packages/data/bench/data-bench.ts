@@ -1,7 +1,10 @@
 /**
  * Measures the data pipeline: loading and verifying all of Fashion-MNIST, drawing an epoch's
- * order, and building batches at the sizes training uses. Run with `npm run bench -w @ringtrain/data`.
+ * order, and building batches at the sizes training uses. Run with `npm run bench:data`
+ * (`-- --json` prints the rows as JSON instead of a table). Times are medians.
  */
+import { parseArgs } from 'node:util';
+
 import { DistributedSampler, loadFashionMnist, preprocessBatch } from '../src/index.ts';
 import type { PreprocessOptions } from '../src/index.ts';
 
@@ -20,15 +23,22 @@ async function timeMs(fn: () => unknown | Promise<unknown>, runs: number): Promi
   return median(times);
 }
 
+const { values } = parseArgs({ options: { json: { type: 'boolean', default: false } } });
+
+interface Row {
+  readonly what: string;
+  readonly ms: number;
+  /** Images per second, for the batch rows. */
+  readonly imagesPerSecond: number | null;
+}
+const rows: Row[] = [];
+
 const { train, location } = await loadFashionMnist();
-const loadMs = await timeMs(() => loadFashionMnist(), 5);
-console.log(`data from ${location.dir} (${location.source})`);
-console.log(`load + verify 60,000 train + 10,000 test images: ${loadMs.toFixed(0)} ms (median of 5)`);
+rows.push({ what: 'load + verify 60,000 train + 10,000 test images', ms: await timeMs(() => loadFashionMnist(), 5), imagesPerSecond: null });
 
 const sampler = new DistributedSampler({ datasetSize: train.count, seed: 1 });
 let epoch = 0;
-const permutationMs = await timeMs(() => sampler.permutation(epoch++), 20);
-console.log(`one epoch order of 60,000: ${permutationMs.toFixed(2)} ms`);
+rows.push({ what: 'one epoch order of 60,000', ms: await timeMs(() => sampler.permutation(epoch++), 20), imagesPerSecond: null });
 
 const batchSize = 128;
 const indices = sampler.permutation(0).subarray(0, batchSize);
@@ -38,8 +48,18 @@ const cases: [string, PreprocessOptions][] = [
   ['96×96, resize + crop + flip', { imageSize: 96, augment: { seed: 1, epoch: 0 } }],
   ['224×224, resize + crop + flip', { imageSize: 224, augment: { seed: 1, epoch: 0 } }],
 ];
-console.log(`preprocessBatch, batch ${batchSize}:`);
 for (const [name, options] of cases) {
   const ms = await timeMs(() => preprocessBatch(train.images, train.rows, train.cols, indices, options), 20);
-  console.log(`  ${name.padEnd(30)} ${ms.toFixed(2).padStart(7)} ms  ${((batchSize / ms) * 1000).toFixed(0).padStart(8)} images/s`);
+  rows.push({ what: `batch of ${batchSize}, ${name}`, ms, imagesPerSecond: (batchSize / ms) * 1000 });
+}
+
+if (values.json) {
+  process.stdout.write(`${JSON.stringify({ data: location.dir, source: location.source, rows }, null, 2)}\n`);
+} else {
+  const cells = rows.map((r) => [r.what, r.ms.toFixed(2), r.imagesPerSecond === null ? '' : r.imagesPerSecond.toFixed(0)]);
+  const header = ['what', 'ms', 'images/s'];
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (c: string[]): string => c.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
+  console.log(`data from ${location.dir} (${location.source})`);
+  console.log([line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n'));
 }

@@ -2,7 +2,7 @@
  * Where the time of a training step goes on the native backend.
  *
  *   npm run bench:native-step -- [--threads 1] [--batch 128] [--steps 8]
- *                               [--depth 18] [--image 28]
+ *                               [--depth 18] [--image 28] [--json]
  *
  * Runs the project's own step (`Trainer.computeGradients`, then `applyGradients`) on a ResNet
  * with the d2l stem and synthetic data, times both halves, and lists the calls into the native
@@ -10,6 +10,7 @@
  * and the small kernels. What `computeGradients` spends outside the addon is JavaScript: tfjs's
  * tape and bookkeeping, the cpu backend's kernels that have no native version, and reading the
  * gradients out into the flat vector. Figures are per step, averaged over the timed steps.
+ * `--json` prints them as one JSON object instead of a table.
  */
 import { parseArgs } from 'node:util';
 
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     steps: { type: 'string' },
     depth: { type: 'string' },
     image: { type: 'string' },
+    json: { type: 'boolean', default: false },
   },
 });
 const threads = positiveInteger('threads', values.threads, 1);
@@ -64,19 +66,39 @@ for (let i = 0; i < steps; i++) {
 const calls = profile.stop();
 trainer.dispose();
 
-const sgd = calls.get('sgdStep')?.milliseconds ?? 0;
+// applyGradients calls the addon for the SGD update and its thread count; computeGradients for the rest.
+const APPLY_CALLS = new Set(['sgdStep', 'getThreads']);
 let nativeInCompute = 0;
-const rows = [...calls].map(([name, totals]) => {
-  if (name !== 'sgdStep') nativeInCompute += totals.milliseconds;
-  return [name, (totals.calls / steps).toFixed(0), (totals.milliseconds / steps).toFixed(2)];
-});
-rows.push(['JavaScript in computeGradients', '', ((computeMs - nativeInCompute) / steps).toFixed(2)]);
-rows.push(['JavaScript in applyGradients', '', ((applyMs - sgd) / steps).toFixed(2)]);
-
+let nativeInApply = 0;
+for (const [name, totals] of calls) {
+  if (APPLY_CALLS.has(name)) nativeInApply += totals.milliseconds;
+  else nativeInCompute += totals.milliseconds;
+}
 const perStep = (computeMs + applyMs) / steps;
-console.log(
-  `ResNet-${depth} (d2l) ${imageSize}×${imageSize}, batch ${batch}, native backend, ${threads} thread(s): ` +
-    `computeGradients ${(computeMs / steps).toFixed(1)} ms + applyGradients ${(applyMs / steps).toFixed(1)} ms per step, ` +
-    `${((batch * 1000) / perStep).toFixed(1)} examples/s over ${steps} steps\n`,
-);
-console.log(formatTextTable(['where', 'calls/step', 'ms/step'], rows));
+const report = {
+  model: `ResNet-${depth} (d2l)`,
+  imageSize,
+  batchSize: batch,
+  threads,
+  steps,
+  computeGradientsMs: computeMs / steps,
+  applyGradientsMs: applyMs / steps,
+  examplesPerSecond: (batch * 1000) / perStep,
+  addonCalls: [...calls].map(([name, totals]) => ({ name, callsPerStep: totals.calls / steps, msPerStep: totals.milliseconds / steps })),
+  javascriptInComputeGradientsMs: (computeMs - nativeInCompute) / steps,
+  javascriptInApplyGradientsMs: (applyMs - nativeInApply) / steps,
+};
+
+if (values.json) {
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+} else {
+  const rows = report.addonCalls.map((c) => [c.name, c.callsPerStep.toFixed(0), c.msPerStep.toFixed(2)]);
+  rows.push(['JavaScript in computeGradients', '', report.javascriptInComputeGradientsMs.toFixed(2)]);
+  rows.push(['JavaScript in applyGradients', '', report.javascriptInApplyGradientsMs.toFixed(2)]);
+  console.log(
+    `${report.model} ${imageSize}×${imageSize}, batch ${batch}, native backend, ${threads} thread(s): ` +
+      `computeGradients ${report.computeGradientsMs.toFixed(1)} ms + applyGradients ${report.applyGradientsMs.toFixed(1)} ms per step, ` +
+      `${report.examplesPerSecond.toFixed(1)} examples/s over ${steps} steps\n`,
+  );
+  console.log(formatTextTable(['where', 'calls/step', 'ms/step'], rows));
+}

@@ -73,10 +73,22 @@ function relu_(name: string, x: tfl.SymbolicTensor): tfl.SymbolicTensor {
   return tfl.layers.activation({ name, activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
 }
 
-/** A tfjs-layers model holding a copy of the ResNet's current weights. The caller disposes it. */
+/**
+ * A tfjs-layers model holding a copy of the ResNet's current weights. The caller disposes it.
+ * The values are copied: on the cpu backend family a trainer's variables read its live array in
+ * place, and `setWeights` would otherwise share it.
+ */
 export function toLayersModel(model: ResNet): tfl.LayersModel {
   const layersModel = buildLayersModel(model.architecture);
-  layersModel.setWeights(layersModel.weights.map((weight) => model.variable(weight.originalName)));
+  const copies = layersModel.weights.map((weight) => {
+    const variable = model.variable(weight.originalName);
+    return tf.tensor(Float32Array.from(variable.dataSync() as Float32Array), variable.shape, 'float32');
+  });
+  try {
+    layersModel.setWeights(copies);
+  } finally {
+    tf.dispose(copies);
+  }
   return layersModel;
 }
 

@@ -14,7 +14,9 @@
  * The trainer keeps the authoritative copy of all values in one `Float32Array` in flat-layout
  * order and writes the tfjs variables from it; it owns the model and its variables. On the cpu
  * backend family (cpu, native) the variables read their slices of that array in place
- * (`bindVariable`), so an update writes nothing else; elsewhere each update copies them in.
+ * (`bindVariable`), so an update writes nothing else; elsewhere each update copies them in. On
+ * those backends a variable's `dataSync()` is therefore the trainer's live array: copy what you
+ * keep (`getValues()` and `toLayersModel` do).
  */
 import * as tf from '@tensorflow/tfjs-core';
 

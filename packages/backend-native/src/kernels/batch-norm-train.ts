@@ -45,7 +45,17 @@ export function batchNormTrainKernels(context: KernelContext): KernelConfig[] {
       const { dy, x, y, mean, variance, scale } = inputs as Record<'dy' | 'x' | 'y' | 'mean' | 'variance' | 'scale', TensorInfo>;
       const { epsilon, relu } = attrs as unknown as BatchNormTrainAttrs;
       const values = requireFloat32(BATCH_NORM_TRAIN_GRAD, backend, { dy, x, y, mean, variance, scale });
-      const channels = values.mean.length;
+      const channels = x.shape[x.shape.length - 1] ?? 0;
+      for (const [name, tensor] of [['dy', dy], ['y', y]] as const) {
+        if (tensor.shape.join('×') !== x.shape.join('×')) {
+          throw new UnsupportedKernelInputError(BATCH_NORM_TRAIN_GRAD, `${name} has shape [${tensor.shape}], x has [${x.shape}]`);
+        }
+      }
+      for (const [name, array] of [['mean', values.mean], ['variance', values.variance], ['scale', values.scale]] as const) {
+        if (array.length !== channels) {
+          throw new UnsupportedKernelInputError(BATCH_NORM_TRAIN_GRAD, `${name} has ${array.length} values, x has ${channels} channels`);
+        }
+      }
       const dx = backend.allocate(values.x.length);
       const dScale = backend.allocate(channels);
       const dOffset = backend.allocate(channels);

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { flatLayoutFor } from '../../src/flat-layout.ts';
+import { toLayersModel } from '../../src/layers-export.ts';
 import { buildResNet, describeResNet } from '../../src/resnet.ts';
 import type { ResNetSpecInput } from '../../src/resnet.ts';
 import { Sgd } from '../../src/sgd.ts';
@@ -90,6 +91,16 @@ describe.skipIf(!nativeAvailable)('the training step on the native backend again
       const buffers = new Set(variables.map((variable) => variable.dataSync().buffer));
       expect(buffers.size).toBe(1);
       expect(variables.map((variable) => (variable.dataSync() as Float32Array).byteOffset / 4)).toEqual(layoutOffsets(trainer));
+
+      // A Layers model made from it is a snapshot: the next update leaves it alone.
+      const layersModel = toLayersModel(trainer.model);
+      try {
+        const snapshot = layersModel.getWeights().map((w) => Float32Array.from(w.dataSync() as Float32Array));
+        trainer.applyGradients(trainer.computeGradients(batch.images, batch.labels).flat);
+        layersModel.getWeights().forEach((w, i) => expectBitIdentical(w.dataSync(), snapshot[i] as Float32Array, `Layers weight ${i}`));
+      } finally {
+        layersModel.dispose();
+      }
     } finally {
       trainer.dispose();
     }
