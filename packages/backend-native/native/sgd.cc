@@ -5,7 +5,9 @@
 // double, in the same order, rounded to float where JavaScript stores into a Float32Array or
 // calls Math.fround. The addon is compiled with -ffp-contract=off, so no multiply-add is fused
 // behind the rounding's back. It is the same update, split across threads and vectorised;
-// over ResNet-18's 11.2 M parameters it is memory-bound.
+// over ResNet-18's 11.2 M parameters it is memory-bound. One exception to "bit for bit": a NaN
+// result is a NaN here too, but its sign bit may differ, since x86 takes the sign of a NaN from
+// whichever operand comes first and compilers order commutative operands as they please.
 #include <algorithm>
 #include <string>
 #include <vector>

@@ -15,6 +15,7 @@
  * replicas. The loops below are the definition; when the native addon loads, its copy of them
  * (bit for bit the same arithmetic, vectorised and threaded; @ringtrain/backend-native's
  * `nativeSgdStep`) runs instead, several times faster over a ResNet's millions of parameters.
+ * (A NaN comes out as a NaN either way, though not always with the same sign bit.)
  */
 import { encodeSgdSegments, nativeSgdStep } from '@ringtrain/backend-native';
 import type { NativeSgdStep, SgdVariant } from '@ringtrain/backend-native';

@@ -177,6 +177,40 @@ describe.skipIf(!nativeAvailable)('the native SGD update', () => {
     else expectBitIdentical(nativeBuffer, javascriptBuffer, 'momentum buffers');
   });
 
+  /** Same bits everywhere, except that a NaN only has to meet a NaN: x86 arithmetic picks a NaN's sign by operand order. */
+  function expectSameBitsOrBothNaN(actual: Float32Array, expected: Float32Array, what: string): void {
+    const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+    const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+    let differing = 0;
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] !== e[i] && !(Number.isNaN(actual[i]) && Number.isNaN(expected[i]))) differing++;
+    }
+    expect(differing, `${what}: values whose bits differ`).toBe(0);
+  }
+
+  it.each([
+    ['huge, signed-zero and non-finite values', [0, -0, 3.4e38, -3.4e38, Number.POSITIVE_INFINITY, Number.NaN, 1e-20, -7.5]],
+    ['subnormal values', [0, -0, 1e-45, -3e-39, 1.1e-38, -5e-42, 2e-40]],
+  ])('is bit-identical to the JavaScript loops on %s', (_name, special) => {
+    const fill = (offset: number) => Float32Array.from({ length }, (_, i) => special[(i + offset) % special.length] as number);
+    for (const options of [{ momentum: 0.9, weightDecay: 1e-4 }, { momentum: 0.9, nesterov: true, weightDecay: 5e-4 }]) {
+      const native = new Sgd(layout, options);
+      const javascript = new Sgd(layout, options, { native: null });
+      const a = fill(0);
+      const b = a.slice();
+      for (let step = 0; step < 3; step++) {
+        const gradient = fill(step + 3);
+        native.step(a, gradient, 0.1);
+        javascript.step(b, gradient, 0.1);
+        expectSameBitsOrBothNaN(a, b, `parameters after step ${step}`);
+      }
+      // The kinds of value of this case are among the results.
+      const kinds = (values: Float32Array) =>
+        new Set([...values].map((v) => (Number.isNaN(v) ? 'NaN' : !Number.isFinite(v) ? 'infinite' : v !== 0 && Math.abs(v) < 1.18e-38 ? 'subnormal' : 'normal')));
+      for (const kind of kinds(fill(0))) if (kind !== 'normal') expect(kinds(a).has(kind), `a ${kind} result`).toBe(true);
+    }
+  });
+
   it('rejects segments out of order or past the parameters', () => {
     const step = nativeSgdStep();
     if (step === null) throw new Error('the native addon did not load');
