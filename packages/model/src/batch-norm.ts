@@ -21,8 +21,9 @@ export interface BatchNormTrainResult {
  *
  * A backend that has the kernel BATCH_NORM_TRAIN (the native one) runs the layer as that one
  * kernel, and its gradient as BATCH_NORM_TRAIN_GRAD (registered below). Elsewhere it is composed
- * from tfjs ops with a hand-written gradient. tfjs's generic gradient of `batchNorm` after `moments` costs about twice as many
- * full-size passes (and a `tile`); this one uses the textbook closed form
+ * from tfjs ops with a hand-written gradient. tfjs's generic gradient of `batchNorm` after
+ * `moments` costs about twice as many full-size passes (and a `tile`); this one uses the textbook
+ * closed form
  *   dx = γ·σ⁻¹·(dz − mean(dz) − x̂·mean(dz·x̂))
  * computed from x − μ rather than from raw sums, so large means do not cancel. ReLU is fused in
  * so that its mask comes from the saved output instead of a separate saved pre-activation.
