@@ -297,6 +297,16 @@ void foldFilterGradient(const ConvGeometry& g, const float* expanded, float* fil
   });
 }
 
+// The expanded [h·w·c, oh·ow·o] matrix of a dense convolution, in the arena for one call.
+struct DenseMatrix {
+  int64_t rows, cols;
+  ArenaLease lease;
+  float* data;
+
+  explicit DenseMatrix(const ConvGeometry& g)
+      : rows(g.h * g.w * g.c), cols(g.oh * g.ow * g.o), lease({static_cast<size_t>(rows * cols) * sizeof(float)}), data(static_cast<float*>(lease[0])) {}
+};
+
 void sgemm(char transA, char transB, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
            int64_t ldc) {
   dnnl_status_t status = dnnl_sgemm(transA, transB, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc);
@@ -322,11 +332,9 @@ void conv2dForward(Args& args) {
 
   Problem problem(g);
   if (useDense(problem)) {
-    const int64_t rows = g.h * g.w * g.c, cols = g.oh * g.ow * g.o;
-    ArenaLease lease({static_cast<size_t>(rows * cols) * sizeof(float)});
-    float* expanded = static_cast<float*>(lease[0]);
-    expandFilter(g, filter.data, expanded);
-    sgemm('N', 'N', g.n, cols, rows, x.data, rows, expanded, cols, out.data, cols);
+    DenseMatrix m(g);
+    expandFilter(g, filter.data, m.data);
+    sgemm('N', 'N', g.n, m.cols, m.rows, x.data, m.rows, m.data, m.cols, out.data, m.cols);
     if (hasBias || activation != kActivationLinear) {
       applyBiasActivation(out.data, g.n * g.oh * g.ow, g.o, hasBias ? bias.data : nullptr, activation, leakyAlpha);
     }
@@ -358,11 +366,9 @@ void conv2dBackpropInput(Args& args) {
 
   Problem problem(g);
   if (useDense(problem)) {
-    const int64_t rows = g.h * g.w * g.c, cols = g.oh * g.ow * g.o;
-    ArenaLease lease({static_cast<size_t>(rows * cols) * sizeof(float)});
-    float* expanded = static_cast<float*>(lease[0]);
-    expandFilter(g, filter.data, expanded);
-    sgemm('N', 'T', g.n, rows, cols, dy.data, cols, expanded, cols, dx.data, rows);
+    DenseMatrix m(g);
+    expandFilter(g, filter.data, m.data);
+    sgemm('N', 'T', g.n, m.rows, m.cols, dy.data, m.cols, m.data, m.cols, dx.data, m.rows);
     return;
   }
   std::shared_ptr<BackwardDataEntry> entry = cache().get<BackwardDataEntry>(key("conv_bwd_data", problem.keyValues()), [&] {
@@ -388,11 +394,9 @@ void conv2dBackpropFilter(Args& args) {
 
   Problem problem(g);
   if (useDense(problem)) {
-    const int64_t rows = g.h * g.w * g.c, cols = g.oh * g.ow * g.o;
-    ArenaLease lease({static_cast<size_t>(rows * cols) * sizeof(float)});
-    float* expanded = static_cast<float*>(lease[0]);
-    sgemm('T', 'N', rows, cols, g.n, x.data, rows, dy.data, cols, expanded, cols);
-    foldFilterGradient(g, expanded, dw.data);
+    DenseMatrix m(g);
+    sgemm('T', 'N', m.rows, m.cols, g.n, x.data, m.rows, dy.data, m.cols, m.data, m.cols);
+    foldFilterGradient(g, m.data, dw.data);
     return;
   }
   std::shared_ptr<BackwardWeightsEntry> entry = cache().get<BackwardWeightsEntry>(key("conv_bwd_weights", problem.keyValues()), [&] {

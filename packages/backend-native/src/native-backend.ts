@@ -180,7 +180,7 @@ export function nativeBackendAvailability(addonPath: string = DEFAULT_ADDON_PATH
   return load.ok ? { available: true } : { available: false, reason: load.reason };
 }
 
-let registered: { context: KernelContext; nativeKernels: string[] } | undefined;
+let registered: { context: KernelContext; nativeKernels: string[]; threads: number } | undefined;
 
 /**
  * Registers the backend 'native' with tfjs and returns what it runs on. Make it current with
@@ -219,8 +219,9 @@ export function registerNativeBackend(options: NativeBackendOptions = {}): Nativ
     for (const config of nativeConfigs) byName.set(config.kernelName, config);
     for (const config of byName.values()) tf.registerKernel(config);
     tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeBackend(addon, maxPooledBytes), 0);
-    registered = { context, nativeKernels: nativeConfigs.map((c) => c.kernelName) };
+    registered = { context, nativeKernels: nativeConfigs.map((c) => c.kernelName), threads };
   }
+  registered.threads = threads;
 
   const [dnnlVersion = '', isa = '', runtime = ''] = addon.version().split(',');
   return {
@@ -236,7 +237,7 @@ export function registerNativeBackend(options: NativeBackendOptions = {}): Nativ
 
 /** The thread count of the registered backend, or null before `registerNativeBackend`. */
 export function registeredNativeThreads(): number | null {
-  return registered === undefined ? null : registered.context.addon.getThreads();
+  return registered === undefined ? null : registered.threads;
 }
 
 /** Changes the thread count of a registered backend (empties the primitive cache). */
@@ -246,6 +247,7 @@ export function setNativeThreads(threads: number): void {
     throw new InvalidNativeOptionsError(`threads must be an integer in [1, 1024], got ${String(threads)}`);
   }
   registered.context.addon.setThreads(threads);
+  registered.threads = threads;
 }
 
 export interface NativeBackendStats {

@@ -66,12 +66,11 @@ for (let i = 0; i < steps; i++) {
 const calls = profile.stop();
 trainer.dispose();
 
-// applyGradients calls the addon for the SGD update and its thread count; computeGradients for the rest.
-const APPLY_CALLS = new Set(['sgdStep', 'getThreads']);
+// applyGradients calls the addon for the SGD update alone; computeGradients for everything else.
 let nativeInCompute = 0;
 let nativeInApply = 0;
 for (const [name, totals] of calls) {
-  if (APPLY_CALLS.has(name)) nativeInApply += totals.milliseconds;
+  if (name === 'sgdStep') nativeInApply += totals.milliseconds;
   else nativeInCompute += totals.milliseconds;
 }
 const perStep = (computeMs + applyMs) / steps;
