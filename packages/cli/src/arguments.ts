@@ -53,3 +53,16 @@ export function depthOf(name: ModelName): 18 | 34 | 50 | 101 | 152 {
 }
 
 export const BACKEND_CHOICES = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'native', 'wasm', 'cpu'] as const;
+
+/** Where `--inject-fault kill@STEP:POINT` strikes. */
+export interface FaultSpec {
+  step: number;
+  point: 'before-allreduce' | 'during-allreduce' | 'after-allreduce';
+}
+
+/** `kill@12:during-allreduce`: the worker kills its own process there (for failure tests). */
+export function faultSpec(text: string): FaultSpec {
+  const match = /^kill@(\d+):(before-allreduce|during-allreduce|after-allreduce)$/.exec(text.trim());
+  if (match === null) throw new InvalidArgumentError('Expected kill@STEP:POINT, POINT one of before-allreduce, during-allreduce, after-allreduce.');
+  return { step: Number(match[1]), point: match[2] as FaultSpec['point'] };
+}

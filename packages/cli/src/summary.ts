@@ -26,6 +26,12 @@ export interface RunSummary {
   steps: number;
   /** Steps at which every replica's weight checksum agreed (a divergence fails the run). */
   checksumsAgreed: number;
+  /** Membership generations (1 when no worker was lost or added). */
+  generations: number;
+  /** Steps cut short before any replica finished them; their samples were trained again. */
+  stepsDiscarded: number;
+  /** Time from losing a member to training again, summed. */
+  recoverySeconds: number;
   meanComputeMs: number;
   meanAllReduceMs: number;
   meanWaitMs: number;
@@ -56,6 +62,9 @@ export function summarize(
     globalBatchSize: result.globalBatchSize,
     steps: result.steps,
     checksumsAgreed: result.checksumsAgreed,
+    generations: result.generations,
+    stepsDiscarded: result.stepsDiscarded,
+    recoverySeconds: result.recoverySeconds,
     meanComputeMs: result.meanComputeMs,
     meanAllReduceMs: result.meanAllReduceMs,
     meanWaitMs: result.meanWaitMs,
@@ -83,6 +92,9 @@ export function formatSummary(s: RunSummary): string {
     ['run', `${s.model} (${s.stem} stem, ${s.imageSize}×${s.imageSize}${s.widthMultiplier === 1 ? '' : `, width ×${s.widthMultiplier}`}), ${s.epochs} epoch(s), ${s.steps} steps`],
     ['workers', `${s.workers} × batch ${s.globalBatchSize / Math.max(1, s.workers)} = ${s.globalBatchSize}, backend ${s.backend}`],
   ];
+  if (s.generations > 1) {
+    rows.push(['membership', `${s.generations} generations, ${s.stepsDiscarded} step(s) discarded, ${s.recoverySeconds.toFixed(1)} s recovering`]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
 }

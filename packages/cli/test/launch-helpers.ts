@@ -13,6 +13,8 @@ export interface RunningCommand {
   exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** Resolves with the coordinator's URL once the launcher printed it. */
   url: Promise<string>;
+  /** Everything printed so far, stdout then stderr. */
+  output(): string;
   kill(signal?: NodeJS.Signals): void;
 }
 
@@ -30,7 +32,7 @@ export function runRingtrain(args: string[], env: NodeJS.ProcessEnv = {}): Runni
   url.catch(() => {});
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
-    const match = /coordinator on (ws:\/\/[\d.]+:\d+)/.exec(stdout);
+    const match = /coordinator (?:listening )?on (ws:\/\/[\d.]+:\d+)/.exec(stdout);
     if (match?.[1] !== undefined) resolveUrl(match[1]);
   });
   child.stderr.on('data', (chunk: Buffer) => {
@@ -42,7 +44,7 @@ export function runRingtrain(args: string[], env: NodeJS.ProcessEnv = {}): Runni
       resolve({ code, stdout, stderr });
     });
   });
-  return { exited, url, kill: (signal = 'SIGINT') => child.kill(signal) };
+  return { exited, url, output: () => `${stdout}\n${stderr}`, kill: (signal = 'SIGINT') => child.kill(signal) };
 }
 
 export async function readSummary(path: string): Promise<RunSummary> {

@@ -18,6 +18,7 @@ export const COORDINATOR_ERROR_CODES = {
   checkpointWrite: 'RINGTRAIN_CHECKPOINT_WRITE',
   interrupted: 'RINGTRAIN_INTERRUPTED',
   joinRefused: 'RINGTRAIN_JOIN_REFUSED',
+  stragglerEvicted: 'RINGTRAIN_STRAGGLER_EVICTED',
   portUnavailable: 'RINGTRAIN_COORDINATOR_PORT_UNAVAILABLE',
 } as const;
 

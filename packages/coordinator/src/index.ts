@@ -18,10 +18,10 @@ export {
   RunFailedError,
 } from './errors.ts';
 export type { CoordinatorErrorCode } from './errors.ts';
-export { step, pendingRanks, CLOSE_POLICY_VIOLATION } from './machine/step.ts';
+export { step, pendingRanks } from './machine/step.ts';
 export type { StepResult } from './machine/step.ts';
 export { createCoordinatorState } from './machine/state.ts';
-export type { CoordinatorState, MachineConfig, Phase, WorkerRecord } from './machine/state.ts';
+export type { CoordinatorState, GenerationCause, GenerationRecord, HeldState, MachineConfig, Phase, WorkerRecord } from './machine/state.ts';
 export type { CoordinatorEvent } from './machine/events.ts';
 export type { Effect, ProgressUpdate, StepProgress, EpochProgress, RunResult } from './machine/effects.ts';
 export { contiguousShare } from './machine/sharder.ts';

@@ -39,17 +39,30 @@ export interface CoordinatorOptions {
   rendezvousTimeoutMs?: number;
   /** A new connection must say a valid `hello` within this time. @default 10000 */
   helloTimeoutMs?: number;
-  /** How often each worker connection is pinged. @default 10000 */
+  /** How often each worker connection is pinged. @default 2000 */
   heartbeatIntervalMs?: number;
   /**
-   * A worker that has not answered a ping for this long is lost. Generous because a worker's
-   * event loop is busy for the whole of a training step (seconds for big models on CPUs).
-   * @default 120000 (2 min)
+   * A worker that has not answered a ping for this long is lost, and a new generation goes on
+   * without it (a process that died is noticed at once, by its closed connection).
+   * @default 10000
    */
   heartbeatTimeoutMs?: number;
+  /** After the start, how long the run waits with fewer than `minWorkers` for replacements before failing. @default 300000 (5 min) */
+  minWorkersWaitMs?: number;
+  /** A rank holding a step past `stallTimeoutMs`: 'evict' it so the rest go on, or 'fail' the run. @default 'evict' */
+  onStall?: 'fail' | 'evict';
+  /** Generations formed in a row without committing a step before the run fails (a ring that keeps breaking). @default 20 */
+  maxRegroupsWithoutProgress?: number;
+  /**
+   * When the world changes size: keep the global batch ('fixed-global': each worker's batch
+   * follows the world) or each worker's batch ('fixed-per-worker': the global batch follows the
+   * world, and the learning rate with it, by the linear scaling rule).
+   * @default 'fixed-global'
+   */
+  batchScaling?: 'fixed-global' | 'fixed-per-worker';
   /** Waiting this long for some ranks logs a warning naming them. @default 60000 */
   stallWarningMs?: number;
-  /** Waiting this long for some ranks fails the run naming them; 0 never. @default 1800000 (30 min) */
+  /** Waiting this long for some ranks evicts or fails them (`onStall`), naming them; 0 never. @default 1800000 (30 min) */
   stallTimeoutMs?: number;
   /** How often the state machine's clock ticks. @default 1000 */
   tickIntervalMs?: number;
@@ -94,6 +107,8 @@ export interface CoordinatorOptions {
   learningRate?: LearningRateOptions;
   /** Where checkpoints go; none are written without it. */
   checkpointDir?: string;
+  /** Append every committed step (each rank's sample indices) to this file as a JSON line, as it commits. */
+  stepLog?: string;
   /** Checkpoint every this many epochs. @default 1 */
   checkpointEveryEpochs?: number;
   /** Checkpoint files kept; older ones are removed. @default 3 */
@@ -121,8 +136,9 @@ export const DEFAULT_MODEL: ModelSpec = {
   seed: 0,
 };
 
-export type ResolvedCoordinatorOptions = Required<Omit<CoordinatorOptions, 'checkpointDir' | 'model' | 'learningRate'>> & {
+export type ResolvedCoordinatorOptions = Required<Omit<CoordinatorOptions, 'checkpointDir' | 'stepLog' | 'model' | 'learningRate'>> & {
   checkpointDir: string | null;
+  stepLog: string | null;
   model: ModelSpec;
   learningRate: Required<LearningRateOptions>;
 };
@@ -158,8 +174,8 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
   const minWorkers = integer('minWorkers', input.minWorkers ?? 2, 1, 1024);
   const maxWorkers = integer('maxWorkers', input.maxWorkers ?? minWorkers, 1, 1024);
   if (maxWorkers < minWorkers) fail(`maxWorkers (${maxWorkers}) must be at least minWorkers (${minWorkers})`);
-  const heartbeatIntervalMs = integer('heartbeatIntervalMs', input.heartbeatIntervalMs ?? 10_000, 10);
-  const heartbeatTimeoutMs = integer('heartbeatTimeoutMs', input.heartbeatTimeoutMs ?? 120_000, 10);
+  const heartbeatIntervalMs = integer('heartbeatIntervalMs', input.heartbeatIntervalMs ?? 2000, 10);
+  const heartbeatTimeoutMs = integer('heartbeatTimeoutMs', input.heartbeatTimeoutMs ?? 10_000, 10);
   if (heartbeatTimeoutMs < heartbeatIntervalMs) {
     fail(`heartbeatTimeoutMs (${heartbeatTimeoutMs}) must be at least heartbeatIntervalMs (${heartbeatIntervalMs})`);
   }
@@ -207,6 +223,10 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     helloTimeoutMs: integer('helloTimeoutMs', input.helloTimeoutMs ?? 10_000, 1),
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
+    minWorkersWaitMs: integer('minWorkersWaitMs', input.minWorkersWaitMs ?? 300_000, 0),
+    onStall: oneOf('onStall', input.onStall ?? 'evict', ['fail', 'evict']),
+    maxRegroupsWithoutProgress: integer('maxRegroupsWithoutProgress', input.maxRegroupsWithoutProgress ?? 20, 1),
+    batchScaling: oneOf('batchScaling', input.batchScaling ?? 'fixed-global', ['fixed-global', 'fixed-per-worker']),
     stallWarningMs,
     stallTimeoutMs,
     tickIntervalMs: integer('tickIntervalMs', input.tickIntervalMs ?? 1000, 1),
@@ -229,6 +249,7 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     maxBucketBytes: integer('maxBucketBytes', input.maxBucketBytes ?? 25 * MIB, 4),
     learningRate,
     checkpointDir: input.checkpointDir ?? null,
+    stepLog: input.stepLog ?? null,
     checkpointEveryEpochs: integer('checkpointEveryEpochs', input.checkpointEveryEpochs ?? 1, 1),
     keepCheckpoints: integer('keepCheckpoints', input.keepCheckpoints ?? 3, 1),
     resume,

@@ -17,8 +17,13 @@ export function samplerSharder(trainCount: number, options: Pick<ResolvedCoordin
     plan(epoch, offset, worldSize, batchSizePerWorker) {
       const plan = new EpochPlan(sampler, { epoch, startOffset: offset, worldSize, batchSizePerRank: batchSizePerWorker });
       const shards: Uint32Array[] = [];
-      for (let rank = 0; rank < worldSize; rank++) shards.push(plan.shard(rank).indices);
-      return { shards, steps: plan.steps, offsetAfter: (completed) => plan.offsetAfter(completed) };
+      const realCounts: number[] = [];
+      for (let rank = 0; rank < worldSize; rank++) {
+        const shard = plan.shard(rank);
+        shards.push(shard.indices);
+        realCounts.push(shard.realCount);
+      }
+      return { shards, realCounts, steps: plan.steps, offsetAfter: (completed) => plan.offsetAfter(completed) };
     },
   };
 }
@@ -53,6 +58,12 @@ export function machineConfig(
     maxWorkers: options.maxWorkers,
     rendezvousSettleMs: options.rendezvousSettleMs,
     rendezvousTimeoutMs: options.rendezvousTimeoutMs,
+    minWorkersWaitMs: options.minWorkersWaitMs,
+    onStall: options.onStall,
+    maxRegroupsWithoutProgress: options.maxRegroupsWithoutProgress,
+    batchScaling: options.batchScaling,
+    // Two heartbeats unanswered: the worker's event loop is stuck (or the process stopped).
+    silentAfterMs: 2 * options.heartbeatIntervalMs,
     stallWarningMs: options.stallWarningMs,
     stallTimeoutMs: options.stallTimeoutMs,
     epochs: options.epochs,

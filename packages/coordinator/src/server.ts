@@ -29,6 +29,7 @@ import type { CoordinatorEvent } from './machine/events.ts';
 import type { SamplerPosition } from './machine/sharder.ts';
 import { createCoordinatorState, type CoordinatorState } from './machine/state.ts';
 import { step } from './machine/step.ts';
+import { StepLog } from './step-log.ts';
 import { HttpRoutes } from './http/routes.ts';
 import { RunObserver } from './observe/run-observer.ts';
 import type { RunStatus } from './observe/run-status.ts';
@@ -77,6 +78,8 @@ interface Connection {
   closeReason: string | null;
   /** This side closed it (a refusal, a lost heartbeat), so its end is no news. */
   closedByUs: boolean;
+  /** It was cut for not answering heartbeats. */
+  silent: boolean;
 }
 
 export class CoordinatorServer {
@@ -99,6 +102,7 @@ export class CoordinatorServer {
   private readonly byWorker = new Map<string, Connection>();
   private readonly backendsByWorker = new Map<string, string>();
   private startState: { bytes: Uint8Array; step: number } | null = null;
+  private stepLog: StepLog | null = null;
   private resumeHeader: CheckpointHeader | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -150,6 +154,7 @@ export class CoordinatorServer {
     } else {
       this.startState = { bytes: await this.deps.initialState(), step: 0 };
     }
+    if (o.stepLog !== null) this.stepLog = new StepLog(o.stepLog, resume !== undefined);
     this.state = createCoordinatorState(machineConfig(o, counts, resume), this.clock());
     this.observer.attach(this.state);
 
@@ -171,7 +176,7 @@ export class CoordinatorServer {
     wss.on('connection', (socket, req) => this.onConnection(socket, req));
     this.wss = wss;
     const port = (http.address() as AddressInfo).port;
-    this.tickTimer = setInterval(() => this.feed({ type: 'tick', atMs: this.clock() }), o.tickIntervalMs);
+    this.tickTimer = setInterval(() => this.feed({ type: 'tick', atMs: this.clock(), lastHeardAtMs: this.lastHeard() }), o.tickIntervalMs);
     this.heartbeatTimer = setInterval(() => this.heartbeat(), o.heartbeatIntervalMs);
     const url = `ws://${o.host}:${port}`;
     this.logger.info({ url, dashboard: `http://${o.host}:${port}/`, minWorkers: o.minWorkers, maxWorkers: o.maxWorkers }, `coordinator listening on ${url}`);
@@ -270,6 +275,7 @@ export class CoordinatorServer {
       incomingState: null,
       closeReason: null,
       closedByUs: false,
+      silent: false,
     };
     this.connections.set(conn.id, conn);
     conn.helloTimer = setTimeout(
@@ -338,6 +344,7 @@ export class CoordinatorServer {
       pid: message.pid,
       backend: message.backend,
       peerAddress: message.peerAddress,
+      generation: message.generation,
     });
   }
 
@@ -348,8 +355,22 @@ export class CoordinatorServer {
     switch (message.type) {
       case 'hello':
         return this.closeWorker(conn, CLOSE.policy, 'RINGTRAIN_UNEXPECTED_MESSAGE', 'said hello twice');
+      case 'replica':
+        return this.feed({
+          type: 'replica-reported',
+          atMs,
+          workerId,
+          generation: message.generation,
+          stepsDone: message.stepsDone,
+          abortedStep: message.abortedStep,
+          position: message.epoch < 0 || message.offset < 0 ? null : { epoch: message.epoch, offset: message.offset },
+        });
       case 'ready':
-        return this.feed({ type: 'worker-ready', atMs, workerId, generation: message.generation });
+        return this.feed({ type: 'worker-ready', atMs, workerId, generation: message.generation, step: message.step, weightChecksum: message.weightChecksum });
+      case 'ring-failed':
+        return this.feed({ type: 'ring-failed', atMs, workerId, generation: message.generation, step: message.step, code: message.code, message: message.message });
+      case 'gradient-ready':
+        return this.feed({ type: 'gradient-ready', atMs, workerId, generation: message.generation, step: message.step });
       case 'step-report': {
         const { v: _v, type: _t, ...report } = message;
         return this.feed({ type: 'step-reported', atMs, workerId, report });
@@ -442,9 +463,16 @@ export class CoordinatorServer {
       this.observer.recordFailure('disconnected');
     }
     const why = conn.reportedError?.message ?? conn.closeReason ?? `connection closed (code ${code}${reason === '' ? '' : `, ${reason}`})`;
-    const event: CoordinatorEvent = { type: 'worker-left', atMs: this.clock(), workerId, reason: why };
+    const event: CoordinatorEvent = { type: 'worker-left', atMs: this.clock(), workerId, reason: why, ...(conn.silent ? { silent: true } : {}) };
     if (conn.reportedError !== null) event.errorCode = conn.reportedError.code;
     this.feed(event);
+  }
+
+  /** When each worker last answered a heartbeat, for the machine's stall inspector. */
+  private lastHeard(): Record<string, number> {
+    const heard: Record<string, number> = {};
+    for (const [workerId, conn] of this.byWorker) heard[workerId] = conn.lastPongAtMs;
+    return heard;
   }
 
   private heartbeat(): void {
@@ -454,6 +482,7 @@ export class CoordinatorServer {
       const silentMs = now - conn.lastPongAtMs;
       if (silentMs >= this.options.heartbeatTimeoutMs) {
         conn.closedByUs = true;
+        conn.silent = true;
         conn.closeReason = `no heartbeat answer for ${Math.round(silentMs / 1000)} s (heartbeatTimeoutMs ${this.options.heartbeatTimeoutMs})`;
         this.logger.warn({ workerId: conn.workerId, remote: conn.remote }, `worker ${conn.workerId ?? '?'}: ${conn.closeReason}`);
         this.observer.recordFailure('heartbeat_timeout');
@@ -503,6 +532,11 @@ export class CoordinatorServer {
       }
       case 'write-checkpoint':
         return this.queueCheckpoint(effect);
+      case 'hold-state':
+        this.startState = { bytes: effect.bytes, step: effect.step };
+        return;
+      case 'step-committed':
+        return this.stepLog?.append(effect);
       case 'log':
         return this.logger[effect.level](effect.fields ?? {}, effect.message);
       case 'progress':

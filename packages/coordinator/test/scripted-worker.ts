@@ -40,9 +40,12 @@ export async function startScriptedWorker(options: ScriptedWorkerOptions): Promi
     switch (message.type) {
       case 'assign':
         generation = message.generation;
+        send({ v: PROTOCOL_VERSION, type: 'replica', generation, stepsDone: -1, abortedStep: -1, epoch: -1, offset: -1 });
         return;
       case 'state':
-        if (message.offset + message.bytes.length === message.totalBytes) send({ v: PROTOCOL_VERSION, type: 'ready', generation });
+        if (message.offset + message.bytes.length === message.totalBytes) {
+          send({ v: PROTOCOL_VERSION, type: 'ready', generation, step: message.step, weightChecksum: 'scripted' });
+        }
         return;
       case 'plan': {
         const steps = message.learningRates.length;
@@ -93,6 +96,7 @@ export async function startScriptedWorker(options: ScriptedWorkerOptions): Promi
     pid: 4242,
     backend: options.backend ?? 'scripted',
     peerAddress: { host: '127.0.0.1', port: 9 },
+    generation: 0,
   });
   return { socket, received, closed };
 }

@@ -22,10 +22,13 @@ afterEach(async () => {
   servers = [];
 });
 
-async function startServer(options: Partial<CoordinatorOptions> = {}): Promise<{ server: CoordinatorServer; url: string; port: number }> {
+async function startServer(options: Partial<CoordinatorOptions> = {}, lines: string[] = []): Promise<{ server: CoordinatorServer; url: string; port: number }> {
+  const record = (_fields: object, message: string): void => {
+    lines.push(message);
+  };
   const server = new CoordinatorServer(
     { token: TOKEN, port: 0, minWorkers: 2, tickIntervalMs: 20, globalBatchSize: 4, ...options },
-    { data: { train: images(16), test: images(4) }, initialState: () => new Uint8Array([1, 2, 3, 4]) },
+    { data: { train: images(16), test: images(4) }, initialState: () => new Uint8Array([1, 2, 3, 4]), logger: { debug: record, info: record, warn: record, error: record } },
   );
   servers.push(server);
   const { url, port } = await server.start();
@@ -61,7 +64,7 @@ function connect(url: string, options: WebSocket.ClientOptions = {}): Promise<Cl
 }
 
 function hello(workerId: string, token = TOKEN): Uint8Array {
-  return encodeMessage({ v: PROTOCOL_VERSION, type: 'hello', token, workerId, hostname: 'test-host', pid: 42, backend: 'none', peerAddress: { host: '127.0.0.1', port: 9 } });
+  return encodeMessage({ v: PROTOCOL_VERSION, type: 'hello', token, workerId, hostname: 'test-host', pid: 42, backend: 'none', peerAddress: { host: '127.0.0.1', port: 9 }, generation: 0 });
 }
 
 describe('the coordinator server', () => {
@@ -97,8 +100,9 @@ describe('the coordinator server', () => {
     expect(silent.received[0]).toMatchObject({ type: 'error', code: 'RINGTRAIN_HELLO_TIMEOUT' });
   });
 
-  it('reports a worker that stops answering heartbeats as lost, by name, and fails the run', async () => {
-    const { server, url } = await startServer({ minWorkers: 1, heartbeatIntervalMs: 30, heartbeatTimeoutMs: 150 });
+  it('cuts a worker that stops answering heartbeats, by name, and waits for a replacement until minWorkersWaitMs', async () => {
+    const lines: string[] = [];
+    const { server, url } = await startServer({ minWorkers: 1, heartbeatIntervalMs: 30, heartbeatTimeoutMs: 150, minWorkersWaitMs: 200 }, lines);
     // A client that never answers pings, like a worker whose process froze.
     const frozen = await connect(url, { autoPong: false });
     frozen.socket.send(hello('frozen-worker'));
@@ -106,9 +110,11 @@ describe('the coordinator server', () => {
       () => null,
       (error: unknown) => error,
     );
+    expect(lines.some((line) => /worker frozen-worker \(rank 0, test-host pid 42\) left .*no heartbeat answer for \d+ s/.test(line))).toBe(true);
+    expect(lines).toContain('0 workers left, 1 needed: waiting up to 0 s for replacements');
     expect(failure).toBeInstanceOf(RunFailedError);
     expect((failure as RunFailedError).code).toBe('RINGTRAIN_WORKER_LOST');
-    expect((failure as RunFailedError).message).toMatch(/worker frozen-worker \(rank 0, test-host pid 42\) left .*no heartbeat answer for \d+ s/);
+    expect((failure as RunFailedError).message).toBe('only 0 workers of the 1 needed remained for 0 s (minWorkersWaitMs); no replacement joined');
   });
 
   it('refuses a second worker with the id of a connected one, and keeps the first', async () => {

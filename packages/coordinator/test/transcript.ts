@@ -63,10 +63,12 @@ export function rotatingSharder(trainCount: number): EpochSharder {
         for (let i = 0; i < perRank; i++) shard[i] = (epoch + offset + rank + i * worldSize) % trainCount;
         shards.push(shard);
       }
+      const steps = Math.ceil(perRank / batchSizePerWorker);
       return {
         shards,
-        steps: Math.ceil(perRank / batchSizePerWorker),
-        offsetAfter: (completed) => Math.min(trainCount, offset + completed * worldSize * batchSizePerWorker),
+        steps,
+        // As EpochPlan: a plan run to its end has finished the epoch, dropped tail included.
+        offsetAfter: (completed) => (completed === steps && steps > 0 ? trainCount : Math.min(trainCount, offset + completed * worldSize * batchSizePerWorker)),
       };
     },
   };
@@ -107,6 +109,11 @@ function configFrom(args: Args): MachineConfig {
     maxWorkers: num(args, 'max', workers),
     rendezvousSettleMs: num(args, 'settle', 0),
     rendezvousTimeoutMs: num(args, 'rendezvous-timeout', 10_000),
+    minWorkersWaitMs: num(args, 'min-wait', 5000),
+    onStall: args.get('on-stall') === 'fail' ? 'fail' : 'evict',
+    maxRegroupsWithoutProgress: num(args, 'max-regroups', 5),
+    batchScaling: args.get('batch-scaling') === 'fixed-per-worker' ? 'fixed-per-worker' : 'fixed-global',
+    silentAfterMs: num(args, 'silent-after', 2000),
     stallWarningMs: num(args, 'stall-warning', 1000),
     stallTimeoutMs: num(args, 'stall-timeout', 5000),
     epochs: num(args, 'epochs', 1),
@@ -166,7 +173,9 @@ export function renderEffect(e: Effect): string | null {
         case 'state-request':
           return `send ${e.workerId} state-request gen=${m.generation} step=${m.step}`;
         case 'stop':
-          return `send ${e.workerId} stop "${m.reason}"`;
+          return `send ${e.workerId} stop${m.failed ? ' failed' : ''} "${m.reason}"`;
+        case 'sync':
+          return `send ${e.workerId} sync gen=${m.generation} step=${m.step} ${m.keep ? 'keep' : 'state-follows'}${m.finishedByPeers > 0 ? ` finished-by-peers=${m.finishedByPeers}` : ''}`;
         default:
           return `send ${e.workerId} ${m.type}`;
       }
@@ -179,6 +188,10 @@ export function renderEffect(e: Effect): string | null {
       return `close ${e.workerId} ${e.code} ${e.errorCode} "${e.reason}"`;
     case 'refuse':
       return `refuse ${e.connectionId} ${e.code} ${e.errorCode} "${e.reason}"`;
+    case 'hold-state':
+      return `hold-state step=${e.step} bytes=${e.bytes.length}`;
+    case 'step-committed':
+      return `commit step=${e.step} epoch=${e.epoch} gen=${e.generation} via=${e.via} ${e.indices.map((batch, rank) => `${renderIndices(batch)}${(e.realCounts[rank] ?? batch.length) < batch.length ? `(real ${e.realCounts[rank]})` : ''}`).join(' ')}`;
     case 'write-checkpoint': {
       const p = e.position;
       return `write-checkpoint ${e.reason} step=${e.step} position=epoch:${p.epoch},offset:${p.offset} bytes=${e.bytes.length}`;
@@ -191,7 +204,7 @@ export function renderEffect(e: Effect): string | null {
         case 'rendezvous':
           return `progress rendezvous ${p.joined}/${p.minWorkers}`;
         case 'started':
-          return `progress started gen=${p.generation} world=${p.worldSize} steps-per-epoch=${p.stepsPerEpoch} global-batch=${p.globalBatchSize}`;
+          return `progress started gen=${p.generation} world=${p.worldSize} cause=${p.cause} step=${p.step} steps-per-epoch=${p.stepsPerEpoch} global-batch=${p.globalBatchSize}`;
         case 'step':
           return `progress step epoch=${p.epoch} step=${p.step} ${p.stepInEpoch}/${p.stepsPerEpoch} loss=${fmt(p.loss)} acc=${fmt(p.accuracy)} epoch-loss=${fmt(p.epochLoss)} ex/s=${fmt(p.examplesPerSecond)}`;
         case 'epoch':
@@ -201,11 +214,12 @@ export function renderEffect(e: Effect): string | null {
     }
     case 'finished': {
       const r = e.result;
-      return `finished steps=${r.steps} workers=${r.workers} checksums-agreed=${r.checksumsAgreed} test-acc=${fmt(r.testAccuracy)} train-acc=${fmt(r.trainAccuracy)} train-loss=${fmt(r.trainLoss)} ex/s=${fmt(r.examplesPerSecond)} wall-s=${fmt(r.wallSeconds)}`;
+      return `finished steps=${r.steps} workers=${r.workers} generations=${r.generations} discarded=${r.stepsDiscarded} recovery-s=${fmt(r.recoverySeconds)} checksums-agreed=${r.checksumsAgreed} test-acc=${fmt(r.testAccuracy)} train-acc=${fmt(r.trainAccuracy)} train-loss=${fmt(r.trainLoss)} ex/s=${fmt(r.examplesPerSecond)} wall-s=${fmt(r.wallSeconds)}`;
     }
     case 'failed':
       return `failed ${e.code} "${e.message}"`;
   }
+  return null;
 }
 
 /** Plays a transcript, returning each command with the outbox it produced. */
@@ -241,6 +255,13 @@ export function playTranscript(blocks: Block[]): { comments: string[]; command: 
   return results;
 }
 
+/** `all`: the members of the current generation (every worker before the first); else the one named. */
+function membersOr(workerId: string, state: CoordinatorState): string[] {
+  if (workerId !== 'all') return [workerId];
+  const ranked = state.workers.filter((w) => w.rank !== null).sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0));
+  return (ranked.length > 0 ? ranked : state.workers).map((w) => w.workerId);
+}
+
 function eventsFor(verb: string, positional: string[], args: Args, atMs: number, state: CoordinatorState): CoordinatorEvent[] {
   const workerId = positional[0] ?? '';
   const generation = num(args, 'gen', state.generation);
@@ -257,12 +278,34 @@ function eventsFor(verb: string, positional: string[], args: Args, atMs: number,
           pid: num(args, 'pid', 100 + state.workers.length),
           backend: 'cpu',
           peerAddress: { host: '127.0.0.1', port: num(args, 'port', 9000 + state.workers.length) },
+          generation: num(args, 'last-gen', 0),
         },
       ];
+    case 'replica':
+      return membersOr(workerId, state).map((id) => ({
+        type: 'replica-reported',
+        atMs,
+        workerId: id,
+        generation,
+        stepsDone: num(args, `steps.${id}`, num(args, 'steps', -1)),
+        abortedStep: num(args, `aborted.${id}`, num(args, 'aborted', -1)),
+        position: args.has('epoch') ? { epoch: num(args, 'epoch', 0), offset: num(args, 'offset', 0) } : null,
+      }));
     case 'ready':
-      return (workerId === 'all' ? state.workers.map((w) => w.workerId) : [workerId]).map((id) => ({ type: 'worker-ready', atMs, workerId: id, generation }));
+      return membersOr(workerId, state).map((id) => ({
+        type: 'worker-ready',
+        atMs,
+        workerId: id,
+        generation,
+        step: num(args, 'step', state.nextStep),
+        weightChecksum: args.get(`checksum${rankOf(id)}`) ?? args.get('checksum') ?? 'c0',
+      }));
+    case 'gradient':
+      return membersOr(workerId, state).map((id) => ({ type: 'gradient-ready', atMs, workerId: id, generation, step: num(args, 'step', state.nextStep) }));
+    case 'ring-failed':
+      return [{ type: 'ring-failed', atMs, workerId, generation, step: num(args, 'step', state.nextStep), code: args.get('code') ?? 'RINGTRAIN_PEER_LINK_LOST', message: args.get('message') ?? 'the ring link closed' }];
     case 'report': {
-      const ids = workerId === 'all' ? state.workers.map((w) => w.workerId) : [workerId];
+      const ids = membersOr(workerId, state);
       return ids.map((id) => ({
         type: 'step-reported',
         atMs,
@@ -282,7 +325,7 @@ function eventsFor(verb: string, positional: string[], args: Args, atMs: number,
       }));
     }
     case 'evaluation': {
-      const ids = workerId === 'all' ? state.workers.map((w) => w.workerId) : [workerId];
+      const ids = membersOr(workerId, state);
       return ids.map((id) => ({
         type: 'evaluation-reported',
         atMs,
@@ -300,8 +343,11 @@ function eventsFor(verb: string, positional: string[], args: Args, atMs: number,
       return [{ type: 'state-reported', atMs, workerId, generation, step: num(args, 'step', state.nextStep), bytes: new Uint8Array(num(args, 'bytes', 16)) }];
     case 'leave':
       return [{ type: 'worker-left', atMs, workerId, reason: args.get('reason') ?? 'connection closed', ...(args.has('code') ? { errorCode: args.get('code') } : {}) }];
-    case 'tick':
-      return [{ type: 'tick', atMs }];
+    case 'tick': {
+      // heard=w1,w2: the shell heard heartbeat answers from these workers just now.
+      const heard = args.get('heard');
+      return [heard === undefined ? { type: 'tick', atMs } : { type: 'tick', atMs, lastHeardAtMs: Object.fromEntries(heard.split(',').map((id) => [id, atMs])) }];
+    }
     case 'checkpoint-request':
       return [{ type: 'checkpoint-requested', atMs }];
     case 'checkpoint-written':

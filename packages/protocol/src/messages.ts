@@ -6,32 +6,51 @@
  * A run, as the messages tell it:
  *   A. A worker connects to the coordinator and sends `hello` with the shared token and the
  *      address its peer server listens on. The coordinator answers `welcome` or closes with
- *      `rejected`.
- *   B. Once `minWorkers` have joined, the coordinator opens generation g: it sends each worker
- *      `assign` (rank, world size, ring order, model spec, hyper-parameters) followed by `state`
- *      (the initial weights and optimizer state, identical for all) and `dataset` chunks (each
- *      image a worker will need, once; later only indices travel).
- *   C. Each worker dials its ring predecessor's peer server and introduces itself with
- *      `peer-hello`; the predecessor answers with its own `peer-hello`. Gradient data then flows
- *      from the server side to the client side of each link (server frames are not masked).
- *      When both of its links are up a worker answers `ready`.
- *   D. For each epoch the coordinator sends `plan` (the worker's sample indices for the steps it
+ *      `error`.
+ *   B. Once `minWorkers` have joined, the coordinator opens generation g: it sends each member
+ *      `assign` (rank, world size, ring order, model spec, hyper-parameters) and the `dataset`
+ *      chunks of the images it will need (each image once; later only indices travel). A worker
+ *      drops whatever it was doing for an older generation and answers `replica`: how many
+ *      global steps its replica has done, or that it has none.
+ *   C. With every member's `replica` in, the coordinator fixes the generation's starting step S:
+ *      the most advanced replica among the members (or the coordinator's own starting state,
+ *      initial weights or a checkpoint, when that is newer or no member has one). It sends each
+ *      member `sync` {step S, keep}: `keep` when the member's replica is at S already, else the
+ *      `state` pieces of S follow, relayed from the most advanced member (asked with
+ *      `state-request`) or sent from the coordinator's own copy.
+ *   D. Each member dials its ring predecessor's peer server and introduces itself with
+ *      `peer-hello`; the predecessor answers with its own. Gradient data then flows from the
+ *      server side to the client side of each link (server frames are not masked). With the
+ *      state at S and both links up, a worker answers `ready` with its weight checksum; the
+ *      coordinator compares them, so a generation never starts from replicas that differ.
+ *   E. For each epoch the coordinator sends `plan` (the worker's sample indices for the steps it
  *      is to run and the learning rate of each step). Per step, every worker computes its local
  *      gradient, all-reduces it with its neighbours in `peer-chunk` messages, applies the average
  *      and reports `step-report`. Every `checksumEverySteps` steps the report carries a weight
  *      checksum, which the coordinator compares across ranks.
- *   E. After an epoch the coordinator sends `evaluate` (each worker's share of the test set); the
+ *   F. After an epoch the coordinator sends `evaluate` (each worker's share of the test set); the
  *      workers answer `evaluation`, which the coordinator sums.
- *   F. For a checkpoint the coordinator sends `state-request`; rank 0 answers `state`.
- *   G. `stop` ends the run; `error` tells the other side why a connection is about to close.
+ *   G. For a checkpoint (or a state to relay, C) the coordinator sends `state-request`; the
+ *      asked worker answers `state`.
+ *   H. `stop` ends the run, saying whether it failed; `error` tells the other side why a
+ *      connection is about to close.
  *
  * Membership is versioned by generation: every message after `assign` carries the generation it
- * belongs to, and a message of an older generation is dropped, so a later re-rendezvous (a worker
- * lost or added) never mixes steps of two rings.
+ * belongs to, and a message of an older generation is dropped, so steps of two rings never mix.
+ * A membership change (a worker lost, evicted or joining) opens generation g+1 at B.
+ *
+ * The step commit rule. A global step counts when every rank of its generation has finished it,
+ * or when one surviving replica has finished it: the ring all-reduce completes nowhere before
+ * every rank has contributed its gradient, so a replica that applied step s holds the full
+ * average of s, and C makes it everyone's state. A step no survivor finished is discarded
+ * everywhere (no replica applied it) and its samples are dealt out again with the rest of the
+ * epoch. Replicas therefore never differ by more than the steps C brings them forward, and every
+ * sample of an epoch is trained exactly once whatever the membership does. A worker whose ring
+ * fails says so with `ring-failed` and waits for the next `assign`.
  */
 
 /** The protocol version. A peer speaking another version is refused at `hello`/`peer-hello`. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Where a worker's peer server listens, as its ring successor should dial it. */
 export interface PeerAddress {
@@ -90,13 +109,59 @@ export interface HelloMessage {
   pid: number;
   backend: string;
   peerAddress: PeerAddress;
+  /**
+   * The last generation this worker was in (0 for none). A worker that outlived its coordinator
+   * says it, so a restarted coordinator numbers its generations after it.
+   */
+  generation: number;
 }
 
-/** The worker has joined its ring for this generation and holds the initial state. */
+/** Answer to `assign`: what this worker's replica holds, before the generation's state is fixed. */
+export interface ReplicaMessage {
+  v: number;
+  type: 'replica';
+  generation: number;
+  /** Global steps the replica has applied; -1 when the worker holds no replica yet. */
+  stepsDone: number;
+  /** The step whose all-reduce was cut short by the change of generation, or -1. */
+  abortedStep: number;
+  /** Where in its epoch's order the replica stands (what `sync` or the last applied step of a plan said); -1 for unknown. */
+  epoch: number;
+  offset: number;
+}
+
+/** The worker has joined its ring for this generation and holds the generation's starting state. */
 export interface ReadyMessage {
   v: number;
   type: 'ready';
   generation: number;
+  /** Global steps done in the state the replica starts the generation from. */
+  step: number;
+  /** Checksum of the replica's weights, compared across the generation's members. */
+  weightChecksum: string;
+}
+
+/** The worker's ring failed (a neighbour vanished, a link broke); it waits for the next `assign`. */
+export interface RingFailedMessage {
+  v: number;
+  type: 'ring-failed';
+  generation: number;
+  /** The step whose all-reduce failed. */
+  step: number;
+  /** The stable error code of the failure. */
+  code: string;
+  message: string;
+}
+
+/**
+ * The worker computed its gradient of a step and entered the all-reduce. The coordinator's stall
+ * inspector names the ranks that have not, which are the ones the ring waits on.
+ */
+export interface GradientReadyMessage {
+  v: number;
+  type: 'gradient-ready';
+  generation: number;
+  step: number;
 }
 
 /** One finished step: local loss/accuracy and the time split. */
@@ -148,6 +213,26 @@ export interface AssignMessage {
   hyper: HyperParameters;
 }
 
+/**
+ * Fixes the state generation g starts from: global step `step`. With `keep` the worker's own
+ * replica is at that step already; without, `state` pieces of that step follow.
+ */
+export interface SyncMessage {
+  v: number;
+  type: 'sync';
+  generation: number;
+  step: number;
+  keep: boolean;
+  /** Where in the epoch's order that step leaves the run. */
+  epoch: number;
+  offset: number;
+  /**
+   * Steps from `abortedStep` of the worker's `replica` up to `step` that peers finished with
+   * this worker's gradient in them (see the step commit rule): the worker counts them as trained.
+   */
+  finishedByPeers: number;
+}
+
 /** Images and labels a worker needs, sent once per image; later messages carry indices only. */
 export interface DatasetMessage {
   v: number;
@@ -175,6 +260,8 @@ export interface PlanMessage {
   indices: Uint32Array;
   /** Learning rate of each step. */
   learningRates: Float32Array;
+  /** The position in the epoch's order after each step (samples of the order used). */
+  positions: Uint32Array;
 }
 
 /** Evaluate a share of the test set with the current weights. */
@@ -199,6 +286,8 @@ export interface StopMessage {
   v: number;
   type: 'stop';
   reason: string;
+  /** Whether the run failed (a worker then exits non-zero). */
+  failed: boolean;
 }
 
 // ---------------------------------------------------------------- either direction
@@ -264,6 +353,7 @@ export interface PeerChunkMessage {
 export type CoordinatorToWorker =
   | WelcomeMessage
   | AssignMessage
+  | SyncMessage
   | StateMessage
   | DatasetMessage
   | PlanMessage
@@ -274,7 +364,10 @@ export type CoordinatorToWorker =
 
 export type WorkerToCoordinator =
   | HelloMessage
+  | ReplicaMessage
   | ReadyMessage
+  | RingFailedMessage
+  | GradientReadyMessage
   | StepReportMessage
   | EvaluationMessage
   | StateMessage

@@ -79,9 +79,26 @@ export const schemas: Schemas = {
     pid: integer(0, 2 ** 31),
     backend: text(64),
     peerAddress,
+    generation: u32,
   }),
 
-  ready: object({ v: version, type: oneOf('ready'), generation: u32 }),
+  replica: object({
+    v: version,
+    type: oneOf('replica'),
+    generation: u32,
+    stepsDone: integer(-1, 0xffff_ffff),
+    abortedStep: integer(-1, 0xffff_ffff),
+    epoch: integer(-1, 0xffff_ffff),
+    offset: integer(-1, 0xffff_ffff),
+  }),
+
+  ready: object({ v: version, type: oneOf('ready'), generation: u32, step: u32, weightChecksum: text(256) }),
+
+  'gradient-ready': object({ v: version, type: oneOf('gradient-ready'), generation: u32, step: u32 }),
+
+  'ring-failed': object({ v: version, type: oneOf('ring-failed'), generation: u32, step: u32, code: text(128, 1), message: longText }),
+
+  sync: object({ v: version, type: oneOf('sync'), generation: u32, step: u32, keep: boolean, epoch: u32, offset: u32, finishedByPeers: u32 }),
 
   'step-report': refine(
     object({
@@ -170,9 +187,11 @@ export const schemas: Schemas = {
       firstStep: u32,
       indices: uint32Array,
       learningRates: float32Array,
+      positions: uint32Array,
     }),
     (m, type) => {
       const steps = m.learningRates.length;
+      if (m.positions.length !== steps) fail(type, 'positions', `${steps} positions (one per step)`, m.positions);
       if (steps === 0 ? m.indices.length !== 0 : m.indices.length % steps !== 0) {
         fail(type, 'indices', `a whole number of batches for ${steps} steps (one learning rate per step)`, m.indices);
       }
@@ -185,7 +204,7 @@ export const schemas: Schemas = {
 
   'state-request': object({ v: version, type: oneOf('state-request'), generation: u32, step: u32 }),
 
-  stop: object({ v: version, type: oneOf('stop'), reason: longText }),
+  stop: object({ v: version, type: oneOf('stop'), reason: longText, failed: boolean }),
 
   state: refine(
     object({

@@ -56,6 +56,7 @@ interface Channel {
 const coordinatorToWorker: Channel = channel('coordinator-to-worker', {
   welcome: true,
   assign: true,
+  sync: true,
   state: true,
   dataset: true,
   plan: true,
@@ -67,7 +68,10 @@ const coordinatorToWorker: Channel = channel('coordinator-to-worker', {
 
 const workerToCoordinator: Channel = channel('worker-to-coordinator', {
   hello: true,
+  replica: true,
   ready: true,
+  'ring-failed': true,
+  'gradient-ready': true,
   'step-report': true,
   evaluation: true,
   state: true,

@@ -16,8 +16,13 @@ export const examples: { [K in MessageType]: Extract<Message, { type: K }> } = {
     pid: 4242,
     backend: 'wasm',
     peerAddress: { host: '127.0.0.1', port: 40_000 },
+    generation: 0,
   },
-  ready: { v, type: 'ready', generation: 3 },
+  replica: { v, type: 'replica', generation: 3, stepsDone: 118, abortedStep: 118, epoch: 1, offset: 30_208 },
+  ready: { v, type: 'ready', generation: 3, step: 119, weightChecksum: 'sha256:0f1e' },
+  'gradient-ready': { v, type: 'gradient-ready', generation: 3, step: 119 },
+  'ring-failed': { v, type: 'ring-failed', generation: 3, step: 118, code: 'RINGTRAIN_PEER_LINK_LOST', message: 'the link to rank 2 closed' },
+  sync: { v, type: 'sync', generation: 3, step: 119, keep: false, epoch: 1, offset: 30_464, finishedByPeers: 1 },
   'step-report': {
     v,
     type: 'step-report',
@@ -71,10 +76,11 @@ export const examples: { [K in MessageType]: Extract<Message, { type: K }> } = {
     firstStep: 100,
     indices: Uint32Array.from([9, 5, 2, 8, 1, 0]),
     learningRates: Float32Array.from([0.05, 0.05, 0.025]),
+    positions: Uint32Array.from([200, 400, 600]),
   },
   evaluate: { v, type: 'evaluate', generation: 3, epoch: 1, indices: Uint32Array.from([0, 1, 2, 3]) },
   'state-request': { v, type: 'state-request', generation: 3, step: 120 },
-  stop: { v, type: 'stop', reason: 'training finished' },
+  stop: { v, type: 'stop', reason: 'training finished', failed: false },
   state: { v, type: 'state', generation: 3, step: 120, offset: 8, totalBytes: 16, bytes: Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]) },
   error: { v, type: 'error', code: 'RINGTRAIN_BAD_TOKEN', message: 'the token is not the run token' },
   'peer-hello': { v, type: 'peer-hello', token: 's3cret', generation: 3, rank: 2 },
@@ -93,7 +99,7 @@ export const examples: { [K in MessageType]: Extract<Message, { type: K }> } = {
 
 /** Which parse function accepts which types. */
 export const channels = {
-  coordinatorToWorker: ['welcome', 'assign', 'state', 'dataset', 'plan', 'evaluate', 'state-request', 'stop', 'error'],
-  workerToCoordinator: ['hello', 'ready', 'step-report', 'evaluation', 'state', 'error'],
+  coordinatorToWorker: ['welcome', 'assign', 'sync', 'state', 'dataset', 'plan', 'evaluate', 'state-request', 'stop', 'error'],
+  workerToCoordinator: ['hello', 'replica', 'ready', 'ring-failed', 'gradient-ready', 'step-report', 'evaluation', 'state', 'error'],
   peer: ['peer-hello', 'peer-chunk', 'error'],
 } as const satisfies Record<string, readonly MessageType[]>;

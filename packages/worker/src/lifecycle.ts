@@ -7,16 +7,19 @@
  *   ready      -> in-round     a plan or an evaluation started
  *   in-round   -> ready        it ended
  *   ready | in-round -> draining   `stop` arrived or a failure is being reported
+ *   ready | in-round -> reconnecting   the coordinator went away; the replica is kept
+ *   reconnecting -> connecting      reached a coordinator again (it welcomes us anew)
  *   any but closed   -> closed
  */
 import { IllegalTransitionError } from './errors.ts';
 
-export type ConnectionState = 'connecting' | 'ready' | 'in-round' | 'draining' | 'closed';
+export type ConnectionState = 'connecting' | 'ready' | 'in-round' | 'reconnecting' | 'draining' | 'closed';
 
 const NEXT: Record<ConnectionState, readonly ConnectionState[]> = {
   connecting: ['ready', 'draining', 'closed'],
-  ready: ['in-round', 'draining', 'closed'],
-  'in-round': ['ready', 'draining', 'closed'],
+  ready: ['in-round', 'reconnecting', 'draining', 'closed'],
+  'in-round': ['ready', 'reconnecting', 'draining', 'closed'],
+  reconnecting: ['connecting', 'draining', 'closed'],
   draining: ['closed'],
   closed: [],
 };

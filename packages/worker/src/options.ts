@@ -21,6 +21,13 @@ export interface WorkerOptions {
   connectTimeoutMs?: number;
   /** Pause between connection attempts. @default 250 */
   connectRetryMs?: number;
+  /**
+   * When the coordinator goes away mid-run, keep the replica and keep trying to reach it (a
+   * restarted coordinator resumes from the workers' replicas) for this long, backing off from
+   * `connectRetryMs` to 5 s between attempts; 0 fails at once.
+   * @default 600000 (10 min)
+   */
+  reconnectTimeoutMs?: number;
   /** Largest message accepted from the coordinator; larger ones close with 1009. @default 67108864 (64 MiB) */
   maxMessageBytes?: number;
   /**
@@ -68,6 +75,7 @@ export function resolveWorkerOptions(input: WorkerOptions): ResolvedWorkerOption
     advertiseHost: input.advertiseHost ?? peerHost,
     connectTimeoutMs: integer('connectTimeoutMs', input.connectTimeoutMs ?? 30_000, 0),
     connectRetryMs: integer('connectRetryMs', input.connectRetryMs ?? 250, 1),
+    reconnectTimeoutMs: integer('reconnectTimeoutMs', input.reconnectTimeoutMs ?? 600_000, 0),
     maxMessageBytes,
     stateChunkBytes,
     evalBatchSize: integer('evalBatchSize', input.evalBatchSize ?? 256, 1),

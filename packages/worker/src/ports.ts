@@ -1,9 +1,11 @@
 /**
- * What the control loop needs from the compute and data planes, as small interfaces: the
- * default implementations wrap `@ringtrain/model`'s `Trainer` (model-compute.ts) and the ring
- * all-reduce (ring-adapter.ts); tests may pass their own.
+ * What the control loop needs from the compute and data planes. The compute side is a small
+ * interface over `@ringtrain/model`'s `Trainer` (model-compute.ts); the ring is the all-reduce's
+ * own `PeerServer` and `RingAllReduce`, named here by the members the loop uses so that tests
+ * may stand in a ring of their own.
  */
-import type { HyperParameters, ModelSpec, PeerAddress, RingMember } from '@ringtrain/protocol';
+import type { HyperParameters, ModelSpec, PeerAddress } from '@ringtrain/protocol';
+import type { AllReduceCallOptions, AllReduceResult, JoinRingOptions, PeerServerOptions } from './allreduce/index.ts';
 
 /** One replica's training step, cut between gradient and update. */
 export interface ReplicaTrainer {
@@ -26,38 +28,18 @@ export interface ComputeProvider {
   memory?(): { numTensors: number; numBytes: number };
 }
 
-/** This worker's place in a generation's ring. */
-export interface RingAssignment {
-  generation: number;
-  rank: number;
-  worldSize: number;
-  ring: RingMember[];
-  maxBucketBytes: number;
+/** A formed ring: `RingAllReduce`. */
+export interface Ring {
+  allReduce(vector: Float32Array, options?: AllReduceCallOptions): Promise<AllReduceResult>;
+  close(): Promise<void>;
 }
 
-/** The peer server, listening from before `hello` (its address goes into `hello`). */
-export interface RingEndpoint {
+/** The worker's peer server: `PeerServer`, listening from before `hello`. */
+export interface RingServer {
   readonly address: PeerAddress;
-  /** Connects to the ring successor and waits for the predecessor; resolves when the ring is closed. */
-  join(assignment: RingAssignment): Promise<RingSession>;
+  joinRing(options: JoinRingOptions): Promise<Ring>;
   close(): Promise<void>;
 }
 
-/** What one all-reduce did. */
-export interface RingAllReduceOutcome {
-  averaged: Float32Array;
-  /** The part of the call spent waiting for slower peers. */
-  waitMs: number;
-  /** Bytes sent to the ring successor, when the ring counts them. */
-  sentBytes?: number;
-  /** Bytes received from the ring predecessor, when the ring counts them. */
-  receivedBytes?: number;
-}
-
-export interface RingSession {
-  /** Averages `flat` over every rank. */
-  allReduce(flat: Float32Array, step: number): Promise<RingAllReduceOutcome>;
-  close(): Promise<void>;
-}
-
-export type RingListen = (options: { host: string; port: number; advertiseHost: string; token: string }) => Promise<RingEndpoint>;
+/** Starts the peer server (`startPeerServer`). */
+export type ListenForPeers = (options: PeerServerOptions) => Promise<RingServer>;

@@ -1,16 +1,23 @@
 /**
- * The worker's control loop: one connection to the coordinator, one peer server for the ring.
+ * The worker's control loop: one connection to the coordinator, one peer server for the ring,
+ * one replica that lives as long as the process, whatever generations come and go.
  *
  *   1. Start the peer server (its address goes into `hello`), connect to the coordinator
  *      (retrying until `connectTimeoutMs`), send `hello` with the token.      [connecting]
- *   2. `welcome`; then `assign` (build the replica), `state` pieces (load the starting weights),
- *      `dataset` chunks (store images at their data-set index). With the state loaded, join the
- *      ring and answer `ready`.                                               [ready]
- *   3. Each `plan`: per step, preprocess the batch, compute the local gradient, average it over
- *      the ring, apply it with the step's learning rate, report the step (with the weight
- *      checksum when due). `evaluate` likewise. `state-request` is answered between steps.
- *                                                                            [in-round]
- *   4. `stop`: leave the ring, close the connection normally.                 [draining, closed]
+ *   2. `welcome`. Then, for every generation: `assign` drops whatever the previous generation
+ *      was doing (its ring is closed, which cuts an all-reduce in flight short; a step in
+ *      flight is never applied) and is answered with `replica` (steps the replica has applied,
+ *      and the step that was cut short). `sync` says which step the generation starts from:
+ *      keep the replica, or load the `state` pieces that follow. With the state in place and
+ *      the ring joined, answer `ready` with the weight checksum.              [ready]
+ *   3. Each `plan`: per step, preprocess the batch, compute the local gradient, say
+ *      `gradient-ready`, average it over the ring, apply it with the step's learning rate,
+ *      report the step (with the weight checksum when due). A ring that fails (a neighbour
+ *      died) ends the plan without applying the step: the worker says `ring-failed` and waits
+ *      for the coordinator's next `assign`. `evaluate` likewise; `state-request` is answered
+ *      between steps.                                                         [in-round]
+ *   4. `stop`: leave the ring, close the connection normally; `run()` resolves, saying whether
+ *      the run failed.                                                         [draining, closed]
  *
  * With `metrics`, every step's time split (measured here with `performance.now()`), each
  * all-reduce's traffic and duration, the tensors TensorFlow.js holds and every failure go to the
@@ -25,9 +32,9 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { gatherLabels, preprocessBatch } from '@ringtrain/data';
 import type { WorkerMetrics } from '@ringtrain/metrics';
-import type { AssignMessage, CoordinatorToWorker, EvaluateMessage, PlanMessage, StateMessage, WorkerToCoordinator } from '@ringtrain/protocol';
+import type { AssignMessage, CoordinatorToWorker, EvaluateMessage, PlanMessage, StateMessage, SyncMessage, WorkerToCoordinator } from '@ringtrain/protocol';
 import WebSocket from 'ws';
-import { AllReduceError } from './allreduce/index.ts';
+import { AllReduceError, startPeerServer } from './allreduce/index.ts';
 import { weightChecksum } from './checksum.ts';
 import { DatasetStore } from './dataset-store.ts';
 import {
@@ -42,7 +49,7 @@ import {
 } from './errors.ts';
 import { ConnectionLifecycle } from './lifecycle.ts';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
-import type { ComputeProvider, ReplicaTrainer, RingEndpoint, RingListen, RingSession } from './ports.ts';
+import type { ComputeProvider, ListenForPeers, ReplicaTrainer, Ring, RingServer } from './ports.ts';
 import { encodeMessage, parseCoordinatorToWorker, PROTOCOL_VERSION, ProtocolError } from './wire.ts';
 
 export interface WorkerLogger {
@@ -56,22 +63,51 @@ const quiet: WorkerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export interface WorkerDependencies {
   compute: ComputeProvider;
-  listen: RingListen;
+  /** Starts the peer server. @default startPeerServer */
+  listen?: ListenForPeers;
   logger?: WorkerLogger;
   /** Where steps, all-reduces, tensor memory and failures are recorded (served on `/metrics`). */
   metrics?: WorkerMetrics;
+  /** Called as each step's samples are trained (for step logs written as the run goes). */
+  onStep?: (record: StepRecord) => void;
+  /** A fault to inject at a chosen point of a chosen step, for failure tests (TorchFT's `fail_at`). */
+  fault?: InjectedFault;
 }
 
-/** How a worker's run ended without error. */
+/** Where in a step a fault strikes. */
+export type FaultPoint = 'before-allreduce' | 'during-allreduce' | 'after-allreduce';
+
+export interface InjectedFault {
+  step: number;
+  point: FaultPoint;
+  /** What happens there (the CLI kills its own process). */
+  strike(): void;
+}
+
+/** How a worker's run ended without an error of its own. */
 export interface WorkerOutcome {
   reason: string;
+  /** Whether the coordinator said the run failed (the worker itself is fine). */
+  runFailed: boolean;
   stepsDone: number;
 }
 
-/** Steps reported by this worker, for tests and the launcher. */
+/** A step whose samples this worker trained, for tests, step logs and the launcher. */
 export interface StepRecord {
   step: number;
   epoch: number;
+  generation: number;
+  indices: Uint32Array;
+  loss: number;
+  /** 'self': this replica applied it; 'peers': it was cut short here but finished by a peer with this worker's gradient in it. */
+  via: 'self' | 'peers';
+}
+
+/** The step whose all-reduce is under way, remembered in case a new generation cuts it short. */
+interface InFlight {
+  step: number;
+  epoch: number;
+  generation: number;
   indices: Uint32Array;
   loss: number;
 }
@@ -86,20 +122,40 @@ export class Worker {
   private readonly deps: WorkerDependencies;
   private readonly log: WorkerLogger;
   private socket: WebSocket | null = null;
-  private endpoint: RingEndpoint | null = null;
-  private ring: RingSession | null = null;
+  private server: RingServer | null = null;
+  private ring: Ring | null = null;
+  /** Abandons forming the current generation's ring when a newer one is assigned. */
+  private joining: AbortController | null = null;
+  /** The generation whose ring this worker left (superseded, failed, or the run stopped): its messages are dropped. */
+  private abandoned = -1;
   private trainer: ReplicaTrainer | null = null;
+  /** Whether the trainer holds a replica of the run (a state was loaded), as against fresh weights. */
+  private hasReplica = false;
   private assignment: AssignMessage | null = null;
+  /** The state `sync` said is coming, while its pieces arrive. */
   private incomingState: { generation: number; step: number; bytes: Uint8Array; received: number } | null = null;
   private readonly train = new DatasetStore('train');
   private readonly test = new DatasetStore('test');
   private stepsDone = 0;
+  private inFlight: InFlight | null = null;
+  /** The step the last change of generation cut short, until the next `replica`. */
+  private abortedStep = -1;
   private queue: Promise<void> = Promise.resolve();
   private pendingStateRequests = 0;
   private stopReason: string | null = null;
+  private runFailed = false;
   private shuttingDown = false;
   private settle!: { resolve: (o: WorkerOutcome) => void; reject: (e: Error) => void };
   private finished = false;
+  private remoteError: { code: string; message: string } | null = null;
+  private socketProblem: string | null = null;
+  /** Where in its epoch's order the replica stands (after its last step, or as `sync` said). */
+  private position: { epoch: number; offset: number } | null = null;
+  /** The newest generation this worker was in, said in `hello` after a reconnect. */
+  private lastGeneration = 0;
+  /** Counts coordinator connections; messages of an earlier one still queued are dropped. */
+  private connection = 0;
+  private welcomed = false;
 
   constructor(options: WorkerOptions, deps: WorkerDependencies) {
     this.options = resolveWorkerOptions(options);
@@ -145,16 +201,32 @@ export class Worker {
 
   private async begin(): Promise<void> {
     const o = this.options;
-    this.endpoint = await this.deps.listen({ host: o.peerHost, port: o.peerPort, advertiseHost: o.advertiseHost, token: o.token });
-    this.log.info({ peer: this.endpoint.address }, `peer server listening on ${this.endpoint.address.host}:${this.endpoint.address.port}`);
-    const socket = await this.connect();
+    const listen = this.deps.listen ?? startPeerServer;
+    this.server = await listen({ host: o.peerHost, port: o.peerPort, advertiseHost: o.advertiseHost, token: o.token, logger: this.log });
+    this.log.info({ peer: this.server.address }, `peer server listening on ${this.server.address.host}:${this.server.address.port}`);
+    const socket = await this.connect(o.connectTimeoutMs, false);
+    this.attach(socket);
+  }
+
+  /** Takes a new coordinator connection into use and says hello on it. */
+  private attach(socket: WebSocket): void {
     if (this.finished) {
       socket.terminate();
       return;
     }
+    const o = this.options;
+    const server = this.server;
+    if (server === null) return;
     this.socket = socket;
-    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    socket.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    this.socketProblem = null;
+    this.remoteError = null;
+    const connection = this.connection;
+    socket.on('message', (data, isBinary) => {
+      if (connection === this.connection) this.onMessage(data, isBinary);
+    });
+    socket.on('close', (code, reason) => {
+      if (connection === this.connection) this.onClose(code, reason.toString());
+    });
     socket.on('error', (error: Error & { code?: string }) => {
       // ws reports a frame over maxPayload here, then closes with 1009.
       this.socketProblem =
@@ -171,14 +243,19 @@ export class Worker {
       hostname: hostname(),
       pid: process.pid,
       backend: this.deps.compute.backend,
-      peerAddress: this.endpoint.address,
+      peerAddress: server.address,
+      generation: this.lastGeneration,
     });
   }
 
-  /** Connects, retrying every `connectRetryMs` until `connectTimeoutMs` (the coordinator may start later). */
-  private async connect(): Promise<WebSocket> {
+  /**
+   * Connects, retrying until `timeoutMs` (the coordinator may start later, or be restarting):
+   * every `connectRetryMs`, or from there doubling up to 5 s with `backOff`.
+   */
+  private async connect(timeoutMs: number, backOff: boolean): Promise<WebSocket> {
     const o = this.options;
-    const deadline = Date.now() + o.connectTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    let pauseMs = o.connectRetryMs;
     let lastError = '';
     while (!this.finished) {
       try {
@@ -195,11 +272,40 @@ export class Worker {
         });
       } catch (error) {
         lastError = (error as Error).message;
-        if (Date.now() + o.connectRetryMs > deadline) break;
-        await new Promise((r) => setTimeout(r, o.connectRetryMs));
+        if (Date.now() + pauseMs > deadline) break;
+        await new Promise((r) => setTimeout(r, pauseMs));
+        if (backOff) pauseMs = Math.min(2 * pauseMs, 5000);
       }
     }
-    throw new ConnectFailedError(`could not reach the coordinator at ${o.coordinatorUrl} within ${o.connectTimeoutMs} ms: ${lastError}`);
+    throw new ConnectFailedError(`could not reach the coordinator at ${o.coordinatorUrl} within ${timeoutMs} ms: ${lastError}`);
+  }
+
+  /**
+   * The coordinator went away: keep the replica, the images and the peer server, drop the rest of
+   * what the old coordinator had asked for, and reach it (or its restarted self) again.
+   */
+  private async reconnect(why: string): Promise<void> {
+    this.connection += 1;
+    this.socket = null;
+    this.leaveGeneration();
+    this.assignment = null;
+    this.abandoned = -1;
+    this.incomingState = null;
+    this.pendingStateRequests = 0;
+    this.lifecycle.moveTo('reconnecting', why);
+    this.deps.metrics?.recordFailure('coordinator_lost');
+    const timeoutMs = this.options.reconnectTimeoutMs;
+    this.log.warn({ steps: this.stepsDone }, `${why}; keeping the replica at step ${this.stepsDone} and reconnecting for up to ${Math.round(timeoutMs / 1000)} s`);
+    let socket: WebSocket;
+    try {
+      socket = await this.connect(timeoutMs, true);
+    } catch (error) {
+      return this.fail(new ConnectionLostError(`${why}, and reconnecting failed: ${(error as Error).message}`), null);
+    }
+    if (this.finished) return;
+    this.lifecycle.moveTo('connecting', 'reconnected');
+    this.log.info({}, `reconnected to the coordinator at ${this.options.coordinatorUrl}`);
+    this.attach(socket);
   }
 
   // ---------------------------------------------------------------- incoming
@@ -213,31 +319,46 @@ export class Worker {
       const closeCode = error instanceof ProtocolError ? error.closeCode : 1007;
       return this.fail(new UnexpectedMessageError(`the coordinator sent a message this worker refuses: ${(error as Error).message}`, closeCode));
     }
-    // Asked between steps of a running plan, or to end it: these must not wait behind the plan.
-    if (message.type === 'stop') {
-      this.stopReason = message.reason;
-    } else if (message.type === 'state-request' && this.lifecycle.state === 'in-round') {
-      this.pendingStateRequests += 1;
-      return;
-    } else if (message.type === 'error') {
-      // The close that follows ends the run with this text.
-      this.remoteError = message;
-      return;
+    // These must not wait behind a running plan or a ring being formed.
+    switch (message.type) {
+      case 'stop':
+        this.stopReason = message.reason;
+        this.runFailed = message.failed;
+        this.leaveGeneration();
+        break;
+      case 'assign':
+        if (this.assignment !== null && message.generation > this.assignment.generation) this.leaveGeneration();
+        break;
+      case 'state-request':
+        // A checkpoint of the generation in training is taken between steps.
+        if (this.lifecycle.state === 'in-round' && message.generation === this.assignment?.generation) {
+          this.pendingStateRequests += 1;
+          return;
+        }
+        break;
+      case 'error':
+        // The close that follows ends the run with this text.
+        this.remoteError = message;
+        return;
+      default:
+        break;
     }
+    const connection = this.connection;
     this.queue = this.queue
-      .then(() => this.handle(message))
+      .then(() => (connection === this.connection ? this.handle(message) : undefined))
       .catch((error: unknown) =>
         // Peers leave when the run stops; a step cut short by that is part of stopping, not a failure.
         this.stopReason !== null ? this.finish(this.stopReason) : this.fail(asWorkerError(error)),
       );
   }
 
-  private remoteError: { code: string; message: string } | null = null;
-  private socketProblem: string | null = null;
-
   private async handle(message: CoordinatorToWorker): Promise<void> {
     if (this.finished) return;
     const state = this.lifecycle.state;
+    if ('generation' in message && message.type !== 'dataset' && message.generation === this.abandoned) {
+      this.log.debug({ generation: message.generation }, `dropped ${message.type} of generation ${message.generation}, which this worker has left`);
+      return;
+    }
     const outOfTurn = (): never => {
       throw new UnexpectedMessageError(`the coordinator sent ${message.type} while this worker is ${state}${this.assignment === null ? ' without an assignment' : ''}`);
     };
@@ -245,29 +366,33 @@ export class Worker {
       case 'welcome':
         if (state !== 'connecting') outOfTurn();
         this.lifecycle.moveTo('ready', 'welcomed');
+        this.welcomed = true;
         this.log.info({}, `joined the coordinator as ${message.workerId}`);
         return;
       case 'assign':
         if (state !== 'ready') outOfTurn();
         return this.onAssign(message);
+      case 'sync':
+        if (state !== 'ready' || message.generation !== this.assignment?.generation) outOfTurn();
+        return this.onSync(message);
       case 'state':
         if (state !== 'ready' || this.assignment === null) outOfTurn();
         return this.onStatePiece(message);
       case 'dataset':
+        // Images do not belong to a generation: the coordinator ships each once, whatever happens to rings.
         if (state === 'connecting' || this.assignment === null) outOfTurn();
-        if (message.generation !== this.assignment?.generation) return;
         (message.split === 'train' ? this.train : this.test).add(message);
         return;
       case 'plan':
+        if (this.assignment !== null && message.generation !== this.assignment.generation) return;
         if (state !== 'ready' || this.ring === null) outOfTurn();
-        if (message.generation !== this.assignment?.generation) return;
         return this.runPlan(message);
       case 'evaluate':
+        if (this.assignment !== null && message.generation !== this.assignment.generation) return;
         if (state !== 'ready' || this.trainer === null) outOfTurn();
-        if (message.generation !== this.assignment?.generation) return;
         return this.runEvaluation(message);
       case 'state-request':
-        if (state !== 'ready' || this.trainer === null) outOfTurn();
+        if (state !== 'ready' || this.trainer === null || !this.hasReplica) outOfTurn();
         return this.sendState();
       case 'stop':
         return this.finish(message.reason);
@@ -280,49 +405,124 @@ export class Worker {
     }
   }
 
-  private async onAssign(message: AssignMessage): Promise<void> {
-    if (this.ring !== null) await this.ring.close();
+  /** Drops what the current generation was doing: the ring (an all-reduce in flight rejects), a ring being formed. */
+  private leaveGeneration(): void {
+    if (this.assignment !== null) this.abandoned = this.assignment.generation;
+    this.joining?.abort(new Error('a newer generation was assigned'));
+    this.joining = null;
+    const ring = this.ring;
     this.ring = null;
-    this.trainer?.dispose();
-    this.trainer = null;
+    void ring?.close().catch(() => {});
+  }
+
+  private async onAssign(message: AssignMessage): Promise<void> {
+    const previous = this.assignment;
+    if (previous !== null && message.generation <= previous.generation) {
+      throw new UnexpectedMessageError(`an assignment of generation ${message.generation} follows one of generation ${previous.generation}`);
+    }
+    this.leaveGeneration();
     this.assignment = message;
+    this.lastGeneration = Math.max(this.lastGeneration, message.generation);
     this.incomingState = null;
     const { rank, worldSize, generation, model } = message;
     this.log.info({ rank, worldSize, generation }, `assigned rank ${rank} of ${worldSize} in generation ${generation} (ResNet-${model.depth}, ${model.stem} stem)`);
     this.deps.metrics?.setRank(rank);
     this.deps.metrics?.setBuildInfo({ model: `resnet${model.depth}` });
-    this.trainer = await this.deps.compute.createTrainer(model, message.hyper);
+    // The replica outlives generations: it is what the next one may start from.
+    this.trainer ??= await this.deps.compute.createTrainer(model, message.hyper);
     this.recordMemory();
+    const stepsDone = this.hasReplica ? this.stepsDone : -1;
+    const position = this.hasReplica ? this.position : null;
+    this.sendToCoordinator({
+      v: PROTOCOL_VERSION,
+      type: 'replica',
+      generation,
+      stepsDone,
+      abortedStep: this.abortedStep,
+      epoch: position?.epoch ?? -1,
+      offset: position?.offset ?? -1,
+    });
+  }
+
+  private async onSync(message: SyncMessage): Promise<void> {
+    const inFlight = this.inFlight;
+    // Cut short here, finished by a peer with this worker's gradient in it: its samples were trained.
+    if (message.finishedByPeers > 0 && inFlight !== null && inFlight.step === this.stepsDone) {
+      this.recordStep({ ...inFlight, via: 'peers' });
+    }
+    this.inFlight = null;
+    this.abortedStep = -1;
+    this.position = { epoch: message.epoch, offset: message.offset };
+    if (!message.keep) {
+      this.incomingState = { generation: message.generation, step: message.step, bytes: new Uint8Array(0), received: -1 };
+      return;
+    }
+    if (!this.hasReplica || this.stepsDone !== message.step) {
+      throw new UnexpectedMessageError(`told to keep a replica of step ${message.step}, but this replica ${this.hasReplica ? `has done ${this.stepsDone} steps` : 'holds no state'}`);
+    }
+    await this.joinRing(message.generation);
   }
 
   private async onStatePiece(message: StateMessage): Promise<void> {
-    if (message.generation !== this.assignment?.generation) return;
-    if (message.offset === 0) {
-      this.incomingState = { generation: message.generation, step: message.step, bytes: new Uint8Array(message.totalBytes), received: 0 };
-    }
     const incoming = this.incomingState;
-    if (incoming === null || message.offset !== incoming.received || message.offset + message.bytes.length > incoming.bytes.length) {
-      throw new UnexpectedMessageError(`a state piece at offset ${message.offset} of ${message.totalBytes} arrived out of order (expected offset ${incoming?.received ?? 0})`);
+    if (incoming === null || message.generation !== incoming.generation || message.step !== incoming.step) {
+      if (message.generation < (this.assignment?.generation ?? 0)) return;
+      throw new UnexpectedMessageError(`a state of step ${message.step} (generation ${message.generation}) arrived unannounced`);
+    }
+    if (message.offset === 0) {
+      incoming.bytes = new Uint8Array(message.totalBytes);
+      incoming.received = 0;
+    }
+    if (message.offset !== incoming.received || message.offset + message.bytes.length > incoming.bytes.length) {
+      throw new UnexpectedMessageError(`a state piece at offset ${message.offset} of ${message.totalBytes} arrived out of order (expected offset ${Math.max(0, incoming.received)})`);
     }
     incoming.bytes.set(message.bytes, message.offset);
     incoming.received += message.bytes.length;
     if (incoming.received < incoming.bytes.length) return;
     this.incomingState = null;
     const trainer = this.trainer;
-    const assignment = this.assignment;
-    if (trainer === null || this.endpoint === null) throw new UnexpectedMessageError('a state arrived before the assignment');
+    if (trainer === null) throw new UnexpectedMessageError('a state arrived before the assignment');
     trainer.setState(incoming.bytes);
+    this.hasReplica = true;
     this.stepsDone = incoming.step;
     this.recordMemory();
-    this.ring = await this.endpoint.join({
-      generation: assignment.generation,
-      rank: assignment.rank,
-      worldSize: assignment.worldSize,
-      ring: assignment.ring,
-      maxBucketBytes: assignment.hyper.maxBucketBytes,
-    });
-    this.log.info({ generation: assignment.generation }, `ring of ${assignment.worldSize} closed; ready`);
-    this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'ready', generation: assignment.generation });
+    await this.joinRing(incoming.generation);
+  }
+
+  /** Forms the generation's ring and says `ready`; a ring that cannot form is reported, not fatal. */
+  private async joinRing(generation: number): Promise<void> {
+    const assignment = this.assignment;
+    const server = this.server;
+    const trainer = this.trainer;
+    if (assignment === null || server === null || trainer === null || assignment.generation !== generation) return;
+    const joining = new AbortController();
+    this.joining = joining;
+    try {
+      this.ring = await server.joinRing({
+        generation,
+        rank: assignment.rank,
+        worldSize: assignment.worldSize,
+        ring: assignment.ring,
+        maxBucketBytes: assignment.hyper.maxBucketBytes,
+        signal: joining.signal,
+      });
+    } catch (error) {
+      if (joining.signal.aborted || this.assignment?.generation !== generation) return;
+      if (!(error instanceof AllReduceError)) throw error;
+      this.log.warn({ code: error.code }, `the ring of generation ${generation} did not form: ${error.message}`);
+      this.abandoned = generation;
+      this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'ring-failed', generation, step: this.stepsDone, code: error.code, message: error.message });
+      return;
+    } finally {
+      if (this.joining === joining) this.joining = null;
+    }
+    if (this.assignment?.generation !== generation) {
+      void this.ring?.close();
+      this.ring = null;
+      return;
+    }
+    this.log.info({ generation }, `ring of ${assignment.worldSize} closed at step ${this.stepsDone}; ready`);
+    this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'ready', generation, step: this.stepsDone, weightChecksum: weightChecksum(trainer.getValues()) });
   }
 
   // ---------------------------------------------------------------- training
@@ -344,70 +544,116 @@ export class Worker {
     this.lifecycle.moveTo('in-round', `plan of epoch ${plan.epoch}`);
     const { preprocess, checksumEverySteps } = assignment.hyper;
     const imageSize = assignment.model.imageSize;
+    const generation = assignment.generation;
+    const current = (): boolean => this.ring === ring && this.stopReason === null && !this.finished;
     let idleSinceMs = performance.now();
-    for (let i = 0; i < steps; i++) {
-      if (this.stopReason !== null || this.finished) return;
-      const step = plan.firstStep + i;
-      const indices = plan.indices.subarray(i * b, Math.min(plan.indices.length, (i + 1) * b));
-      const t0 = performance.now();
-      const x = preprocessBatch(this.train.images, this.train.rows, this.train.cols, indices, {
-        imageSize,
-        mean: preprocess.mean,
-        std: preprocess.std,
-        ...(preprocess.augment ? { augment: { seed: preprocess.seed, epoch: plan.epoch } } : {}),
-      });
-      const labels = gatherLabels(this.train.labels, indices);
-      const local = trainer.computeGradients(x, labels);
-      const t1 = performance.now();
-      const reduced = await ring.allReduce(local.flat, step);
-      const t2 = performance.now();
-      trainer.applyGradients(reduced.averaged, plan.learningRates[i] as number);
-      const t3 = performance.now();
-      const computeMs = t1 - t0 + (t3 - t2);
-      const allReduceMs = Math.max(0, t2 - t1 - reduced.waitMs);
-      // Waiting: on slower peers inside the all-reduce, and on the coordinator before this step.
-      const waitMs = reduced.waitMs + (t0 - idleSinceMs);
-      this.stepsDone = step + 1;
-      const due = checksumEverySteps > 0 && (step + 1) % checksumEverySteps === 0;
-      this.history.push({ step, epoch: plan.epoch, indices: indices.slice(), loss: local.loss });
-      this.sendToCoordinator({
-        v: PROTOCOL_VERSION,
-        type: 'step-report',
-        generation: assignment.generation,
-        epoch: plan.epoch,
-        step,
-        loss: local.loss,
-        correct: local.correct,
-        count: local.count,
-        computeMs,
-        allReduceMs,
-        waitMs,
-        weightChecksum: due ? weightChecksum(trainer.getValues()) : '',
-      });
-      const metrics = this.deps.metrics;
-      if (metrics !== undefined) {
-        metrics.recordStep({ examples: local.count, computeSeconds: computeMs / 1000, allReduceSeconds: allReduceMs / 1000, waitSeconds: waitMs / 1000 });
-        metrics.recordAllReduce({
-          gradientBytes: local.flat.byteLength,
-          sentBytes: reduced.sentBytes ?? 0,
-          receivedBytes: reduced.receivedBytes ?? 0,
-          seconds: (t2 - t1) / 1000,
+    try {
+      for (let i = 0; i < steps && current(); i++) {
+        const step = plan.firstStep + i;
+        const indices = plan.indices.subarray(i * b, Math.min(plan.indices.length, (i + 1) * b));
+        const t0 = performance.now();
+        const x = preprocessBatch(this.train.images, this.train.rows, this.train.cols, indices, {
+          imageSize,
+          mean: preprocess.mean,
+          std: preprocess.std,
+          ...(preprocess.augment ? { augment: { seed: preprocess.seed, epoch: plan.epoch } } : {}),
         });
-        this.recordMemory();
+        const labels = gatherLabels(this.train.labels, indices);
+        const local = trainer.computeGradients(x, labels);
+        const t1 = performance.now();
+        if (!current()) return;
+        this.inFlight = { step, epoch: plan.epoch, generation, indices: indices.slice(), loss: local.loss };
+        this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'gradient-ready', generation, step });
+        this.faultAt(step, 'before-allreduce');
+        let reduced;
+        try {
+          const reducing = ring.allReduce(local.flat, { step, average: true });
+          if (this.deps.fault?.step === step && this.deps.fault.point === 'during-allreduce') {
+            // Once the first chunks are on their way and some have come back.
+            await new Promise((r) => setTimeout(r, 1));
+            this.faultAt(step, 'during-allreduce');
+          }
+          reduced = await reducing;
+        } catch (error) {
+          // Nothing of this step was applied: the replica stays at the steps it has done.
+          this.abortedStep = step;
+          if (!current()) return;
+          if (!(error instanceof AllReduceError)) throw error;
+          this.log.warn({ code: error.code, step }, `the all-reduce of step ${step} failed (${error.message}); waiting for the coordinator to form a new ring`);
+          this.deps.metrics?.recordFailure('peer_lost');
+          this.abandoned = generation;
+          this.ring = null;
+          void ring.close().catch(() => {});
+          this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'ring-failed', generation, step, code: error.code, message: error.message });
+          return;
+        }
+        const t2 = performance.now();
+        this.faultAt(step, 'after-allreduce');
+        trainer.applyGradients(reduced.data, plan.learningRates[i] as number);
+        const t3 = performance.now();
+        this.inFlight = null;
+        this.abortedStep = -1;
+        this.position = { epoch: plan.epoch, offset: plan.positions[i] as number };
+        const computeMs = t1 - t0 + (t3 - t2);
+        const allReduceMs = Math.max(0, t2 - t1 - reduced.waitMs);
+        // Waiting: on slower peers inside the all-reduce, and on the coordinator before this step.
+        const waitMs = reduced.waitMs + (t0 - idleSinceMs);
+        this.stepsDone = step + 1;
+        const due = checksumEverySteps > 0 && (step + 1) % checksumEverySteps === 0;
+        this.recordStep({ step, epoch: plan.epoch, generation, indices: indices.slice(), loss: local.loss, via: 'self' });
+        this.sendToCoordinator({
+          v: PROTOCOL_VERSION,
+          type: 'step-report',
+          generation,
+          epoch: plan.epoch,
+          step,
+          loss: local.loss,
+          correct: local.correct,
+          count: local.count,
+          computeMs,
+          allReduceMs,
+          waitMs,
+          weightChecksum: due ? weightChecksum(trainer.getValues()) : '',
+        });
+        const metrics = this.deps.metrics;
+        if (metrics !== undefined) {
+          metrics.recordStep({ examples: local.count, computeSeconds: computeMs / 1000, allReduceSeconds: allReduceMs / 1000, waitSeconds: waitMs / 1000 });
+          metrics.recordAllReduce({
+            gradientBytes: local.flat.byteLength,
+            sentBytes: reduced.bytesSent,
+            receivedBytes: reduced.bytesReceived,
+            seconds: (t2 - t1) / 1000,
+          });
+          this.recordMemory();
+        }
+        this.answerStateRequests();
+        // Let socket events (pings, stop, state requests, a new generation) in between steps.
+        await new Promise((r) => setImmediate(r));
+        idleSinceMs = performance.now();
       }
-      while (this.pendingStateRequests > 0) {
-        this.pendingStateRequests -= 1;
-        this.sendState();
-      }
-      // Let socket events (pings, stop, state requests) in between steps.
-      await new Promise((r) => setImmediate(r));
-      idleSinceMs = performance.now();
+    } finally {
+      if (this.lifecycle.state === 'in-round') this.lifecycle.moveTo('ready', `plan of epoch ${plan.epoch} ended`);
     }
-    this.lifecycle.moveTo('ready', `plan of epoch ${plan.epoch} done`);
+    this.answerStateRequests();
+  }
+
+  private faultAt(step: number, point: FaultPoint): void {
+    const fault = this.deps.fault;
+    if (fault === undefined || fault.step !== step || fault.point !== point) return;
+    this.log.warn({ step, point }, `injecting the fault asked for at step ${step}, ${point}`);
+    fault.strike();
+  }
+
+  private answerStateRequests(): void {
     while (this.pendingStateRequests > 0) {
       this.pendingStateRequests -= 1;
       this.sendState();
     }
+  }
+
+  private recordStep(record: StepRecord): void {
+    this.history.push(record);
+    this.deps.onStep?.(record);
   }
 
   private async runEvaluation(message: EvaluateMessage): Promise<void> {
@@ -421,21 +667,26 @@ export class Worker {
     let lossSum = 0;
     let correct = 0;
     let count = 0;
-    for (let start = 0; start < message.indices.length; start += batch) {
-      const indices = message.indices.subarray(start, start + batch);
-      const x = preprocessBatch(this.test.images, this.test.rows, this.test.cols, indices, {
-        imageSize: assignment.model.imageSize,
-        mean: preprocess.mean,
-        std: preprocess.std,
-      });
-      const result = trainer.evaluate(x, gatherLabels(this.test.labels, indices));
-      lossSum += result.loss * result.count;
-      correct += result.correct;
-      count += result.count;
-      await new Promise((r) => setImmediate(r));
+    try {
+      for (let start = 0; start < message.indices.length; start += batch) {
+        const indices = message.indices.subarray(start, start + batch);
+        const x = preprocessBatch(this.test.images, this.test.rows, this.test.cols, indices, {
+          imageSize: assignment.model.imageSize,
+          mean: preprocess.mean,
+          std: preprocess.std,
+        });
+        const result = trainer.evaluate(x, gatherLabels(this.test.labels, indices));
+        lossSum += result.loss * result.count;
+        correct += result.correct;
+        count += result.count;
+        await new Promise((r) => setImmediate(r));
+        // A new generation evaluates again with shares of its own.
+        if (this.assignment !== assignment || this.stopReason !== null) return;
+      }
+    } finally {
+      if (this.lifecycle.state === 'in-round') this.lifecycle.moveTo('ready', `evaluation of epoch ${message.epoch} ended`);
     }
     this.recordMemory();
-    this.lifecycle.moveTo('ready', `evaluation of epoch ${message.epoch} done`);
     this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'evaluation', generation: assignment.generation, epoch: message.epoch, lossSum, correct, count });
   }
 
@@ -469,7 +720,7 @@ export class Worker {
     await this.release();
     this.socket?.close(1000, 'stopped');
     this.lifecycle.moveTo('closed', 'stopped');
-    this.settle.resolve({ reason, stepsDone: this.stepsDone });
+    this.settle.resolve({ reason, runFailed: this.runFailed, stepsDone: this.stepsDone });
   }
 
   private onClose(code: number, reason: string): void {
@@ -484,6 +735,10 @@ export class Worker {
       return;
     }
     const why = this.socketProblem ?? (reason === '' ? 'no reason given' : reason);
+    if (this.welcomed && code !== 1009 && this.options.reconnectTimeoutMs > 0 && this.lifecycle.canMoveTo('reconnecting')) {
+      void this.reconnect(`the coordinator connection closed unexpectedly (code ${code}: ${why})`);
+      return;
+    }
     const error =
       code === 1009 ? new UnexpectedMessageError(`${why} (close code 1009)`, 1009) : new ConnectionLostError(`the coordinator connection closed unexpectedly (code ${code}: ${why})`);
     this.fail(error, null);
@@ -519,12 +774,13 @@ export class Worker {
 
   private async release(): Promise<void> {
     const ring = this.ring;
-    const endpoint = this.endpoint;
+    const server = this.server;
+    this.joining?.abort(new Error('the worker is leaving'));
     this.ring = null;
-    this.endpoint = null;
+    this.server = null;
     try {
       await ring?.close();
-      await endpoint?.close();
+      await server?.close();
     } catch (error) {
       this.log.warn({}, `closing the ring failed: ${(error as Error).message}`);
     }

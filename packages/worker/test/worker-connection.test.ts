@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import type { CoordinatorToWorker, WorkerToCoordinator } from '@ringtrain/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { Worker, type ComputeProvider, type ReplicaTrainer, type RingListen } from '../src/index.ts';
+import { PeerLinkLostError, RingClosedError } from '../src/allreduce/index.ts';
+import { Worker, type ComputeProvider, type ListenForPeers, type ReplicaTrainer, type Ring } from '../src/index.ts';
 import { encodeMessage, parseWorkerToCoordinatorForTest, PROTOCOL_VERSION } from './wire-for-tests.ts';
 
 const TOKEN = 'worker-connection-test-token';
@@ -40,11 +41,24 @@ function fakeCompute(): ComputeProvider & { applied: number[] } {
 }
 
 /** A ring of one: the average of one gradient is itself. */
-const soloRing: RingListen = async () => ({
-  address: { host: '127.0.0.1', port: 1 },
-  join: async () => ({ allReduce: async (flat) => ({ averaged: flat, waitMs: 0 }), close: async () => {} }),
+const soloRing: Ring = {
+  allReduce: async (data, options) => ({ data, step: options?.step ?? 0, durationMs: 0, waitMs: 0, bytesSent: 0, bytesReceived: 0, buckets: 1 }),
   close: async () => {},
-});
+};
+
+/** A peer server whose rings are made by `ring(generation)`. */
+function peersWith(ring: (generation: number) => Ring = () => soloRing): ListenForPeers & { joined: number[] } {
+  const joined: number[] = [];
+  const listen = async () => ({
+    address: { host: '127.0.0.1', port: 1 },
+    joinRing: async (options: { generation: number }) => {
+      joined.push(options.generation);
+      return ring(options.generation);
+    },
+    close: async () => {},
+  });
+  return Object.assign(listen, { joined });
+}
 
 interface Coordinator {
   url: string;
@@ -63,8 +77,8 @@ afterEach(async () => {
   servers = [];
 });
 
-async function scriptedCoordinator(): Promise<Coordinator> {
-  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+async function scriptedCoordinator(port = 0): Promise<Coordinator & { server: WebSocketServer }> {
+  const server = new WebSocketServer({ port, host: '127.0.0.1' });
   servers.push(server);
   await new Promise((r) => server.once('listening', r));
   const received: WorkerToCoordinator[] = [];
@@ -85,6 +99,7 @@ async function scriptedCoordinator(): Promise<Coordinator> {
     }
   };
   return {
+    server,
     url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
     received,
     closed,
@@ -106,19 +121,29 @@ const HYPER = {
   maxBucketBytes: 1024,
 };
 
-async function startWorker(coordinator: Coordinator, compute = fakeCompute()): Promise<{ worker: Worker; run: Promise<unknown>; compute: ReturnType<typeof fakeCompute> }> {
+async function startWorker(
+  coordinator: Coordinator,
+  compute = fakeCompute(),
+  listen: ListenForPeers = peersWith(),
+): Promise<{ worker: Worker; run: Promise<unknown>; compute: ReturnType<typeof fakeCompute> }> {
   const logger = process.env['DEBUG_WORKER'] === '1' ? { debug: console.log, info: console.log, warn: console.log, error: console.log } : undefined;
-  const worker = new Worker({ coordinatorUrl: coordinator.url, token: TOKEN, workerId: 'w-test', maxMessageBytes: 64 * 1024, connectTimeoutMs: 2000 }, { compute, listen: soloRing, ...(logger === undefined ? {} : { logger }) });
+  const worker = new Worker({ coordinatorUrl: coordinator.url, token: TOKEN, workerId: 'w-test', maxMessageBytes: 64 * 1024, connectTimeoutMs: 2000 }, { compute, listen, ...(logger === undefined ? {} : { logger }) });
   const run = worker.run();
   run.catch(() => {});
   await coordinator.waitFor('hello');
   return { worker, run, compute };
 }
 
-/** Welcome, assign, state, data: the worker answers ready. */
+function assign(generation: number): CoordinatorToWorker {
+  return { v: PROTOCOL_VERSION, type: 'assign', generation, rank: 0, worldSize: 1, ring: [{ rank: 0, workerId: 'w-test', address: { host: '127.0.0.1', port: 1 } }], model: MODEL, hyper: HYPER };
+}
+
+/** Welcome, assign, replica, sync, state, data: the worker answers ready. */
 async function bringUp(c: Coordinator): Promise<void> {
   await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test' });
-  await c.send({ v: PROTOCOL_VERSION, type: 'assign', generation: 1, rank: 0, worldSize: 1, ring: [{ rank: 0, workerId: 'w-test', address: { host: '127.0.0.1', port: 1 } }], model: MODEL, hyper: HYPER });
+  await c.send(assign(1));
+  expect(await c.waitFor('replica')).toMatchObject({ generation: 1, stepsDone: -1, abortedStep: -1 });
+  await c.send({ v: PROTOCOL_VERSION, type: 'sync', generation: 1, step: 0, keep: false, epoch: 0, offset: 0, finishedByPeers: 0 });
   const state = new Uint8Array(new Float32Array([5, 5, 5]).buffer);
   await c.send({ v: PROTOCOL_VERSION, type: 'state', generation: 1, step: 0, offset: 0, totalBytes: 12, bytes: state.subarray(0, 8) });
   await c.send({ v: PROTOCOL_VERSION, type: 'state', generation: 1, step: 0, offset: 8, totalBytes: 12, bytes: state.subarray(8) });
@@ -146,8 +171,8 @@ describe('a worker talking to its coordinator', () => {
     expect(worker.lifecycle.state).toBe('ready');
 
     // Whole batches in one plan, the shorter last batch in a plan of its own (as the coordinator sends them).
-    await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 0, indices: Uint32Array.from([14, 10, 12, 11]), learningRates: Float32Array.from([0.5, 0.25]) });
-    await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 2, indices: Uint32Array.from([13]), learningRates: Float32Array.from([0.125]) });
+    await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 0, indices: Uint32Array.from([14, 10, 12, 11]), learningRates: Float32Array.from([0.5, 0.25]), positions: new Uint32Array(2) });
+    await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 2, indices: Uint32Array.from([13]), learningRates: Float32Array.from([0.125]), positions: new Uint32Array(1) });
     const last = await c.waitFor('step-report', 3);
     const reports = c.received.filter((m) => m.type === 'step-report');
     expect(reports.map((r) => (r.type === 'step-report' ? [r.step, r.count, r.weightChecksum !== ''] : []))).toEqual([
@@ -167,8 +192,8 @@ describe('a worker talking to its coordinator', () => {
     const state = await c.waitFor('state');
     expect(state).toMatchObject({ step: 3, offset: 0, totalBytes: 12 });
 
-    await c.send({ v: PROTOCOL_VERSION, type: 'stop', reason: 'training finished' });
-    await expect(run).resolves.toEqual({ reason: 'training finished', stepsDone: 3 });
+    await c.send({ v: PROTOCOL_VERSION, type: 'stop', reason: 'training finished', failed: false });
+    await expect(run).resolves.toEqual({ reason: 'training finished', runFailed: false, stepsDone: 3 });
     expect((await c.closed).code).toBe(1000);
     expect(worker.lifecycle.state).toBe('closed');
   });
@@ -199,7 +224,7 @@ describe('a worker talking to its coordinator', () => {
     const c = await scriptedCoordinator();
     const { run } = await startWorker(c);
     await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test' });
-    await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 0, indices: Uint32Array.from([1, 2]), learningRates: Float32Array.from([0.1]) });
+    await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 0, indices: Uint32Array.from([1, 2]), learningRates: Float32Array.from([0.1]), positions: new Uint32Array(1) });
     await expect(run).rejects.toThrow('the coordinator sent plan while this worker is ready without an assignment');
     expect((await c.closed).code).toBe(1008);
   });
@@ -208,7 +233,7 @@ describe('a worker talking to its coordinator', () => {
     const c = await scriptedCoordinator();
     const { run, compute } = await startWorker(c);
     await bringUp(c);
-    await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 0, indices: Uint32Array.from([10, 99]), learningRates: Float32Array.from([0.1]) });
+    await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 0, indices: Uint32Array.from([10, 99]), learningRates: Float32Array.from([0.1]), positions: new Uint32Array(1) });
     await expect(run).rejects.toThrow('needs train image 99, which the coordinator never sent');
     expect(compute.applied).toEqual([]);
     expect((await c.closed).code).toBe(1008);
@@ -235,5 +260,121 @@ describe('a worker talking to its coordinator', () => {
     await c.send({ v: PROTOCOL_VERSION, type: 'error', code: 'RINGTRAIN_BAD_TOKEN', message: 'worker w-test presented a wrong token' });
     (await c.socket).close(1008, 'bad token');
     await expect(run).rejects.toThrow('the coordinator closed the connection: worker w-test presented a wrong token (RINGTRAIN_BAD_TOKEN)');
+  });
+
+  it('resolves saying the run failed when the coordinator stops a failed run', async () => {
+    const c = await scriptedCoordinator();
+    const { run } = await startWorker(c);
+    await bringUp(c);
+    await c.send({ v: PROTOCOL_VERSION, type: 'stop', reason: 'replica weights diverged at step 3', failed: true });
+    await expect(run).resolves.toMatchObject({ runFailed: true, reason: 'replica weights diverged at step 3' });
+  });
+});
+
+describe('a worker across generations', () => {
+  const plan = (generation: number, firstStep: number, indices: number[]): CoordinatorToWorker => ({
+    v: PROTOCOL_VERSION,
+    type: 'plan',
+    generation,
+    epoch: 0,
+    firstStep,
+    indices: Uint32Array.from(indices),
+    learningRates: new Float32Array(indices.length / 2).fill(0.5),
+    positions: Uint32Array.from({ length: indices.length / 2 }, (_, i) => (firstStep + i + 1) * 2),
+  });
+
+  it('reports a failed all-reduce as ring-failed, applies nothing of that step, and keeps its replica for the next generation', async () => {
+    const c = await scriptedCoordinator();
+    const failing: Ring = {
+      allReduce: async (data, options) => {
+        if ((options?.step ?? 0) === 1) throw new PeerLinkLostError('rank 1 closed its ring link');
+        return soloRing.allReduce(data, options);
+      },
+      close: async () => {},
+    };
+    const listen = peersWith((generation) => (generation === 1 ? failing : soloRing));
+    const { worker, run, compute } = await startWorker(c, fakeCompute(), listen);
+    await bringUp(c);
+    await c.send(plan(1, 0, [10, 11, 12, 13, 14, 10]));
+    expect(await c.waitFor('ring-failed')).toMatchObject({ generation: 1, step: 1, code: 'RINGTRAIN_PEER_LINK_LOST' });
+    expect(compute.applied).toEqual([0.5]);
+    expect(worker.steps).toBe(1);
+
+    await c.send(assign(2));
+    expect(await c.waitFor('replica', 2)).toMatchObject({ generation: 2, stepsDone: 1, abortedStep: 1 });
+    await c.send({ v: PROTOCOL_VERSION, type: 'sync', generation: 2, step: 1, keep: true, epoch: 0, offset: 0, finishedByPeers: 0 });
+    expect(await c.waitFor('ready', 2)).toMatchObject({ generation: 2, step: 1 });
+    expect(listen.joined).toEqual([1, 2]);
+    await c.send(plan(2, 1, [12, 13]));
+    expect(await c.waitFor('step-report', 2)).toMatchObject({ generation: 2, step: 1 });
+    expect(worker.history.map((h) => [h.step, h.generation, h.via])).toEqual([
+      [0, 1, 'self'],
+      [1, 2, 'self'],
+    ]);
+    await c.send({ v: PROTOCOL_VERSION, type: 'stop', reason: 'done', failed: false });
+    await expect(run).resolves.toMatchObject({ stepsDone: 2 });
+  });
+
+  it('cuts an all-reduce in flight short when a newer generation is assigned, and counts the step when a peer finished it', async () => {
+    const c = await scriptedCoordinator();
+    let release: ((error: Error) => void) | undefined;
+    const hanging: Ring = {
+      allReduce: (data, options) => {
+        if ((options?.step ?? 0) === 0) return soloRing.allReduce(data, options);
+        return new Promise((_resolve, reject) => (release = reject));
+      },
+      close: async () => release?.(new RingClosedError('closed')),
+    };
+    const listen = peersWith((generation) => (generation === 1 ? hanging : soloRing));
+    const { worker, run, compute } = await startWorker(c, fakeCompute(), listen);
+    await bringUp(c);
+    await c.send(plan(1, 0, [10, 11, 12, 13]));
+    await c.waitFor('gradient-ready', 2);
+    await c.send(assign(2));
+    expect(await c.waitFor('replica', 2)).toMatchObject({ generation: 2, stepsDone: 1, abortedStep: 1 });
+    expect(compute.applied).toEqual([0.5]);
+    // A peer finished step 1: the state of step 2 follows, and step 1's samples count as trained here.
+    await c.send({ v: PROTOCOL_VERSION, type: 'sync', generation: 2, step: 2, keep: false, epoch: 0, offset: 4, finishedByPeers: 1 });
+    const state = new Uint8Array(new Float32Array([1, 2, 3]).buffer);
+    await c.send({ v: PROTOCOL_VERSION, type: 'state', generation: 2, step: 2, offset: 0, totalBytes: 12, bytes: state });
+    expect(await c.waitFor('ready', 2)).toMatchObject({ generation: 2, step: 2 });
+    expect(worker.steps).toBe(2);
+    expect(worker.history.map((h) => [h.step, [...h.indices], h.via])).toEqual([
+      [0, [10, 11], 'self'],
+      [1, [12, 13], 'peers'],
+    ]);
+    await c.send({ v: PROTOCOL_VERSION, type: 'stop', reason: 'done', failed: false });
+    await expect(run).resolves.toMatchObject({ stepsDone: 2 });
+  });
+
+  it('refuses to keep a replica it does not hold', async () => {
+    const c = await scriptedCoordinator();
+    const { run } = await startWorker(c);
+    await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test' });
+    await c.send(assign(1));
+    await c.waitFor('replica');
+    await c.send({ v: PROTOCOL_VERSION, type: 'sync', generation: 1, step: 4, keep: true, epoch: 0, offset: 0, finishedByPeers: 0 });
+    await expect(run).rejects.toThrow('told to keep a replica of step 4, but this replica holds no state');
+  });
+
+  it('outlives its coordinator: keeps the replica, reconnects, and tells the new one where it stands', async () => {
+    const first = await scriptedCoordinator();
+    const { worker, run } = await startWorker(first);
+    await bringUp(first);
+    await first.send(plan(1, 0, [10, 11, 12, 13]));
+    await first.waitFor('step-report', 2);
+    // The coordinator process dies: its port closes, then a restarted one listens there again.
+    (await first.socket).terminate();
+    await new Promise((r) => first.server.close(r));
+    await expect.poll(() => worker.lifecycle.state).toBe('reconnecting');
+    const second = await scriptedCoordinator(Number(new URL(first.url).port));
+    expect(await second.waitFor('hello')).toMatchObject({ workerId: 'w-test', generation: 1 });
+    await second.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test' });
+    await second.send(assign(7));
+    expect(await second.waitFor('replica')).toMatchObject({ generation: 7, stepsDone: 2, abortedStep: -1, epoch: 0, offset: 4 });
+    await second.send({ v: PROTOCOL_VERSION, type: 'sync', generation: 7, step: 2, keep: true, epoch: 0, offset: 4, finishedByPeers: 0 });
+    expect(await second.waitFor('ready')).toMatchObject({ generation: 7, step: 2 });
+    await second.send({ v: PROTOCOL_VERSION, type: 'stop', reason: 'done', failed: false });
+    await expect(run).resolves.toMatchObject({ stepsDone: 2 });
   });
 });

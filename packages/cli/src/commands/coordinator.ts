@@ -4,11 +4,12 @@ import { integerIn } from '../arguments.ts';
 import { dashboardUrl, startCoordinator } from '../coordinator-runner.ts';
 import { createLogger } from '../logging.ts';
 import { createProgressView } from '../progress.ts';
+import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } from '../membership-options.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
 import { TOKEN_ENV, requireToken } from '../token.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 
-export interface CoordinatorFlags extends TrainingFlags {
+export interface CoordinatorFlags extends TrainingFlags, MembershipFlags {
   token?: string;
   host: string;
   port: number;
@@ -16,10 +17,6 @@ export interface CoordinatorFlags extends TrainingFlags {
   maxWorkers?: number;
   rendezvousSettleMs: number;
   rendezvousTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  heartbeatTimeoutMs: number;
-  stallWarningMs: number;
-  stallTimeoutMs: number;
 }
 
 export function addNetworkOptions(command: Command): Command {
@@ -27,20 +24,17 @@ export function addNetworkOptions(command: Command): Command {
     .addOption(new Option('--host <addr>', 'address the coordinator port binds to (0.0.0.0 for workers on other hosts)').default('127.0.0.1'))
     .addOption(new Option('--port <n>', 'the one port for workers (WebSocket) and HTTP: the dashboard at /, /status, /metrics, /healthz; 0 picks a free one').argParser(integerIn(0, 65_535)).default(7070))
     .addOption(new Option('--rendezvous-settle-ms <ms>', 'after --min-workers joined, wait this long for more').argParser(integerIn(0)).default(2000))
-    .addOption(new Option('--rendezvous-timeout-ms <ms>', 'fail when --min-workers have not joined by then').argParser(integerIn(1)).default(600_000))
-    .addOption(new Option('--heartbeat-interval-ms <ms>', 'ping every worker this often').argParser(integerIn(10)).default(10_000))
-    .addOption(new Option('--heartbeat-timeout-ms <ms>', 'a worker silent this long is lost (a training step blocks its event loop)').argParser(integerIn(10)).default(120_000))
-    .addOption(new Option('--stall-warning-ms <ms>', 'name the ranks a step waits on after this long').argParser(integerIn(1)).default(60_000))
-    .addOption(new Option('--stall-timeout-ms <ms>', 'fail the run when a step waits this long (0: never)').argParser(integerIn(0)).default(1_800_000));
+    .addOption(new Option('--rendezvous-timeout-ms <ms>', 'fail when --min-workers have not joined by then').argParser(integerIn(1)).default(600_000));
 }
 
 export function coordinatorCommand(): Command {
   const command = new Command('coordinator')
     .description('run the coordinator: accepts workers, shards the data, drives epochs, evaluation and checkpoints (kill -USR2 <pid> takes a checkpoint now)')
     .addOption(new Option('--token <token>', `shared secret every worker must present (default: $${TOKEN_ENV})`))
-    .addOption(new Option('--min-workers <n>', 'workers needed to start').argParser(integerIn(1, 1024)).default(2))
-    .addOption(new Option('--max-workers <n>', 'workers accepted at most (default: --min-workers)').argParser(integerIn(1, 1024)));
+    .addOption(new Option('--min-workers <n>', 'workers needed to start, and to go on (below it the run waits for replacements)').argParser(integerIn(1, 1024)).default(2))
+    .addOption(new Option('--max-workers <n>', 'workers accepted at most; more may join a running job up to this (default: --min-workers)').argParser(integerIn(1, 1024)));
   addNetworkOptions(command);
+  addMembershipOptions(command);
   addTrainingOptions(command);
   return command.action(async (flags: CoordinatorFlags) => {
     process.exitCode = await runCoordinator(flags);
@@ -60,10 +54,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     maxWorkers: flags.maxWorkers ?? flags.minWorkers,
     rendezvousSettleMs: flags.rendezvousSettleMs,
     rendezvousTimeoutMs: flags.rendezvousTimeoutMs,
-    heartbeatIntervalMs: flags.heartbeatIntervalMs,
-    heartbeatTimeoutMs: flags.heartbeatTimeoutMs,
-    stallWarningMs: flags.stallWarningMs,
-    stallTimeoutMs: flags.stallTimeoutMs,
+    ...membershipOptionsFrom(flags),
   };
   const { server, url } = await startCoordinator(options, flags, { logger, onProgress: (p) => view.update(p) });
   view.note(`coordinator listening on ${url}; start workers with: ringtrain worker --coordinator ${url} --token <token>`);

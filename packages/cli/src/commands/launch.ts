@@ -4,6 +4,10 @@
  * environment. Ctrl-C stops the run: workers get `stop`, and any still alive after a grace
  * period are killed.
  *
+ * A worker that dies during the run does not end it: the coordinator goes on with the others
+ * (down to `--min-workers`), and the launcher starts a replacement (up to `--max-restarts` per
+ * worker), which joins the running job at the next generation.
+ *
  * The children log in the launcher's format (`--log-format auto` is decided by the launcher's
  * own stderr, not by the pipe a child writes to) and level, and their lines are passed on to the
  * launcher's stderr as they come. With `--worker-metrics-port-base N` worker i serves its
@@ -20,15 +24,16 @@ import { createLogger, resolveLogFormat, type LogFormat, type LogLevel } from '.
 import { createProgressView } from '../progress.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
 import { generateToken, TOKEN_ENV } from '../token.ts';
+import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } from '../membership-options.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 
-export interface LaunchFlags extends TrainingFlags {
+export interface LaunchFlags extends TrainingFlags, MembershipFlags {
   workers: number;
+  minWorkers: number;
+  maxRestarts: number;
   host: string;
   port: number;
   token?: string;
-  heartbeatTimeoutMs: number;
-  stallTimeoutMs: number;
   stepLogDir?: string;
   workerMetricsPortBase: number;
 }
@@ -36,20 +41,26 @@ export interface LaunchFlags extends TrainingFlags {
 const BIN = fileURLToPath(new URL('../../bin/ringtrain.js', import.meta.url));
 /** How long workers get to leave on their own after `stop` before they are killed. */
 const KILL_GRACE_MS = 5000;
+/**
+ * How long the rendezvous waits for the last workers once --min-workers joined (the run starts at
+ * once when all did), and how long joins settle before a replacement enters a running job.
+ */
+const SETTLE_MS = 30_000;
 
 export function launchCommand(): Command {
   const command = new Command('launch')
     .description('train on this machine: a coordinator and N worker processes, with a live progress bar and a final summary (kill -USR2 <pid> takes a checkpoint now)')
     .addOption(new Option('--workers <n>', 'worker processes to start').argParser(integerIn(1, 64)).default(2))
+    .addOption(new Option('--min-workers <n>', 'workers the run goes on with when others die (below it, it waits for replacements)').argParser(integerIn(1, 64)).default(1))
+    .addOption(new Option('--max-restarts <n>', 'replacements started per worker that dies during the run').argParser(integerIn(0, 1000)).default(3))
     .addOption(new Option('--host <addr>', 'address the coordinator binds to').default('127.0.0.1'))
     .addOption(new Option('--port <n>', 'the coordinator\'s one port for workers and HTTP (the dashboard at /, /status, /metrics, /healthz); 0 picks a free one').argParser(integerIn(0, 65_535)).default(7070))
     .addOption(new Option('--token <token>', 'shared secret of the run (default: a random one, passed to the workers)'))
-    .addOption(new Option('--heartbeat-timeout-ms <ms>', 'a worker silent this long is lost').argParser(integerIn(10)).default(120_000))
-    .addOption(new Option('--stall-timeout-ms <ms>', 'fail the run when a step waits this long (0: never)').argParser(integerIn(0)).default(1_800_000))
     .addOption(new Option('--step-log-dir <dir>', 'each worker writes the sample indices of every step it trains to DIR/worker-N.jsonl (diagnostics)'))
     .addOption(
       new Option('--worker-metrics-port-base <n>', 'worker i serves /metrics and /healthz on port N+i, on --host (0: workers serve no metrics)').argParser(integerIn(0, 65_535)).default(0),
     );
+  addMembershipOptions(command);
   addTrainingOptions(command);
   return command.action(async (flags: LaunchFlags) => {
     process.exitCode = await runLaunch(flags);
@@ -65,18 +76,21 @@ export function workerArguments(
   index: number,
   coordinatorUrl: string,
   log: { level: LogLevel; format: LogFormat },
+  restart = 0,
 ): string[] {
   const metricsPort = flags.workerMetricsPortBase === 0 ? 0 : flags.workerMetricsPortBase + index;
-  const args = ['worker', '--coordinator', coordinatorUrl, '--backend', flags.backend, '--worker-id', `worker-${index}`];
+  const id = restart === 0 ? `worker-${index}` : `worker-${index}-r${restart}`;
+  const args = ['worker', '--coordinator', coordinatorUrl, '--backend', flags.backend, '--worker-id', id];
   // Local workers share this machine's cores; each takes its part for its thread pool.
   args.push('--workers-per-machine', String(flags.workers));
   args.push('--log-level', log.level, '--log-format', log.format, '--metrics-host', flags.host, '--metrics-port', String(metricsPort));
-  if (flags.stepLogDir !== undefined) args.push('--step-log', join(flags.stepLogDir, `worker-${index}.jsonl`));
+  if (flags.stepLogDir !== undefined) args.push('--step-log', join(flags.stepLogDir, `${id}.jsonl`));
   return args;
 }
 
 interface Child {
   index: number;
+  restart: number;
   process: ChildProcess;
   tail: string[];
   exited: Promise<number | null>;
@@ -87,6 +101,9 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   const token = flags.token ?? generateToken();
   const logLevel = flags.logLevel ?? 'warn';
   const logFormat = resolveLogFormat(flags.logFormat);
+  if (flags.minWorkers > flags.workers) {
+    throw new InvalidArgumentError(`--min-workers ${flags.minWorkers} is more than the ${flags.workers} --workers this launch starts`);
+  }
   if (flags.workerMetricsPortBase !== 0 && flags.workerMetricsPortBase + flags.workers - 1 > 65_535) {
     throw new InvalidArgumentError(`--worker-metrics-port-base ${flags.workerMetricsPortBase} leaves no port for worker ${flags.workers - 1}: ports end at 65535`);
   }
@@ -96,11 +113,10 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
     ...coordinatorOptionsFrom(flags, token),
     host: flags.host,
     port: flags.port,
-    minWorkers: flags.workers,
+    ...membershipOptionsFrom(flags),
+    minWorkers: flags.minWorkers,
     maxWorkers: flags.workers,
-    rendezvousSettleMs: 0,
-    heartbeatTimeoutMs: flags.heartbeatTimeoutMs,
-    stallTimeoutMs: flags.stallTimeoutMs,
+    rendezvousSettleMs: flags.minWorkers === flags.workers ? 0 : SETTLE_MS,
   };
   const { server, url } = await startCoordinator(options, flags, { logger, onProgress: (p) => view.update(p) });
   const { imageSize, epochs } = recipeOf(flags);
@@ -112,13 +128,14 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
 
   const children: Child[] = [];
   let ending = false;
-  for (let index = 0; index < flags.workers; index++) {
-    const args = [BIN, ...workerArguments(flags, index, url, { level: logLevel, format: logFormat })];
+  const spawnWorker = (index: number, restart: number): void => {
+    const args = [BIN, ...workerArguments(flags, index, url, { level: logLevel, format: logFormat }, restart)];
     // Own process group: Ctrl-C reaches the launcher alone, which stops the run in order. A worker
     // whose launcher dies loses its coordinator connection and exits by itself.
     const child = spawn(process.execPath, args, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const record: Child = {
       index,
+      restart,
       process: child,
       tail: [],
       exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
@@ -140,14 +157,24 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
       if (partial.trim() !== '') view.note(partial, process.stderr);
     });
     void record.exited.then((code) => {
-      // A worker that dies before it joined would leave the rendezvous waiting; end the run instead.
-      if (!ending && code !== 0) {
-        const error = new WorkerExitedError(`worker ${index} exited with code ${String(code)}: ${record.tail[record.tail.length - 1] ?? 'no output'}`);
-        server.stop(error.message);
+      if (ending || code === 0) return;
+      const last = record.tail[record.tail.length - 1] ?? 'no output';
+      const started = server.snapshot !== null && server.snapshot.phase !== 'rendezvous';
+      if (started && restart < flags.maxRestarts) {
+        view.note(`worker ${index} exited with code ${String(code)} (${last}); starting a replacement (restart ${restart + 1} of ${flags.maxRestarts})`, process.stderr);
+        spawnWorker(index, restart + 1);
+        return;
       }
+      // A worker that dies before the run starts (a bad backend, no data) would leave the rendezvous waiting.
+      if (!started) {
+        server.stop(new WorkerExitedError(`worker ${index} exited with code ${String(code)} before the run started: ${last}`).message);
+        return;
+      }
+      view.note(`worker ${index} exited with code ${String(code)} (${last}); no restarts left (--max-restarts ${flags.maxRestarts})`, process.stderr);
     });
     children.push(record);
-  }
+  };
+  for (let index = 0; index < flags.workers; index++) spawnWorker(index, 0);
 
   let interrupted = false;
   const onSignal = (signal: string): void => {

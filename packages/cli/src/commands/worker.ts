@@ -1,10 +1,10 @@
 /** `ringtrain worker`: one training process; connects to a coordinator and joins the ring. */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { createWorkerMetricsRegistry, listenForRing, modelCompute, startWorkerMetricsServer, Worker, type WorkerMetricsServer } from '@ringtrain/worker';
-import { BACKEND_CHOICES, integerIn, websocketUrl } from '../arguments.ts';
+import { createWorkerMetricsRegistry, modelCompute, startWorkerMetricsServer, Worker, type StepRecord, type WorkerMetricsServer } from '@ringtrain/worker';
+import { BACKEND_CHOICES, faultSpec, integerIn, websocketUrl, type FaultSpec } from '../arguments.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormatChoice, type LogLevel } from '../logging.ts';
 import { TOKEN_ENV, requireToken } from '../token.ts';
 import { VERSION } from '../version.ts';
@@ -23,12 +23,14 @@ export interface WorkerFlags {
   metricsHost?: string;
   metricsPort: number;
   connectTimeoutMs: number;
+  reconnectTimeoutMs: number;
   evalBatchSize: number;
   logLevel: LogLevel;
   logFormat: LogFormatChoice;
   stepLog?: string;
   threads?: number;
   workersPerMachine: number;
+  injectFault?: FaultSpec;
 }
 
 export function workerCommand(): Command {
@@ -46,10 +48,14 @@ export function workerCommand(): Command {
     .addOption(new Option('--metrics-host <addr>', 'address the metrics port binds to (default: --peer-host)'))
     .addOption(new Option('--metrics-port <n>', 'port serving /metrics (Prometheus) and /healthz; 0 serves neither').argParser(integerIn(0, 65_535)).default(DEFAULT_METRICS_PORT))
     .addOption(new Option('--connect-timeout-ms <ms>', 'keep retrying the coordinator this long').argParser(integerIn(0)).default(30_000))
+    .addOption(
+      new Option('--reconnect-timeout-ms <ms>', 'when the coordinator goes away mid-run, keep the replica and keep trying to reach it this long (0: exit at once)').argParser(integerIn(0)).default(600_000),
+    )
     .addOption(new Option('--eval-batch-size <n>', 'test images per forward pass when evaluating').argParser(integerIn(1)).default(256))
     .addOption(new Option('--log-level <level>', 'lowest level of the log lines written to stderr').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--log-format <format>', 'log lines for people (pretty) or for machines (json); auto: pretty on a terminal').choices(LOG_FORMATS).default('auto'))
-    .addOption(new Option('--step-log <file>', 'write the sample indices of every step trained to FILE as JSON lines (diagnostics)'))
+    .addOption(new Option('--step-log <file>', 'append the sample indices of every step this worker trains to FILE as JSON lines, as it trains them (diagnostics)'))
+    .addOption(new Option('--inject-fault <spec>', 'kill this worker\'s own process at a chosen point of a chosen step, e.g. kill@12:during-allreduce (for failure tests)').argParser(faultSpec))
     .action(async (flags: WorkerFlags) => {
       process.exitCode = await runWorker(flags);
     });
@@ -66,6 +72,13 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
     ...(flags.threads === undefined ? {} : { threads: flags.threads }),
   });
   const { registry, metrics } = createWorkerMetricsRegistry({ version: VERSION, backend: compute.backend });
+  // Written as steps are trained, so a worker that is killed leaves every step it trained on disk.
+  const stepLog = flags.stepLog;
+  if (stepLog !== undefined) writeFileSync(stepLog, '');
+  const onStep = (h: StepRecord): void => {
+    if (stepLog === undefined) return;
+    appendFileSync(stepLog, `${JSON.stringify({ step: h.step, epoch: h.epoch, generation: h.generation, via: h.via, loss: h.loss, indices: [...h.indices] })}\n`);
+  };
   worker = new Worker(
     {
       coordinatorUrl: flags.coordinator,
@@ -74,10 +87,17 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
       peerHost: flags.peerHost,
       peerPort: flags.peerPort,
       connectTimeoutMs: flags.connectTimeoutMs,
+      reconnectTimeoutMs: flags.reconnectTimeoutMs,
       evalBatchSize: flags.evalBatchSize,
       ...(flags.advertiseHost === undefined ? {} : { advertiseHost: flags.advertiseHost }),
     },
-    { compute, listen: listenForRing, logger, metrics },
+    {
+      compute,
+      logger,
+      metrics,
+      onStep,
+      ...(flags.injectFault === undefined ? {} : { fault: { ...flags.injectFault, strike: () => process.kill(process.pid, 'SIGKILL') } }),
+    },
   );
   const running = worker;
   let metricsServer: WorkerMetricsServer | null = null;
@@ -96,9 +116,9 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     const outcome = await running.run();
-    if (flags.stepLog !== undefined) {
-      const lines = running.history.map((h) => JSON.stringify({ step: h.step, epoch: h.epoch, loss: h.loss, indices: [...h.indices] }));
-      await writeFile(flags.stepLog, lines.map((l) => `${l}\n`).join(''));
+    if (outcome.runFailed) {
+      process.stderr.write(`ringtrain worker ${running.workerId}: the run failed: ${outcome.reason}\n`);
+      return 1;
     }
     logger.info({ steps: outcome.stepsDone }, `worker ${running.workerId} stopped: ${outcome.reason}`);
     return 0;

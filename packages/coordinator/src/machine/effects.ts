@@ -14,6 +14,8 @@ export type Effect =
   | CloseEffect
   | RefuseEffect
   | WriteCheckpointEffect
+  | HoldStateEffect
+  | StepCommittedEffect
   | LogEffect
   | ProgressEffect
   | FinishedEffect
@@ -73,6 +75,32 @@ export interface WriteCheckpointEffect {
   bytes: Uint8Array;
 }
 
+/**
+ * Keep this state (a replica's, relayed or checkpointed) as the one `send-state` sends from now
+ * on: newcomers and lagging members start from it.
+ */
+export interface HoldStateEffect {
+  kind: 'hold-state';
+  step: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * A global step counts (the step commit rule): the samples every rank trained in it. The shell
+ * appends it to the run's step log, which proves every sample of an epoch trained exactly once.
+ */
+export interface StepCommittedEffect {
+  kind: 'step-committed';
+  generation: number;
+  epoch: number;
+  step: number;
+  /** By rank: the sample indices of the step; the first `realCounts[rank]` are real, the rest padded repeats. */
+  indices: Uint32Array[];
+  realCounts: number[];
+  /** Whether every rank reported it, or a surviving replica finished it for the generation. */
+  via: 'all-ranks' | 'survivor';
+}
+
 export interface LogEffect {
   kind: 'log';
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -88,7 +116,7 @@ export interface ProgressEffect {
 
 export type ProgressUpdate =
   | { type: 'rendezvous'; joined: number; minWorkers: number; maxWorkers: number }
-  | { type: 'started'; generation: number; worldSize: number; epochs: number; stepsPerEpoch: number; globalBatchSize: number }
+  | { type: 'started'; generation: number; worldSize: number; epochs: number; stepsPerEpoch: number; globalBatchSize: number; cause: string; step: number }
   | StepProgress
   | EpochProgress;
 
@@ -158,6 +186,12 @@ export interface RunResult {
   steps: number;
   /** Steps at which every replica sent a weight checksum and all of them agreed. */
   checksumsAgreed: number;
+  /** Generations the run went through (1 when membership never changed). */
+  generations: number;
+  /** Steps no survivor had finished when a generation was lost; their samples were dealt out again. */
+  stepsDiscarded: number;
+  /** Time from losing a member to training again, summed over recoveries. */
+  recoverySeconds: number;
   /** Mean time split of a step over all ranks and steps. */
   meanComputeMs: number;
   meanAllReduceMs: number;

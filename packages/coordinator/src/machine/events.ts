@@ -12,7 +12,10 @@ import type {
  */
 export type CoordinatorEvent =
   | WorkerJoinedEvent
+  | ReplicaReportedEvent
   | WorkerReadyEvent
+  | RingFailedEvent
+  | GradientReadyEvent
   | StepReportedEvent
   | EvaluationReportedEvent
   | StateReportedEvent
@@ -33,14 +36,52 @@ export interface WorkerJoinedEvent {
   pid: number;
   backend: string;
   peerAddress: PeerAddress;
+  /** The last generation the worker was in (0 for none): a restarted coordinator numbers after it. */
+  generation: number;
 }
 
-/** A worker joined its ring and holds the initial state. */
+/** A member answered `assign`: what its replica holds. */
+export interface ReplicaReportedEvent {
+  type: 'replica-reported';
+  atMs: number;
+  workerId: string;
+  generation: number;
+  /** Global steps its replica applied; -1 for none. */
+  stepsDone: number;
+  /** The step whose all-reduce the new generation cut short, or -1. */
+  abortedStep: number;
+  /** Where its replica stands in the epoch's order; null when it does not know. */
+  position: { epoch: number; offset: number } | null;
+}
+
+/** A member joined its ring and holds the generation's starting state. */
 export interface WorkerReadyEvent {
   type: 'worker-ready';
   atMs: number;
   workerId: string;
   generation: number;
+  step: number;
+  weightChecksum: string;
+}
+
+/** A member's ring failed; it waits for a new generation. */
+export interface RingFailedEvent {
+  type: 'ring-failed';
+  atMs: number;
+  workerId: string;
+  generation: number;
+  step: number;
+  code: string;
+  message: string;
+}
+
+/** A worker computed its gradient of a step and entered the all-reduce. */
+export interface GradientReadyEvent {
+  type: 'gradient-ready';
+  atMs: number;
+  workerId: string;
+  generation: number;
+  step: number;
 }
 
 /** A worker finished a step. */
@@ -76,6 +117,8 @@ export interface WorkerLeftEvent {
   atMs: number;
   workerId: string;
   reason: string;
+  /** Set when the worker was cut for silence (heartbeat), as against a closed connection. */
+  silent?: boolean;
   /** The worker's own error code, when it said why before leaving. */
   errorCode?: string;
 }
@@ -107,4 +150,6 @@ export interface StopRequestedEvent {
 export interface TickEvent {
   type: 'tick';
   atMs: number;
+  /** When the shell last heard from each worker (heartbeat answers), by worker id. */
+  lastHeardAtMs?: Record<string, number>;
 }

@@ -19,6 +19,8 @@ export interface SamplerPosition {
 export interface ShardPlan {
   /** The sample indices of each rank, by rank, step after step; all the same length. */
   shards: Uint32Array[];
+  /** By rank: how many leading entries of the shard are real (the rest are padded repeats); all real when absent. */
+  realCounts?: number[];
   /** Global steps in this plan (the last may be shorter, equally on every rank). */
   steps: number;
   /** The position reached after `completedSteps` steps of this plan. */

@@ -49,6 +49,7 @@ const RECENT_STEPS = 20;
 
 const RUN_STATE_OF_PHASE: Record<Phase, RunState> = {
   rendezvous: 'waiting_for_workers',
+  waiting: 'waiting_for_workers',
   starting: 'waiting_for_workers',
   training: 'training',
   evaluating: 'evaluating',
@@ -435,6 +436,8 @@ export function workerState(state: CoordinatorState, w: WorkerRecord): WorkerSta
     case 'evaluating':
       return w.evaluated ? 'evaluated' : 'evaluating';
     case 'checkpointing':
-      return w.rank === 0 ? 'checkpointing' : 'waiting';
+      return w.workerId === state.pendingState?.workerId ? 'checkpointing' : 'waiting';
+    case 'waiting':
+      return 'waiting';
   }
 }

@@ -89,6 +89,8 @@ export interface JoinRingOptions extends RingAllReduceOptions {
    * @default 30000
    */
   connectTimeoutMs?: number;
+  /** Abandons forming the ring (a newer generation superseded it): `joinRing` rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** A dialled connection that has said `peer-hello` and waits for its generation to be joined. */
@@ -195,6 +197,10 @@ export class PeerServer {
     const maxChunkBytes = maxBucketBytes - (maxBucketBytes % Float32Array.BYTES_PER_ELEMENT);
     const deadline = performance.now() + connectTimeoutMs;
     const abort = new AbortController();
+    const outer = options.signal;
+    const abandon = (): void => abort.abort(new PeerConnectError(ABANDONED, { cause: outer?.reason }));
+    if (outer?.aborted === true) throw new PeerConnectError(ABANDONED, { cause: outer.reason });
+    outer?.addEventListener('abort', abandon, { once: true });
     const abortOnFailure = <T>(promise: Promise<T>): Promise<T> =>
       promise.catch((error: unknown) => {
         abort.abort(new PeerConnectError(ABANDONED, { cause: error }));
@@ -219,6 +225,13 @@ export class PeerServer {
         }),
       ),
     ]);
+    outer?.removeEventListener('abort', abandon);
+    // Read through a call: TypeScript narrowed `aborted` to false before the awaits above.
+    if (isAborted(outer) && (accepted.status === 'rejected' || dialled.status === 'rejected')) {
+      if (accepted.status === 'fulfilled') void closeSocket(accepted.value, 1001, 'ring abandoned');
+      if (dialled.status === 'fulfilled') void dialled.value.close(1001, 'ring abandoned');
+      throw new PeerConnectError(ABANDONED, { cause: outer?.reason });
+    }
     if (accepted.status === 'rejected' || dialled.status === 'rejected') {
       if (accepted.status === 'fulfilled') void closeSocket(accepted.value, 1001, 'ring not formed');
       if (dialled.status === 'fulfilled') void dialled.value.close(1001, 'ring not formed');
@@ -401,6 +414,10 @@ export class PeerServer {
     this.#logger.warn({ remote, code, err: error }, `refused a ring peer at ${remote}: ${code ?? 'error'}: ${(error as Error).message}`);
     refuse(socket, error);
   }
+}
+
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted ?? false;
 }
 
 function waitingKey(generation: number, rank: number): string {
