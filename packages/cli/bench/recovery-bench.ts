@@ -15,6 +15,7 @@
  *          --backend auto --json
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,7 +94,9 @@ async function main(): Promise<void> {
   const start = (): string => {
     const id = `w${serial++}`;
     const args = [BIN, 'worker', '--coordinator', url, '--worker-id', id, '--workers-per-machine', '3', '--metrics-port', '0', '--backend', values.backend ?? 'auto', '--log-level', 'warn'];
-    workers.set(id, spawn(process.execPath, args, { env: { ...process.env, RINGTRAIN_TOKEN: TOKEN }, stdio: 'ignore' }));
+    // Each worker's warnings go to a file of its own, kept when the bench fails.
+    const errors = openSync(join(dir, `${id}.log`), 'w');
+    workers.set(id, spawn(process.execPath, args, { env: { ...process.env, RINGTRAIN_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', errors] }));
     return id;
   };
   const readyCount = (): number => log().filter((l) => l.msg.startsWith('recovered: training goes on')).length;
@@ -135,6 +138,9 @@ async function main(): Promise<void> {
         process.stderr.write(`${kind} ${n + 1}/${faults}: detected in ${detected.time - atMs} ms, training again ${resumed.time - detected.time} ms later\n`);
       }
     }
+  } catch (error) {
+    process.stderr.write(`the bench failed; the workers' logs are in ${dir}\n`);
+    throw error;
   } finally {
     coordinator.kill('SIGINT');
     await coordinator.exited;

@@ -329,10 +329,17 @@ class SendTracker {
 
   /** `receive`, unless a send fails first (a dead successor must not leave us waiting for the stall timeout). */
   raceWith<T>(receive: Promise<T>): Promise<T> {
-    this.throwIfFailed();
+    if (this.#failure !== undefined) {
+      // The receive was started already; its own rejection (the ring closing) is no news.
+      receive.catch(() => {});
+      return Promise.reject(this.#failure);
+    }
     return new Promise<T>((resolve, reject) => {
       this.#onFailure = reject;
-      receive.then(resolve, reject).finally(() => (this.#onFailure = undefined));
+      // Only this race's own handler: the previous race's settling must not unhook the next one.
+      receive.then(resolve, reject).finally(() => {
+        if (this.#onFailure === reject) this.#onFailure = undefined;
+      });
     });
   }
 
