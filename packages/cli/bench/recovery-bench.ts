@@ -11,7 +11,7 @@
  *   discarded   steps cut short that no survivor had finished
  *   lost / doubled   samples of the finished epochs trained zero times, or more than once (must be 0)
  *
- * Options: --faults 10 --model resnet18 --width 1 --batch-size 96 --heartbeat-timeout-ms 10000
+ * Options: --faults 10 --model resnet18 --width 1 --batch-size 96 --heartbeat-timeout-ms 8000
  *          --backend auto --json
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,7 +28,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'resnet18' },
     width: { type: 'string', default: '1' },
     'batch-size': { type: 'string', default: '96' },
-    'heartbeat-timeout-ms': { type: 'string', default: '10000' },
+    'heartbeat-timeout-ms': { type: 'string', default: '8000' },
     backend: { type: 'string', default: 'auto' },
     json: { type: 'boolean', default: false },
   },
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   const coordinator = runRingtrain(
     [
       'coordinator', '--port', '0', '--min-workers', '2', '--max-workers', '3', '--rendezvous-settle-ms', '60000',
-      '--heartbeat-interval-ms', '1000', '--heartbeat-timeout-ms', String(heartbeatTimeoutMs),
+      '--heartbeat-timeout-ms', String(heartbeatTimeoutMs),
       '--model', values.model ?? 'resnet18', '--width', values.width ?? '1', '--batch-size', values['batch-size'] ?? '96',
       '--epochs', '1000', '--limit-train', String(TRAIN), '--limit-test', '500', '--checksum-every', '10',
       '--step-log', stepLog, '--log-format', 'json', '--log-level', 'info',

@@ -20,8 +20,8 @@ export interface MembershipFlags {
 
 export function addMembershipOptions(command: Command): Command {
   return command
-    .addOption(new Option('--heartbeat-interval-ms <ms>', 'ping every worker this often').argParser(integerIn(10)).default(2000))
-    .addOption(new Option('--heartbeat-timeout-ms <ms>', 'a worker silent this long is lost and the run goes on without it (a dead process is noticed at once)').argParser(integerIn(10)).default(10_000))
+    .addOption(new Option('--heartbeat-interval-ms <ms>', 'ping every worker this often').argParser(integerIn(10)).default(1000))
+    .addOption(new Option('--heartbeat-timeout-ms <ms>', 'a worker silent this long is lost and the run goes on without it (a dead process is noticed at once)').argParser(integerIn(10)).default(8000))
     .addOption(new Option('--stall-warning-ms <ms>', 'name the ranks a step waits on after this long').argParser(integerIn(1)).default(60_000))
     .addOption(new Option('--stall-timeout-ms <ms>', 'a step that waits this long evicts or fails the ranks it waits on, see --on-stall (0: never)').argParser(integerIn(0)).default(1_800_000))
     .addOption(new Option('--on-stall <action>', 'what a rank past --stall-timeout-ms does: evict it so the rest go on, or fail the run').choices(['evict', 'fail']).default('evict'))

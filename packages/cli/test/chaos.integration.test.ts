@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, readSummary, runRingtrain } from './launch-helpers.ts';
+import type { RunStatus } from '@ringtrain/coordinator';
 import type { RunSummary } from '../src/index.ts';
 
 const TRAIN = 4800;
@@ -82,6 +83,9 @@ describe('a run that loses, freezes and gains workers', () => {
   let trained: Map<string, TrainedStep[]>;
   let exitCode: number | null;
   let firstCoordinatorOutput: string;
+  /** /status and /metrics of the first coordinator, read before it was killed. */
+  let status: RunStatus;
+  let metrics: string;
   let coordinatorOutput: string;
   const workers: WorkerProcess[] = [];
 
@@ -134,6 +138,9 @@ describe('a run that loses, freezes and gains workers', () => {
     // The coordinator dies in the middle of epoch 2, after the checkpoint of epoch 1; the workers
     // keep their replicas and reach the coordinator restarted with --resume on the same port.
     await until('epoch 2 is under way', async () => (await stepsSoFar()).filter((s) => s.epoch === 1).length >= 10);
+    const http = url.replace('ws://', 'http://');
+    status = (await (await fetch(`${http}/status`)).json()) as RunStatus;
+    metrics = await (await fetch(`${http}/metrics`)).text();
     coordinator.kill('SIGKILL');
     firstCoordinatorOutput = (await coordinator.exited).stdout;
     const port = Number(new URL(url).port);
@@ -185,6 +192,18 @@ describe('a run that loses, freezes and gains workers', () => {
     const logged = new Set(committed.map((s) => s.step));
     return Array.from({ length: summary.steps }, (_, i) => i).filter((s) => !logged.has(s));
   }
+
+  it('shows the membership history in /status and the changes by cause in /metrics', () => {
+    const causes = status.membership.generations.map((g) => g.cause);
+    expect(causes[0]).toBe('start');
+    expect(causes).toContain('worker-lost');
+    expect(causes).toContain('worker-joined');
+    expect(status.membership.recoveries).toBeGreaterThanOrEqual(1);
+    expect(status.membership.batchScaling).toBe('fixed-global');
+    for (const w of status.workers.filter((x) => x.connected)) expect(w.lastHeardAtMs).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^ringtrain_membership_changes_total\{cause="worker_lost"\} [1-9]/m);
+    expect(metrics).toMatch(/^ringtrain_recoveries_total [1-9]/m);
+  });
 
   it('commits every global step once, in order, but the few the workers finished while the coordinator was down', () => {
     const steps = committed.map((s) => s.step);

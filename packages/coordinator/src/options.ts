@@ -39,12 +39,13 @@ export interface CoordinatorOptions {
   rendezvousTimeoutMs?: number;
   /** A new connection must say a valid `hello` within this time. @default 10000 */
   helloTimeoutMs?: number;
-  /** How often each worker connection is pinged. @default 2000 */
+  /** How often each worker connection is pinged. @default 1000 */
   heartbeatIntervalMs?: number;
   /**
    * A worker that has not answered a ping for this long is lost, and a new generation goes on
-   * without it (a process that died is noticed at once, by its closed connection).
-   * @default 10000
+   * without it (a process that died is noticed at once, by its closed connection). A silent
+   * worker is noticed within this plus one `heartbeatIntervalMs`.
+   * @default 8000
    */
   heartbeatTimeoutMs?: number;
   /** After the start, how long the run waits with fewer than `minWorkers` for replacements before failing. @default 300000 (5 min) */
@@ -174,8 +175,8 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
   const minWorkers = integer('minWorkers', input.minWorkers ?? 2, 1, 1024);
   const maxWorkers = integer('maxWorkers', input.maxWorkers ?? minWorkers, 1, 1024);
   if (maxWorkers < minWorkers) fail(`maxWorkers (${maxWorkers}) must be at least minWorkers (${minWorkers})`);
-  const heartbeatIntervalMs = integer('heartbeatIntervalMs', input.heartbeatIntervalMs ?? 2000, 10);
-  const heartbeatTimeoutMs = integer('heartbeatTimeoutMs', input.heartbeatTimeoutMs ?? 10_000, 10);
+  const heartbeatIntervalMs = integer('heartbeatIntervalMs', input.heartbeatIntervalMs ?? 1000, 10);
+  const heartbeatTimeoutMs = integer('heartbeatTimeoutMs', input.heartbeatTimeoutMs ?? 8000, 10);
   if (heartbeatTimeoutMs < heartbeatIntervalMs) {
     fail(`heartbeatTimeoutMs (${heartbeatTimeoutMs}) must be at least heartbeatIntervalMs (${heartbeatIntervalMs})`);
   }

@@ -230,6 +230,15 @@ export class CoordinatorMetrics {
         help: 'Rings formed; above 1 the ring was rebuilt after a worker was lost or added.',
         registers,
       }),
+      membershipChanges: new Counter({
+        name: NAMES.membershipChanges,
+        help: 'Membership generations opened, by cause.',
+        labelNames: ['cause'] as const,
+        registers,
+      }),
+      recoveries: new Counter({ name: NAMES.recoveries, help: 'Times training went on again after losing a member.', registers }),
+      recoverySeconds: new Counter({ name: NAMES.recoverySeconds, help: 'Time from losing a member to training again, summed.', registers }),
+      stepsDiscarded: new Counter({ name: NAMES.stepsDiscarded, help: 'Steps cut short that no surviving replica had finished.', registers }),
       failures: new Counter({
         name: NAMES.failures,
         help: 'Failures the coordinator saw, by reason.',
@@ -238,6 +247,7 @@ export class CoordinatorMetrics {
       }),
     };
     for (const reason of this.#failureReasons.values()) this.handles.failures.inc({ reason }, 0);
+    for (const cause of MEMBERSHIP_CAUSES) this.handles.membershipChanges.inc({ cause }, 0);
     this.setRunState('waiting_for_workers');
     if (options.processMetrics ?? true) registerProcessMetrics(registry);
   }
@@ -270,13 +280,31 @@ export class CoordinatorMetrics {
     this.handles.plannedSteps.set(plan.epochs * plan.stepsPerEpoch);
   }
 
-  /** A ring of `worldSize` ranks was formed as membership generation `generation`. */
-  startGeneration(ring: { generation: number; worldSize: number }): void {
+  /** A ring of `worldSize` ranks was formed as membership generation `generation`, because of `cause`. */
+  startGeneration(ring: { generation: number; worldSize: number; cause?: MembershipCause }): void {
     assertNonNegativeInteger('generation', ring.generation);
     assertNonNegativeInteger('worldSize', ring.worldSize);
+    const cause = ring.cause ?? 'start';
+    if (!MEMBERSHIP_CAUSES.includes(cause)) {
+      throw new InvalidMetricValueError(`membership cause must be one of ${MEMBERSHIP_CAUSES.join(', ')}, got ${JSON.stringify(cause)}`);
+    }
     this.handles.generation.set(ring.generation);
     this.handles.worldSize.set(ring.worldSize);
     this.handles.rendezvous.inc();
+    this.handles.membershipChanges.inc({ cause });
+  }
+
+  /** Training went on `seconds` after a member was lost. */
+  recordRecovery(seconds: number): void {
+    if (!Number.isFinite(seconds) || seconds < 0) throw new InvalidMetricValueError(`recovery seconds must be a finite number of at least 0, got ${seconds}`);
+    this.handles.recoveries.inc();
+    this.handles.recoverySeconds.inc(seconds);
+  }
+
+  /** `steps` steps in flight were discarded when a generation formed. */
+  recordDiscardedSteps(steps: number): void {
+    assertNonNegativeInteger('discarded steps', steps);
+    this.handles.stepsDiscarded.inc(steps);
   }
 
   /** Every rank has reported global step `step`. */
@@ -386,6 +414,10 @@ export class CoordinatorMetrics {
 }
 
 /** Builds the coordinator's metrics on `registry`. */
+/** Why a generation was opened, as the `cause` label. */
+export const MEMBERSHIP_CAUSES = ['start', 'worker_lost', 'worker_evicted', 'worker_joined', 'ring_failed'] as const;
+export type MembershipCause = (typeof MEMBERSHIP_CAUSES)[number];
+
 export function createCoordinatorMetrics(registry: Registry, options: CoordinatorMetricsOptions): CoordinatorMetrics {
   return new CoordinatorMetrics(registry, options);
 }

@@ -67,6 +67,14 @@ export const COORDINATOR_METRIC_NAMES = {
   generation: 'ringtrain_generation',
   /** Rings formed; above 1 the ring was rebuilt after a worker was lost or added. */
   rendezvous: 'ringtrain_rendezvous_total',
+  /** Generations opened, by why; label `cause` (start, worker_lost, worker_evicted, worker_joined, ring_failed). */
+  membershipChanges: 'ringtrain_membership_changes_total',
+  /** Times training went on again after losing a member. */
+  recoveries: 'ringtrain_recoveries_total',
+  /** Time from losing a member to training again, summed over recoveries. */
+  recoverySeconds: 'ringtrain_recovery_seconds_total',
+  /** Steps cut short that no surviving replica had finished (their samples are dealt out again). */
+  stepsDiscarded: 'ringtrain_steps_discarded_total',
   /** Failures the coordinator saw; label `reason`. */
   failures: 'ringtrain_failures_total',
 } as const;

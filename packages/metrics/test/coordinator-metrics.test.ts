@@ -210,6 +210,26 @@ describe('createCoordinatorMetrics', () => {
     expect(await valueOf(registry, N.rendezvous)).toBe(2);
   });
 
+  it('counts membership changes by cause, recoveries with their time, and discarded steps', async () => {
+    const { registry, metrics } = build();
+    expect(await valueOf(registry, N.membershipChanges, { cause: 'worker_lost' })).toBe(0);
+    metrics.startGeneration({ generation: 1, worldSize: 3, cause: 'start' });
+    metrics.startGeneration({ generation: 2, worldSize: 2, cause: 'worker_lost' });
+    metrics.startGeneration({ generation: 3, worldSize: 3, cause: 'worker_joined' });
+    metrics.recordRecovery(1.25);
+    metrics.recordRecovery(0.5);
+    metrics.recordDiscardedSteps(1);
+    expect(await valueOf(registry, N.membershipChanges, { cause: 'start' })).toBe(1);
+    expect(await valueOf(registry, N.membershipChanges, { cause: 'worker_lost' })).toBe(1);
+    expect(await valueOf(registry, N.membershipChanges, { cause: 'worker_joined' })).toBe(1);
+    expect(await valueOf(registry, N.membershipChanges, { cause: 'ring_failed' })).toBe(0);
+    expect(await valueOf(registry, N.recoveries)).toBe(2);
+    expect(await valueOf(registry, N.recoverySeconds)).toBe(1.75);
+    expect(await valueOf(registry, N.stepsDiscarded)).toBe(1);
+    expect(() => metrics.startGeneration({ generation: 4, worldSize: 1, cause: 'meteor' as 'start' })).toThrow('membership cause must be one of start, worker_lost');
+    expect(() => metrics.recordRecovery(-1)).toThrow('recovery seconds must be a finite number of at least 0, got -1');
+  });
+
   it('exports the known failure reasons at 0 from the start and counts a new reason', async () => {
     const { registry, metrics } = build();
     for (const reason of COORDINATOR_FAILURE_REASONS) {

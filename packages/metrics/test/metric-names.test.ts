@@ -13,7 +13,7 @@ import {
 } from '../src/index.ts';
 import { busyRegistries, familiesOf } from './support/exposition.ts';
 
-const LOW_CARDINALITY_LABELS = new Set(['rank', 'worker', 'model', 'state', 'phase', 'reason', 'version', 'backend']);
+const LOW_CARDINALITY_LABELS = new Set(['rank', 'worker', 'model', 'state', 'phase', 'reason', 'version', 'backend', 'cause']);
 /** prom-client's own defaults, registered under our prefix. */
 const isProcessDefault = (name: string) => /^ringtrain_(process|nodejs)_/.test(name);
 

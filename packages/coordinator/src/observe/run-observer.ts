@@ -13,7 +13,7 @@
  *   - failures: the shell's refusals and lost heartbeats, and the machine's logs that carry an
  *     error code.
  */
-import { createCoordinatorMetrics, ThroughputWindow, type CoordinatorMetrics, type RankStep, type RunState } from '@ringtrain/metrics';
+import { createCoordinatorMetrics, ThroughputWindow, type CoordinatorMetrics, type MembershipCause, type RankStep, type RunState } from '@ringtrain/metrics';
 import type { Registry } from 'prom-client';
 import { COORDINATOR_ERROR_CODES } from '../errors.ts';
 import type { Effect, EpochProgress, StepProgress } from '../machine/effects.ts';
@@ -135,6 +135,11 @@ export class RunObserver {
   observe(event: CoordinatorEvent, state: CoordinatorState, outbox: readonly Effect[]): void {
     const before = this.#state;
     this.#state = state;
+    if (before !== null) {
+      const discarded = state.recovery.stepsDiscarded - before.recovery.stepsDiscarded;
+      if (discarded > 0) this.metrics.recordDiscardedSteps(discarded);
+      if (state.recovery.recoveries > before.recovery.recoveries) this.metrics.recordRecovery((state.recovery.lostMs - before.recovery.lostMs) / 1000);
+    }
     switch (event.type) {
       case 'worker-joined':
         this.#departed.delete(event.workerId);
@@ -161,7 +166,7 @@ export class RunObserver {
         if (p.type === 'started') {
           this.#startedAtMs ??= event.atMs;
           this.metrics.setPlan({ epochs: p.epochs, stepsPerEpoch: p.stepsPerEpoch });
-          this.metrics.startGeneration({ generation: p.generation, worldSize: p.worldSize });
+          this.metrics.startGeneration({ generation: p.generation, worldSize: p.worldSize, cause: p.cause.replaceAll('-', '_') as MembershipCause });
         } else if (p.type === 'step') {
           this.#onStepCompleted(p, event.atMs);
         } else if (p.type === 'epoch') {
@@ -249,6 +254,16 @@ export class RunObserver {
       latest: { ...this.#latest },
       epochs: this.#epochs.map((e) => ({ ...e })),
       workers: this.#workers(nowMs),
+      membership: {
+        generation: state?.generation ?? 0,
+        batchScaling: o.batchScaling,
+        minWorkers: o.minWorkers,
+        maxWorkers: o.maxWorkers,
+        recoveries: state?.recovery.recoveries ?? 0,
+        recoverySeconds: (state?.recovery.lostMs ?? 0) / 1000,
+        stepsDiscarded: state?.recovery.stepsDiscarded ?? 0,
+        generations: (state?.generations ?? []).map((g) => ({ ...g, workerIds: [...g.workerIds] })),
+      },
       series: this.#series.view(),
     };
   }
@@ -397,6 +412,8 @@ export class RunObserver {
       steps: stats?.steps ?? 0,
       lastStep: stats?.lastStep ?? null,
       stepTimeMs,
+      lastHeardAtMs: w.lastHeardAtMs,
+      silentSeconds: Math.max(0, nowMs - w.lastHeardAtMs) / 1000,
     };
   }
 

@@ -5,7 +5,7 @@
  * because JSON has no NaN.
  */
 import type { ModelSpec } from '@ringtrain/protocol';
-import type { Phase } from '../machine/state.ts';
+import type { GenerationRecord, Phase } from '../machine/state.ts';
 
 /** The shape's version; raised when a field changes meaning or disappears. */
 export const RUN_STATUS_SCHEMA_VERSION = 1;
@@ -27,7 +27,22 @@ export interface RunStatus {
   epochs: EpochView[];
   /** Workers of the run: connected ones by rank, then those that left. */
   workers: WorkerStatus[];
+  /** Who has been in the run, and what membership changes cost. */
+  membership: MembershipView;
   series: SeriesView;
+}
+
+export interface MembershipView {
+  generation: number;
+  /** How the batch follows a world that changes size. */
+  batchScaling: 'fixed-global' | 'fixed-per-worker';
+  minWorkers: number;
+  maxWorkers: number;
+  recoveries: number;
+  recoverySeconds: number;
+  stepsDiscarded: number;
+  /** Every generation, oldest first: why it opened, when, from which step, with whom. */
+  generations: GenerationRecord[];
 }
 
 /** The run's configuration (never the token). */
@@ -136,6 +151,10 @@ export interface WorkerStatus {
   lastStep: number | null;
   /** Mean split of its recent steps, from its step reports; null before its first. */
   stepTimeMs: { compute: number; allReduce: number; waiting: number } | null;
+  /** When anything (a message, a heartbeat answer) was last heard from it; milliseconds since the Unix epoch. */
+  lastHeardAtMs: number;
+  /** Seconds since then, at the time of the status. */
+  silentSeconds: number;
 }
 
 /**
