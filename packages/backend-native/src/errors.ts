@@ -5,11 +5,11 @@
  * declines or oneDNN cannot run, which the kernels hand to tfjs's cpu kernel instead.)
  */
 export type NativeBackendErrorCode =
-  | 'NATIVE_UNAVAILABLE'
-  | 'NATIVE_INVALID_OPTIONS'
-  | 'NATIVE_MISSING_CPU_KERNEL'
-  | 'NATIVE_UNSUPPORTED_INPUT'
-  | 'NATIVE_PROFILE_RUNNING';
+  | 'RINGTRAIN_NATIVE_UNAVAILABLE'
+  | 'RINGTRAIN_NATIVE_INVALID_OPTIONS'
+  | 'RINGTRAIN_NATIVE_MISSING_CPU_KERNEL'
+  | 'RINGTRAIN_NATIVE_UNSUPPORTED_INPUT'
+  | 'RINGTRAIN_NATIVE_PROFILE_RUNNING';
 
 export abstract class NativeBackendError extends Error {
   abstract readonly code: NativeBackendErrorCode;
@@ -22,7 +22,7 @@ export abstract class NativeBackendError extends Error {
 
 /** The addon is not built or does not load; `reason` says why and how to fix it. */
 export class NativeBackendUnavailableError extends NativeBackendError {
-  readonly code = 'NATIVE_UNAVAILABLE';
+  readonly code = 'RINGTRAIN_NATIVE_UNAVAILABLE';
 
   constructor(readonly reason: string) {
     super(`the native backend is unavailable: ${reason}`);
@@ -31,12 +31,12 @@ export class NativeBackendUnavailableError extends NativeBackendError {
 
 /** Options out of range (a thread count that is not a positive integer, say). */
 export class InvalidNativeOptionsError extends NativeBackendError {
-  readonly code = 'NATIVE_INVALID_OPTIONS';
+  readonly code = 'RINGTRAIN_NATIVE_INVALID_OPTIONS';
 }
 
 /** A tfjs cpu kernel that a native kernel falls back to is not registered. */
 export class MissingCpuKernelError extends NativeBackendError {
-  readonly code = 'NATIVE_MISSING_CPU_KERNEL';
+  readonly code = 'RINGTRAIN_NATIVE_MISSING_CPU_KERNEL';
 
   constructor(kernelName: string) {
     super(`tfjs's cpu kernel '${kernelName}' is not registered; import '@tensorflow/tfjs-backend-cpu' before registering the native backend`);
@@ -45,7 +45,7 @@ export class MissingCpuKernelError extends NativeBackendError {
 
 /** A kernel of this backend's own (one tfjs has no cpu kernel for) got inputs it cannot take. */
 export class UnsupportedKernelInputError extends NativeBackendError {
-  readonly code = 'NATIVE_UNSUPPORTED_INPUT';
+  readonly code = 'RINGTRAIN_NATIVE_UNSUPPORTED_INPUT';
 
   constructor(kernelName: string, problem: string) {
     super(`${kernelName}: ${problem}`);
@@ -54,7 +54,7 @@ export class UnsupportedKernelInputError extends NativeBackendError {
 
 /** `startNativeCallProfile` while another profile is running. */
 export class NativeProfileRunningError extends NativeBackendError {
-  readonly code = 'NATIVE_PROFILE_RUNNING';
+  readonly code = 'RINGTRAIN_NATIVE_PROFILE_RUNNING';
 
   constructor() {
     super('a native call profile is already running; stop it first');

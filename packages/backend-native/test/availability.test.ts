@@ -37,7 +37,7 @@ describe('the native backend when its addon is missing', () => {
       caught = error;
     }
     expect(caught).toBeInstanceOf(NativeBackendUnavailableError);
-    expect((caught as NativeBackendUnavailableError).code).toBe('NATIVE_UNAVAILABLE');
+    expect((caught as NativeBackendUnavailableError).code).toBe('RINGTRAIN_NATIVE_UNAVAILABLE');
     expect((caught as NativeBackendUnavailableError).reason).toContain(INSTALL_FIX);
   });
 });

@@ -3,22 +3,25 @@
  * that callers (the CLI, tests, log queries) match on instead of the message text.
  */
 
-/** The stable codes of this package's errors. */
+import { CONNECTION_ERROR_CODES } from '@ringtrain/protocol';
+
+/** The stable codes of this package's errors (those a worker also sees come from the protocol's table). */
 export const COORDINATOR_ERROR_CODES = {
   invalidOption: 'RINGTRAIN_COORDINATOR_INVALID_OPTION',
   rendezvousTimeout: 'RINGTRAIN_RENDEZVOUS_TIMEOUT',
   workerLost: 'RINGTRAIN_WORKER_LOST',
   stalled: 'RINGTRAIN_STALLED',
   divergence: 'RINGTRAIN_REPLICAS_DIVERGED',
-  protocolViolation: 'RINGTRAIN_PROTOCOL_VIOLATION',
+  protocolViolation: CONNECTION_ERROR_CODES.protocolViolation,
   workerFailed: 'RINGTRAIN_WORKER_FAILED',
   checkpointCorrupt: 'RINGTRAIN_CHECKPOINT_CORRUPT',
   checkpointMismatch: 'RINGTRAIN_CHECKPOINT_MISMATCH',
   checkpointNotFound: 'RINGTRAIN_CHECKPOINT_NOT_FOUND',
   checkpointWrite: 'RINGTRAIN_CHECKPOINT_WRITE',
   interrupted: 'RINGTRAIN_INTERRUPTED',
-  joinRefused: 'RINGTRAIN_JOIN_REFUSED',
-  stragglerEvicted: 'RINGTRAIN_STRAGGLER_EVICTED',
+  joinRefused: CONNECTION_ERROR_CODES.joinRefused,
+  runOver: CONNECTION_ERROR_CODES.runOver,
+  stragglerEvicted: CONNECTION_ERROR_CODES.stragglerEvicted,
   portUnavailable: 'RINGTRAIN_COORDINATOR_PORT_UNAVAILABLE',
 } as const;
 

@@ -35,7 +35,16 @@ import { RunObserver } from './observe/run-observer.ts';
 import type { RunStatus } from './observe/run-status.ts';
 import { resolveCoordinatorOptions, type CoordinatorOptions, type ResolvedCoordinatorOptions } from './options.ts';
 import { machineConfig } from './run-config.ts';
-import { encodeMessage, parseWorkerToCoordinator, PROTOCOL_VERSION, ProtocolError, tokensEqual } from './wire.ts';
+import {
+  CLOSE_CODES,
+  CONNECTION_ERROR_CODES,
+  encodeMessage,
+  parseWorkerToCoordinator,
+  PROTOCOL_ERROR_CODES,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  tokensEqual,
+} from './wire.ts';
 
 /** What the coordinator is given besides its options. */
 export interface CoordinatorDependencies {
@@ -57,8 +66,8 @@ const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { 
 /** Error codes of refused connections that are not failures of anything (the run is full or over). */
 const NOT_A_FAILURE = new Set<string>([COORDINATOR_ERROR_CODES.joinRefused, COORDINATOR_ERROR_CODES.protocolViolation]);
 
-/** WebSocket close codes (RFC 6455 and the ws library). */
-const CLOSE = { normal: 1000, goingAway: 1001, policy: 1008, tooBig: 1009, badData: 1007 } as const;
+const CLOSE = CLOSE_CODES;
+const CODES = CONNECTION_ERROR_CODES;
 
 type ConnectionStage = 'awaiting-hello' | 'worker' | 'closed';
 
@@ -279,7 +288,7 @@ export class CoordinatorServer {
     };
     this.connections.set(conn.id, conn);
     conn.helloTimer = setTimeout(
-      () => this.refuse(conn, CLOSE.policy, 'RINGTRAIN_HELLO_TIMEOUT', `no hello within ${this.options.helloTimeoutMs} ms`),
+      () => this.refuse(conn, CLOSE.policyViolation, CODES.helloTimeout, `no hello within ${this.options.helloTimeoutMs} ms`),
       this.options.helloTimeoutMs,
     );
     socket.on('pong', () => {
@@ -305,8 +314,8 @@ export class CoordinatorServer {
     try {
       message = parseWorkerToCoordinator(data, { isBinary, maxFrameBytes: this.options.maxMessageBytes });
     } catch (error) {
-      const closeCode = error instanceof ProtocolError ? error.closeCode : CLOSE.badData;
-      const code = error instanceof ProtocolError ? error.code : 'RINGTRAIN_BAD_MESSAGE';
+      const closeCode = error instanceof ProtocolError ? error.closeCode : CLOSE.invalidPayload;
+      const code = error instanceof ProtocolError ? error.code : PROTOCOL_ERROR_CODES.malformedFrame;
       return this.refuse(conn, closeCode, code, `refused a message: ${(error as Error).message}`);
     }
     if (conn.stage === 'awaiting-hello') return this.onHello(conn, message);
@@ -315,13 +324,13 @@ export class CoordinatorServer {
 
   private onHello(conn: Connection, message: WorkerToCoordinator): void {
     if (message.type !== 'hello') {
-      return this.refuse(conn, CLOSE.policy, 'RINGTRAIN_EXPECTED_HELLO', `the first message must be hello, got ${message.type}`);
+      return this.refuse(conn, CLOSE.policyViolation, CODES.expectedHello, `the first message must be hello, got ${message.type}`);
     }
     if (message.v !== PROTOCOL_VERSION) {
-      return this.refuse(conn, CLOSE.policy, 'RINGTRAIN_PROTOCOL_VERSION', `protocol version ${message.v} is not supported; this coordinator speaks version ${PROTOCOL_VERSION}`);
+      return this.refuse(conn, CLOSE.policyViolation, PROTOCOL_ERROR_CODES.wrongVersion, `protocol version ${message.v} is not supported; this coordinator speaks version ${PROTOCOL_VERSION}`);
     }
     if (!tokensEqual(message.token, this.options.token)) {
-      return this.refuse(conn, CLOSE.policy, 'RINGTRAIN_BAD_TOKEN', `worker ${message.workerId} presented a wrong token`);
+      return this.refuse(conn, CLOSE.policyViolation, PROTOCOL_ERROR_CODES.badToken, `worker ${message.workerId} presented a wrong token`);
     }
     if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
     conn.helloTimer = null;
@@ -354,7 +363,7 @@ export class CoordinatorServer {
     const atMs = this.clock();
     switch (message.type) {
       case 'hello':
-        return this.closeWorker(conn, CLOSE.policy, 'RINGTRAIN_UNEXPECTED_MESSAGE', 'said hello twice');
+        return this.closeWorker(conn, CLOSE.policyViolation, PROTOCOL_ERROR_CODES.unexpectedMessage, 'said hello twice');
       case 'replica':
         return this.feed({
           type: 'replica-reported',
@@ -387,7 +396,7 @@ export class CoordinatorServer {
         return;
       default: {
         const unknown: never = message;
-        return this.closeWorker(conn, CLOSE.policy, 'RINGTRAIN_UNEXPECTED_MESSAGE', `sent an unexpected message ${JSON.stringify(unknown)}`);
+        return this.closeWorker(conn, CLOSE.policyViolation, PROTOCOL_ERROR_CODES.unexpectedMessage, `sent an unexpected message ${JSON.stringify(unknown)}`);
       }
     }
   }
@@ -396,7 +405,7 @@ export class CoordinatorServer {
     const maxStateBytes = 4 * 1024 ** 3;
     if (message.offset === 0) {
       if (message.totalBytes > maxStateBytes) {
-        return this.closeWorker(conn, CLOSE.tooBig, 'RINGTRAIN_STATE_TOO_BIG', `announced a state of ${message.totalBytes} bytes, over ${maxStateBytes}`);
+        return this.closeWorker(conn, CLOSE.messageTooBig, CODES.stateTooBig, `announced a state of ${message.totalBytes} bytes, over ${maxStateBytes}`);
       }
       conn.incomingState = { generation: message.generation, step: message.step, bytes: new Uint8Array(message.totalBytes), received: 0 };
     }
@@ -404,8 +413,8 @@ export class CoordinatorServer {
     if (incoming === null || message.offset !== incoming.received || message.offset + message.bytes.length > incoming.bytes.length || message.step !== incoming.step) {
       return this.closeWorker(
         conn,
-        CLOSE.policy,
-        'RINGTRAIN_STATE_OUT_OF_ORDER',
+        CLOSE.policyViolation,
+        CODES.stateOutOfOrder,
         `sent a state piece at offset ${message.offset} of ${message.totalBytes} for step ${message.step}, expected offset ${incoming?.received ?? 0}`,
       );
     }
@@ -419,7 +428,7 @@ export class CoordinatorServer {
   /** Closes a connection that is not (or no longer) a worker of the run, with an `error` first. */
   private refuse(conn: Connection, closeCode: number, errorCode: string, reason: string): void {
     if (conn.stage === 'closed') return;
-    if (!NOT_A_FAILURE.has(errorCode)) this.observer.recordFailure(errorCode === 'RINGTRAIN_BAD_TOKEN' ? 'auth_rejected' : 'protocol_error');
+    if (!NOT_A_FAILURE.has(errorCode)) this.observer.recordFailure(errorCode === PROTOCOL_ERROR_CODES.badToken ? 'auth_rejected' : 'protocol_error');
     this.logger.warn({ remote: conn.remote, code: errorCode }, `refused connection ${conn.remote}: ${reason}`);
     this.sendError(conn, errorCode, reason);
     this.closeSocket(conn, closeCode, reason);

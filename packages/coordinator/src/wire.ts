@@ -3,6 +3,9 @@
  * and validators, so handlers only ever see validated messages.
  */
 export {
+  CLOSE_CODES,
+  CONNECTION_ERROR_CODES,
+  PROTOCOL_ERROR_CODES,
   PROTOCOL_VERSION,
   encodeMessage,
   parseWorkerToCoordinator,

@@ -14,7 +14,7 @@
  *
  * The header carries the layout digest, so state is never loaded into another architecture.
  */
-import { CheckpointCorruptError, CheckpointMismatchError } from './errors.ts';
+import { CheckpointStateCorruptError, CheckpointStateMismatchError } from './errors.ts';
 import type { FlatLayout } from './flat-layout.ts';
 
 const MAGIC = 'RTCK';
@@ -45,12 +45,12 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 
 export function encodeTrainingState(layout: FlatLayout, state: TrainingState): Uint8Array {
   if (state.values.length !== layout.totalLength) {
-    throw new CheckpointMismatchError(
+    throw new CheckpointStateMismatchError(
       `cannot encode ${state.values.length} values for a layout of ${layout.totalLength}`,
     );
   }
   if (state.momentumBuffer !== null && state.momentumBuffer.length !== layout.gradientLength) {
-    throw new CheckpointMismatchError(
+    throw new CheckpointStateMismatchError(
       `cannot encode a momentum buffer of ${state.momentumBuffer.length} values for a layout of ${layout.gradientLength} parameters`,
     );
   }
@@ -77,26 +77,26 @@ export function encodeTrainingState(layout: FlatLayout, state: TrainingState): U
 
 export function decodeTrainingState(layout: FlatLayout, bytes: Uint8Array): TrainingState {
   if (bytes.length < PREFIX_BYTES) {
-    throw new CheckpointCorruptError(`checkpoint is truncated: ${bytes.length} bytes, the prefix alone has ${PREFIX_BYTES}`);
+    throw new CheckpointStateCorruptError(`checkpoint is truncated: ${bytes.length} bytes, the prefix alone has ${PREFIX_BYTES}`);
   }
   const magic = new TextDecoder().decode(bytes.subarray(0, 4));
   if (magic !== MAGIC) {
-    throw new CheckpointCorruptError(`checkpoint has magic '${magic}', expected '${MAGIC}'`);
+    throw new CheckpointStateCorruptError(`checkpoint has magic '${magic}', expected '${MAGIC}'`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(4, true);
   if (version !== VERSION) {
-    throw new CheckpointCorruptError(`checkpoint format version ${version} is not supported (expected ${VERSION})`);
+    throw new CheckpointStateCorruptError(`checkpoint format version ${version} is not supported (expected ${VERSION})`);
   }
   const headerLength = view.getUint32(8, true);
   if (PREFIX_BYTES + headerLength > bytes.length) {
-    throw new CheckpointCorruptError(
+    throw new CheckpointStateCorruptError(
       `checkpoint is truncated: the header claims ${headerLength} bytes, only ${bytes.length - PREFIX_BYTES} follow`,
     );
   }
   const header = parseHeader(bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength));
   if (header.layoutDigest !== layout.digest) {
-    throw new CheckpointMismatchError(
+    throw new CheckpointStateMismatchError(
       `checkpoint was written for flat layout ${header.layoutDigest.slice(0, 12)}… (${header.totalLength} values), ` +
         `this model has ${layout.digest.slice(0, 12)}… (${layout.totalLength} values)`,
     );
@@ -105,7 +105,7 @@ export function decodeTrainingState(layout: FlatLayout, bytes: Uint8Array): Trai
   const momentumLength = header.hasMomentumBuffer ? layout.gradientLength : 0;
   const expected = dataOffset + 4 * (layout.totalLength + momentumLength);
   if (bytes.length !== expected) {
-    throw new CheckpointCorruptError(`checkpoint has ${bytes.length} bytes, its header implies ${expected}`);
+    throw new CheckpointStateCorruptError(`checkpoint has ${bytes.length} bytes, its header implies ${expected}`);
   }
   const values = readFloats(bytes, dataOffset, layout.totalLength);
   const momentumBuffer = header.hasMomentumBuffer
@@ -119,7 +119,7 @@ function parseHeader(bytes: Uint8Array): CheckpointHeader {
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (error) {
-    throw new CheckpointCorruptError(`checkpoint header is not valid JSON: ${(error as Error).message}`);
+    throw new CheckpointStateCorruptError(`checkpoint header is not valid JSON: ${(error as Error).message}`);
   }
   const header = parsed as Partial<CheckpointHeader> | null;
   if (
@@ -132,7 +132,7 @@ function parseHeader(bytes: Uint8Array): CheckpointHeader {
     (header.step ?? -1) < 0 ||
     typeof header.hasMomentumBuffer !== 'boolean'
   ) {
-    throw new CheckpointCorruptError(`checkpoint header is missing fields or has wrong types: ${JSON.stringify(parsed)}`);
+    throw new CheckpointStateCorruptError(`checkpoint header is missing fields or has wrong types: ${JSON.stringify(parsed)}`);
   }
   return header as CheckpointHeader;
 }

@@ -3,14 +3,14 @@
  * `code` that callers (and the wire protocol) can match on without parsing messages.
  */
 export type ModelErrorCode =
-  | 'MODEL_INVALID_SPEC'
-  | 'MODEL_INVALID_BATCH'
-  | 'MODEL_INVALID_OPTIONS'
-  | 'MODEL_FLAT_LENGTH_MISMATCH'
-  | 'MODEL_CHECKPOINT_CORRUPT'
-  | 'MODEL_CHECKPOINT_MISMATCH'
-  | 'MODEL_UNKNOWN_VARIABLE'
-  | 'MODEL_DISPOSED';
+  | 'RINGTRAIN_MODEL_INVALID_SPEC'
+  | 'RINGTRAIN_MODEL_INVALID_BATCH'
+  | 'RINGTRAIN_MODEL_INVALID_OPTIONS'
+  | 'RINGTRAIN_MODEL_FLAT_LENGTH_MISMATCH'
+  | 'RINGTRAIN_MODEL_CHECKPOINT_CORRUPT'
+  | 'RINGTRAIN_MODEL_CHECKPOINT_MISMATCH'
+  | 'RINGTRAIN_MODEL_UNKNOWN_VARIABLE'
+  | 'RINGTRAIN_MODEL_DISPOSED';
 
 export abstract class ModelError extends Error {
   abstract readonly code: ModelErrorCode;
@@ -23,40 +23,40 @@ export abstract class ModelError extends Error {
 
 /** A `ResNetSpec` names an unknown depth or stem, or a size, width or count out of range. */
 export class InvalidResNetSpecError extends ModelError {
-  readonly code = 'MODEL_INVALID_SPEC';
+  readonly code = 'RINGTRAIN_MODEL_INVALID_SPEC';
 }
 
 /** Images or labels handed to a training or evaluation step do not fit the model. */
 export class InvalidBatchError extends ModelError {
-  readonly code = 'MODEL_INVALID_BATCH';
+  readonly code = 'RINGTRAIN_MODEL_INVALID_BATCH';
 }
 
 /** Optimizer, learning-rate schedule or trainer options out of range. */
 export class InvalidOptionsError extends ModelError {
-  readonly code = 'MODEL_INVALID_OPTIONS';
+  readonly code = 'RINGTRAIN_MODEL_INVALID_OPTIONS';
 }
 
 /** An averaged flat vector whose length differs from the model's flat layout. */
 export class FlatLengthMismatchError extends ModelError {
-  readonly code = 'MODEL_FLAT_LENGTH_MISMATCH';
+  readonly code = 'RINGTRAIN_MODEL_FLAT_LENGTH_MISMATCH';
 }
 
 /** Checkpoint bytes that are truncated, carry the wrong magic or version, or are inconsistent. */
-export class CheckpointCorruptError extends ModelError {
-  readonly code = 'MODEL_CHECKPOINT_CORRUPT';
+export class CheckpointStateCorruptError extends ModelError {
+  readonly code = 'RINGTRAIN_MODEL_CHECKPOINT_CORRUPT';
 }
 
 /** A well-formed checkpoint written for a different model (another flat layout). */
-export class CheckpointMismatchError extends ModelError {
-  readonly code = 'MODEL_CHECKPOINT_MISMATCH';
+export class CheckpointStateMismatchError extends ModelError {
+  readonly code = 'RINGTRAIN_MODEL_CHECKPOINT_MISMATCH';
 }
 
 /** A variable name that the model does not have. */
 export class UnknownVariableError extends ModelError {
-  readonly code = 'MODEL_UNKNOWN_VARIABLE';
+  readonly code = 'RINGTRAIN_MODEL_UNKNOWN_VARIABLE';
 }
 
 /** A model or trainer used after `dispose()`. */
 export class DisposedError extends ModelError {
-  readonly code = 'MODEL_DISPOSED';
+  readonly code = 'RINGTRAIN_MODEL_DISPOSED';
 }

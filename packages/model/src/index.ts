@@ -77,8 +77,8 @@ export {
 } from './layers-export.ts';
 
 export {
-  CheckpointCorruptError,
-  CheckpointMismatchError,
+  CheckpointStateCorruptError,
+  CheckpointStateMismatchError,
   DisposedError,
   FlatLengthMismatchError,
   InvalidBatchError,

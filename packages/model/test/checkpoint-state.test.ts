@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { decodeTrainingState, encodeTrainingState } from '../src/checkpoint-state.ts';
-import { CheckpointCorruptError, CheckpointMismatchError } from '../src/errors.ts';
+import { CheckpointStateCorruptError, CheckpointStateMismatchError } from '../src/errors.ts';
 import { flatLayoutFor } from '../src/flat-layout.ts';
 import { buildResNet, describeResNet } from '../src/resnet.ts';
 import type { ResNetSpecInput } from '../src/resnet.ts';
@@ -74,7 +74,7 @@ describe('training state as bytes', () => {
   it('names what is wrong with damaged bytes', () => {
     const bytes = encodeTrainingState(layout, { step: 5, values: new Float32Array(layout.totalLength), momentumBuffer: null });
     expect(() => decodeTrainingState(layout, bytes.subarray(0, 6))).toThrow(/truncated: 6 bytes/);
-    expect(() => decodeTrainingState(layout, bytes.subarray(0, bytes.length - 4))).toThrow(CheckpointCorruptError);
+    expect(() => decodeTrainingState(layout, bytes.subarray(0, bytes.length - 4))).toThrow(CheckpointStateCorruptError);
     expect(() => decodeTrainingState(layout, bytes.subarray(0, bytes.length - 4))).toThrow(/has \d+ bytes, its header implies \d+/);
     const badMagic = bytes.slice();
     badMagic[0] = 0x58;
@@ -90,7 +90,7 @@ describe('training state as bytes', () => {
   it('refuses state written for another architecture', () => {
     const other = flatLayoutFor(describeResNet({ ...SPEC, widthMultiplier: 0.25 }));
     const bytes = encodeTrainingState(other, { step: 0, values: new Float32Array(other.totalLength), momentumBuffer: null });
-    expect(() => decodeTrainingState(layout, bytes)).toThrow(CheckpointMismatchError);
+    expect(() => decodeTrainingState(layout, bytes)).toThrow(CheckpointStateMismatchError);
     expect(() => decodeTrainingState(layout, bytes)).toThrow(/written for flat layout .* this model has/);
     expect(() => encodeTrainingState(layout, { step: 0, values: new Float32Array(3), momentumBuffer: null })).toThrow(
       /cannot encode 3 values/,

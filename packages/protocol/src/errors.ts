@@ -21,8 +21,14 @@ export const PROTOCOL_ERROR_CODES = {
 
 export type ProtocolErrorCode = (typeof PROTOCOL_ERROR_CODES)[keyof typeof PROTOCOL_ERROR_CODES];
 
-/** WebSocket close codes used when a frame is refused. */
+/** WebSocket close codes ringtrain closes connections with (RFC 6455 §7.4.1). */
 export const CLOSE_CODES = {
+  /** The work is done (`stop`). */
+  normal: 1000,
+  /** This endpoint is going away (shutting down, a ring abandoned). */
+  goingAway: 1001,
+  /** The frame's data is not what its type says (not the message it claims to be). */
+  invalidPayload: 1007,
   /** The frame does not follow the protocol (malformed, wrong version, bad field). */
   protocolError: 1002,
   /** The frame holds a kind of data this endpoint does not accept (text, unknown message type). */
@@ -106,6 +112,36 @@ export class BadTokenError extends ProtocolError {
   readonly code = PROTOCOL_ERROR_CODES.badToken;
   readonly closeCode = CLOSE_CODES.policyViolation;
 }
+
+/**
+ * Why the coordinator closes (or refuses) a worker's connection, sent in the `error` before the
+ * close: the codes that are not a malformed frame (those are {@link PROTOCOL_ERROR_CODES}).
+ */
+export const CONNECTION_ERROR_CODES = {
+  helloTimeout: 'RINGTRAIN_HELLO_TIMEOUT',
+  expectedHello: 'RINGTRAIN_EXPECTED_HELLO',
+  joinRefused: 'RINGTRAIN_JOIN_REFUSED',
+  /** The run has ended; nothing to join. */
+  runOver: 'RINGTRAIN_RUN_OVER',
+  protocolViolation: 'RINGTRAIN_PROTOCOL_VIOLATION',
+  stateTooBig: 'RINGTRAIN_STATE_TOO_BIG',
+  stateOutOfOrder: 'RINGTRAIN_STATE_OUT_OF_ORDER',
+  stragglerEvicted: 'RINGTRAIN_STRAGGLER_EVICTED',
+} as const;
+
+export type ConnectionErrorCode = (typeof CONNECTION_ERROR_CODES)[keyof typeof CONNECTION_ERROR_CODES];
+
+/**
+ * What a worker may do after the coordinator closed its connection with `code`: `retryable`,
+ * connect again (the run may take it back: it was full, or it was evicted and has caught up);
+ * `fatal`, stop (the token is wrong, it speaks another protocol, it broke the rules). Recovery
+ * depends on telling these apart; an unknown code is fatal.
+ */
+export function recoveryOf(code: string): 'retryable' | 'fatal' {
+  return RETRYABLE.has(code) ? 'retryable' : 'fatal';
+}
+
+const RETRYABLE = new Set<string>([CONNECTION_ERROR_CODES.helloTimeout, CONNECTION_ERROR_CODES.joinRefused, CONNECTION_ERROR_CODES.stragglerEvicted]);
 
 /** RFC 6455 caps a close reason at 123 bytes of UTF-8. */
 const MAX_CLOSE_REASON_BYTES = 123;

@@ -54,6 +54,8 @@ export {
   BadFieldError,
   BadTokenError,
   CLOSE_CODES,
+  CONNECTION_ERROR_CODES,
+  recoveryOf,
   FrameTooLargeError,
   MalformedFrameError,
   PROTOCOL_ERROR_CODES,
@@ -65,4 +67,4 @@ export {
   closeFrameFor,
   errorMessageFor,
 } from './errors.ts';
-export type { ProtocolErrorCode, ProtocolErrorDetails } from './errors.ts';
+export type { ConnectionErrorCode, ProtocolErrorCode, ProtocolErrorDetails } from './errors.ts';

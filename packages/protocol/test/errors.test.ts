@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BadTokenError, FrameTooLargeError, PROTOCOL_VERSION, closeFrameFor, errorMessageFor } from '../src/index.ts';
+import { BadTokenError, FrameTooLargeError, PROTOCOL_VERSION, closeFrameFor, errorMessageFor, recoveryOf } from '../src/index.ts';
 
 describe('closing a connection after an error', () => {
   it("uses the error's close code and puts its code in the reason", () => {
@@ -39,5 +39,17 @@ describe('closing after errors of other packages', () => {
 
   it('falls back to 1011 for a reserved code such as 1006', () => {
     expect(closeFrameFor(Object.assign(new Error('x'), { closeCode: 1006 })).code).toBe(1011);
+  });
+
+  it.each([
+    ['RINGTRAIN_JOIN_REFUSED', 'retryable'],
+    ['RINGTRAIN_STRAGGLER_EVICTED', 'retryable'],
+    ['RINGTRAIN_HELLO_TIMEOUT', 'retryable'],
+    ['RINGTRAIN_BAD_TOKEN', 'fatal'],
+    ['RINGTRAIN_WRONG_VERSION', 'fatal'],
+    ['RINGTRAIN_RUN_OVER', 'fatal'],
+    ['RINGTRAIN_SOMETHING_NEW', 'fatal'],
+  ])('classes %s as %s for a worker deciding whether to connect again', (code, recovery) => {
+    expect(recoveryOf(code)).toBe(recovery);
   });
 });

@@ -4,7 +4,7 @@
  * flip for a sample whichever worker trains on it.
  */
 import type { DatasetMessage } from '@ringtrain/protocol';
-import { MissingDataError, UnexpectedMessageError } from './errors.ts';
+import { MissingDataError, RefusedMessageError } from './errors.ts';
 
 export class DatasetStore {
   rows = 0;
@@ -29,11 +29,11 @@ export class DatasetStore {
       this.rows = message.rows;
       this.cols = message.cols;
     } else if (message.rows !== this.rows || message.cols !== this.cols) {
-      throw new UnexpectedMessageError(`a ${this.split} chunk of ${message.rows}×${message.cols} images follows ${this.rows}×${this.cols} ones`);
+      throw new RefusedMessageError(`a ${this.split} chunk of ${message.rows}×${message.cols} images follows ${this.rows}×${this.cols} ones`);
     }
     const n = message.indices.length;
     if (message.images.length !== n * pixels || message.labels.length !== n) {
-      throw new UnexpectedMessageError(
+      throw new RefusedMessageError(
         `a ${this.split} chunk announces ${n} images but holds ${message.images.length} image bytes and ${message.labels.length} labels`,
       );
     }

@@ -54,7 +54,7 @@ export class RefusedError extends WorkerError {
 }
 
 /** The coordinator sent something this worker cannot accept now (malformed, wrong version, out of turn). */
-export class UnexpectedMessageError extends WorkerError {
+export class RefusedMessageError extends WorkerError {
   readonly code = WORKER_ERROR_CODES.unexpectedMessage;
   constructor(
     message: string,

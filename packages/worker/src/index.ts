@@ -4,7 +4,7 @@ export {
   InvalidWorkerOptionError,
   IllegalTransitionError,
   RefusedError,
-  UnexpectedMessageError,
+  RefusedMessageError,
   ConnectionLostError,
   ConnectFailedError,
   MissingDataError,

@@ -7,7 +7,8 @@
  *   ready      -> in-round     a plan or an evaluation started
  *   in-round   -> ready        it ended
  *   ready | in-round -> draining   `stop` arrived or a failure is being reported
- *   ready | in-round -> reconnecting   the coordinator went away; the replica is kept
+ *   connecting | ready | in-round -> reconnecting   the coordinator went away, or refused this
+ *                    worker for now (a full ring, an eviction); the replica is kept
  *   reconnecting -> connecting      reached a coordinator again (it welcomes us anew)
  *   any but closed   -> closed
  */
@@ -16,7 +17,7 @@ import { IllegalTransitionError } from './errors.ts';
 export type ConnectionState = 'connecting' | 'ready' | 'in-round' | 'reconnecting' | 'draining' | 'closed';
 
 const NEXT: Record<ConnectionState, readonly ConnectionState[]> = {
-  connecting: ['ready', 'draining', 'closed'],
+  connecting: ['ready', 'reconnecting', 'draining', 'closed'],
   ready: ['in-round', 'reconnecting', 'draining', 'closed'],
   'in-round': ['ready', 'reconnecting', 'draining', 'closed'],
   reconnecting: ['connecting', 'draining', 'closed'],

@@ -43,14 +43,14 @@ import {
   MissingDataError,
   RefusedError,
   TrainingFailedError,
-  UnexpectedMessageError,
+  RefusedMessageError,
   WorkerError,
   WORKER_ERROR_CODES,
 } from './errors.ts';
 import { ConnectionLifecycle } from './lifecycle.ts';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
 import type { ComputeProvider, ListenForPeers, ReplicaTrainer, Ring, RingServer } from './ports.ts';
-import { encodeMessage, parseCoordinatorToWorker, PROTOCOL_VERSION, ProtocolError } from './wire.ts';
+import { CLOSE_CODES, encodeMessage, parseCoordinatorToWorker, PROTOCOL_VERSION, ProtocolError, recoveryOf } from './wire.ts';
 
 export interface WorkerLogger {
   debug(fields: object, message: string): void;
@@ -302,7 +302,10 @@ export class Worker {
     } catch (error) {
       return this.fail(new ConnectionLostError(`${why}, and reconnecting failed: ${(error as Error).message}`), null);
     }
-    if (this.finished) return;
+    if (this.finished) {
+      socket.terminate();
+      return;
+    }
     this.lifecycle.moveTo('connecting', 'reconnected');
     this.log.info({}, `reconnected to the coordinator at ${this.options.coordinatorUrl}`);
     this.attach(socket);
@@ -317,7 +320,7 @@ export class Worker {
       message = parseCoordinatorToWorker(data, { isBinary, maxFrameBytes: this.options.maxMessageBytes });
     } catch (error) {
       const closeCode = error instanceof ProtocolError ? error.closeCode : 1007;
-      return this.fail(new UnexpectedMessageError(`the coordinator sent a message this worker refuses: ${(error as Error).message}`, closeCode));
+      return this.fail(new RefusedMessageError(`the coordinator sent a message this worker refuses: ${(error as Error).message}`, closeCode));
     }
     // These must not wait behind a running plan or a ring being formed.
     switch (message.type) {
@@ -360,7 +363,7 @@ export class Worker {
       return;
     }
     const outOfTurn = (): never => {
-      throw new UnexpectedMessageError(`the coordinator sent ${message.type} while this worker is ${state}${this.assignment === null ? ' without an assignment' : ''}`);
+      throw new RefusedMessageError(`the coordinator sent ${message.type} while this worker is ${state}${this.assignment === null ? ' without an assignment' : ''}`);
     };
     switch (message.type) {
       case 'welcome':
@@ -400,7 +403,7 @@ export class Worker {
         return;
       default: {
         const unknown: never = message;
-        throw new UnexpectedMessageError(`unknown message ${JSON.stringify(unknown)}`);
+        throw new RefusedMessageError(`unknown message ${JSON.stringify(unknown)}`);
       }
     }
   }
@@ -418,7 +421,7 @@ export class Worker {
   private async onAssign(message: AssignMessage): Promise<void> {
     const previous = this.assignment;
     if (previous !== null && message.generation <= previous.generation) {
-      throw new UnexpectedMessageError(`an assignment of generation ${message.generation} follows one of generation ${previous.generation}`);
+      throw new RefusedMessageError(`an assignment of generation ${message.generation} follows one of generation ${previous.generation}`);
     }
     this.leaveGeneration();
     this.assignment = message;
@@ -458,7 +461,7 @@ export class Worker {
       return;
     }
     if (!this.hasReplica || this.stepsDone !== message.step) {
-      throw new UnexpectedMessageError(`told to keep a replica of step ${message.step}, but this replica ${this.hasReplica ? `has done ${this.stepsDone} steps` : 'holds no state'}`);
+      throw new RefusedMessageError(`told to keep a replica of step ${message.step}, but this replica ${this.hasReplica ? `has done ${this.stepsDone} steps` : 'holds no state'}`);
     }
     await this.joinRing(message.generation);
   }
@@ -467,21 +470,21 @@ export class Worker {
     const incoming = this.incomingState;
     if (incoming === null || message.generation !== incoming.generation || message.step !== incoming.step) {
       if (message.generation < (this.assignment?.generation ?? 0)) return;
-      throw new UnexpectedMessageError(`a state of step ${message.step} (generation ${message.generation}) arrived unannounced`);
+      throw new RefusedMessageError(`a state of step ${message.step} (generation ${message.generation}) arrived unannounced`);
     }
     if (message.offset === 0) {
       incoming.bytes = new Uint8Array(message.totalBytes);
       incoming.received = 0;
     }
     if (message.offset !== incoming.received || message.offset + message.bytes.length > incoming.bytes.length) {
-      throw new UnexpectedMessageError(`a state piece at offset ${message.offset} of ${message.totalBytes} arrived out of order (expected offset ${Math.max(0, incoming.received)})`);
+      throw new RefusedMessageError(`a state piece at offset ${message.offset} of ${message.totalBytes} arrived out of order (expected offset ${Math.max(0, incoming.received)})`);
     }
     incoming.bytes.set(message.bytes, message.offset);
     incoming.received += message.bytes.length;
     if (incoming.received < incoming.bytes.length) return;
     this.incomingState = null;
     const trainer = this.trainer;
-    if (trainer === null) throw new UnexpectedMessageError('a state arrived before the assignment');
+    if (trainer === null) throw new RefusedMessageError('a state arrived before the assignment');
     trainer.setState(incoming.bytes);
     this.hasReplica = true;
     this.stepsDone = incoming.step;
@@ -531,14 +534,14 @@ export class Worker {
     const trainer = this.trainer;
     const ring = this.ring;
     const assignment = this.assignment;
-    if (trainer === null || ring === null || assignment === null) throw new UnexpectedMessageError('a plan arrived before the ring was joined');
+    if (trainer === null || ring === null || assignment === null) throw new RefusedMessageError('a plan arrived before the ring was joined');
     const b = assignment.hyper.batchSizePerWorker;
     const steps = plan.learningRates.length;
     if (Math.ceil(plan.indices.length / b) !== steps) {
-      throw new UnexpectedMessageError(`a plan of ${plan.indices.length} indices in batches of ${b} has ${Math.ceil(plan.indices.length / b)} steps, but ${steps} learning rates`);
+      throw new RefusedMessageError(`a plan of ${plan.indices.length} indices in batches of ${b} has ${Math.ceil(plan.indices.length / b)} steps, but ${steps} learning rates`);
     }
     if (plan.firstStep !== this.stepsDone) {
-      throw new UnexpectedMessageError(`a plan starts at step ${plan.firstStep}, but this replica has done ${this.stepsDone} steps`);
+      throw new RefusedMessageError(`a plan starts at step ${plan.firstStep}, but this replica has done ${this.stepsDone} steps`);
     }
     this.train.requireAll(plan.indices, `the plan of epoch ${plan.epoch}`);
     this.lifecycle.moveTo('in-round', `plan of epoch ${plan.epoch}`);
@@ -659,7 +662,7 @@ export class Worker {
   private async runEvaluation(message: EvaluateMessage): Promise<void> {
     const trainer = this.trainer;
     const assignment = this.assignment;
-    if (trainer === null || assignment === null) throw new UnexpectedMessageError('an evaluation arrived before the assignment');
+    if (trainer === null || assignment === null) throw new RefusedMessageError('an evaluation arrived before the assignment');
     this.test.requireAll(message.indices, `the evaluation of epoch ${message.epoch}`);
     this.lifecycle.moveTo('in-round', `evaluation of epoch ${message.epoch}`);
     const batch = this.options.evalBatchSize;
@@ -726,7 +729,13 @@ export class Worker {
   private onClose(code: number, reason: string): void {
     if (this.finished) return;
     const remote = this.remoteError;
+    const mayRetry = this.options.reconnectTimeoutMs > 0 && this.lifecycle.canMoveTo('reconnecting');
     if (remote !== null) {
+      // Evicted, or the run had no room: the run may take this worker back later. A wrong token is final.
+      if (recoveryOf(remote.code) === 'retryable' && mayRetry) {
+        void this.reconnect(`the coordinator closed the connection: ${remote.message} (${remote.code})`);
+        return;
+      }
       return this.fail(new RefusedError(`the coordinator closed the connection: ${remote.message} (${remote.code})`, remote.code), null);
     }
     // A stop may still be queued behind a running step; the close that follows it is not a loss.
@@ -735,12 +744,12 @@ export class Worker {
       return;
     }
     const why = this.socketProblem ?? (reason === '' ? 'no reason given' : reason);
-    if (this.welcomed && code !== 1009 && this.options.reconnectTimeoutMs > 0 && this.lifecycle.canMoveTo('reconnecting')) {
+    if (this.welcomed && code !== CLOSE_CODES.messageTooBig && mayRetry) {
       void this.reconnect(`the coordinator connection closed unexpectedly (code ${code}: ${why})`);
       return;
     }
     const error =
-      code === 1009 ? new UnexpectedMessageError(`${why} (close code 1009)`, 1009) : new ConnectionLostError(`the coordinator connection closed unexpectedly (code ${code}: ${why})`);
+      code === 1009 ? new RefusedMessageError(`${why} (close code 1009)`, 1009) : new ConnectionLostError(`the coordinator connection closed unexpectedly (code ${code}: ${why})`);
     this.fail(error, null);
   }
 
@@ -794,7 +803,7 @@ export class Worker {
 function failureReason(error: WorkerError): string {
   if (error instanceof ConnectionLostError || error instanceof ConnectFailedError) return 'coordinator_lost';
   if (error.cause instanceof AllReduceError) return 'peer_lost';
-  if (error instanceof UnexpectedMessageError || error instanceof RefusedError || error instanceof MissingDataError) return 'protocol_error';
+  if (error instanceof RefusedMessageError || error instanceof RefusedError || error instanceof MissingDataError) return 'protocol_error';
   return 'step_error';
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DatasetMessage } from '@ringtrain/protocol';
-import { DatasetStore, MissingDataError, UnexpectedMessageError } from '../src/index.ts';
+import { DatasetStore, MissingDataError, RefusedMessageError } from '../src/index.ts';
 
 function chunk(indices: number[], rows = 2, cols = 2): DatasetMessage {
   const pixels = rows * cols;
@@ -39,7 +39,7 @@ describe('the store of images a worker was sent', () => {
   it('refuses a chunk whose byte count contradicts its indices', () => {
     const store = new DatasetStore('train');
     const bad = { ...chunk([1, 2]), images: new Uint8Array(5) };
-    expect(() => store.add(bad)).toThrow(UnexpectedMessageError);
+    expect(() => store.add(bad)).toThrow(RefusedMessageError);
     expect(() => store.add(bad)).toThrow('announces 2 images but holds 5 image bytes');
   });
 

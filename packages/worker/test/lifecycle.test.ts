@@ -24,12 +24,19 @@ describe('the coordinator connection lifecycle', () => {
     [['ready', 'draining'], 'in-round'],
     [['closed'], 'ready'],
     [['closed'], 'closed'],
+    [['ready', 'reconnecting'], 'ready'],
+    [['ready', 'reconnecting'], 'in-round'],
   ] as [ConnectionState[], ConnectionState][])('refuses to go from the end of %j to %s', (path, to) => {
     const lifecycle = at(path);
     const from = lifecycle.state;
     expect(() => lifecycle.moveTo(to, 'test')).toThrow(IllegalTransitionError);
     expect(() => lifecycle.moveTo(to, 'test')).toThrow(`cannot go from ${from} to ${to}`);
     expect(lifecycle.state).toBe(from);
+  });
+
+  it('goes back to connecting after losing its coordinator, and on to ready', () => {
+    const lifecycle = at(['ready', 'in-round', 'reconnecting', 'connecting', 'ready']);
+    expect(lifecycle.state).toBe('ready');
   });
 
   it('may close from every state but closed', () => {

@@ -73,6 +73,7 @@ interface Coordinator {
 
 let servers: WebSocketServer[] = [];
 afterEach(async () => {
+  for (const s of servers) for (const client of s.clients) client.terminate();
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   servers = [];
 });
@@ -252,6 +253,18 @@ describe('a worker talking to its coordinator', () => {
     const { run } = await startWorker(c);
     (await c.socket).close(1011, 'coordinator crashed');
     await expect(run).rejects.toThrow('the coordinator connection closed unexpectedly (code 1011: coordinator crashed)');
+  });
+
+  it('reconnects when it was evicted as a straggler, a refusal the run may take back', async () => {
+    const c = await scriptedCoordinator();
+    const { run, worker } = await startWorker(c);
+    await bringUp(c);
+    await c.send({ v: PROTOCOL_VERSION, type: 'error', code: 'RINGTRAIN_STRAGGLER_EVICTED', message: 'evicted as a straggler' });
+    (await c.socket).close(1008, 'evicted');
+    // It connects again (here to the same scripted coordinator, which only listens).
+    await expect.poll(() => worker.lifecycle.transitions.map((t) => t.to).join(' ')).toContain('reconnecting connecting');
+    worker.shutdown('test over');
+    await expect(run).rejects.toThrow('the worker was shut down: test over');
   });
 
   it('passes on the reason when the coordinator refuses it', async () => {

@@ -16,11 +16,11 @@ const RUNNING = new Set(['training', 'evaluating', 'checkpointing']);
 
 export function onJoined(ctx: Ctx, e: WorkerJoinedEvent): void {
   const { d } = ctx;
-  const refuse = (reason: string): void => {
-    ctx.out.push({ kind: 'refuse', connectionId: e.connectionId, code: CLOSE_CODES.policyViolation, errorCode: COORDINATOR_ERROR_CODES.joinRefused, reason });
+  const refuse = (reason: string, errorCode: string = COORDINATOR_ERROR_CODES.joinRefused): void => {
+    ctx.out.push({ kind: 'refuse', connectionId: e.connectionId, code: CLOSE_CODES.policyViolation, errorCode, reason });
     log(ctx, 'warn', `refused worker ${e.workerId} from ${e.hostname} pid ${e.pid}: ${reason}`);
   };
-  if (!isActive(d)) return refuse('the run is over');
+  if (!isActive(d)) return refuse('the run is over', COORDINATOR_ERROR_CODES.runOver);
   if (d.workers.some((w) => w.workerId === e.workerId)) {
     return refuse(`worker id ${e.workerId} is already taken by a connected worker`);
   }

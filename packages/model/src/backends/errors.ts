@@ -3,11 +3,11 @@
  * stable string `code`.
  */
 export type BackendErrorCode =
-  | 'BACKEND_UNKNOWN'
-  | 'BACKEND_UNAVAILABLE'
-  | 'BACKEND_INVALID_OPTIONS'
-  | 'BACKEND_MISSING_KERNEL'
-  | 'BACKEND_UNSUPPORTED_ATTRIBUTES';
+  | 'RINGTRAIN_BACKEND_UNKNOWN'
+  | 'RINGTRAIN_BACKEND_UNAVAILABLE'
+  | 'RINGTRAIN_BACKEND_INVALID_OPTIONS'
+  | 'RINGTRAIN_BACKEND_MISSING_KERNEL'
+  | 'RINGTRAIN_BACKEND_UNSUPPORTED_ATTRIBUTES';
 
 export abstract class BackendError extends Error {
   abstract readonly code: BackendErrorCode;
@@ -20,7 +20,7 @@ export abstract class BackendError extends Error {
 
 /** A backend choice that is none of the known names. */
 export class UnknownBackendError extends BackendError {
-  readonly code = 'BACKEND_UNKNOWN';
+  readonly code = 'RINGTRAIN_BACKEND_UNKNOWN';
 
   constructor(readonly choice: string, known: readonly string[]) {
     super(`unknown backend '${choice}'; choose one of ${known.map((name) => `'${name}'`).join(', ')}`);
@@ -29,7 +29,7 @@ export class UnknownBackendError extends BackendError {
 
 /** An explicitly chosen backend that cannot run here; `reason` says why. */
 export class BackendUnavailableError extends BackendError {
-  readonly code = 'BACKEND_UNAVAILABLE';
+  readonly code = 'RINGTRAIN_BACKEND_UNAVAILABLE';
 
   constructor(readonly backend: string, readonly reason: string) {
     super(`backend '${backend}' is unavailable: ${reason}`);
@@ -38,12 +38,12 @@ export class BackendUnavailableError extends BackendError {
 
 /** Backend options out of range, or in conflict with how the backend was already initialised. */
 export class InvalidBackendOptionsError extends BackendError {
-  readonly code = 'BACKEND_INVALID_OPTIONS';
+  readonly code = 'RINGTRAIN_BACKEND_INVALID_OPTIONS';
 }
 
 /** A kernel that a wasm kernel builds on is not registered. */
 export class MissingKernelError extends BackendError {
-  readonly code = 'BACKEND_MISSING_KERNEL';
+  readonly code = 'RINGTRAIN_BACKEND_MISSING_KERNEL';
 
   constructor(kernelName: string, backendName: string, detail = 'it is not registered') {
     super(`kernel '${kernelName}' for backend '${backendName}' cannot be used: ${detail}`);
@@ -52,5 +52,5 @@ export class MissingKernelError extends BackendError {
 
 /** Attributes a kernel does not implement (for instance dilations > 1 in a gradient). */
 export class UnsupportedKernelAttributesError extends BackendError {
-  readonly code = 'BACKEND_UNSUPPORTED_ATTRIBUTES';
+  readonly code = 'RINGTRAIN_BACKEND_UNSUPPORTED_ATTRIBUTES';
 }
