@@ -44,7 +44,9 @@ export interface CoordinatorOptions {
   /**
    * A worker that has not answered a ping for this long is lost, and a new generation goes on
    * without it (a process that died is noticed at once, by its closed connection). A silent
-   * worker is noticed within this plus one `heartbeatIntervalMs`.
+   * worker is noticed within this plus one `heartbeatIntervalMs`. A worker computes on the
+   * thread that answers pings, so for a worker whose steps are slow the timeout is raised to
+   * twice its slowest reported step.
    * @default 8000
    */
   heartbeatTimeoutMs?: number;

@@ -89,6 +89,8 @@ interface Connection {
   closedByUs: boolean;
   /** It was cut for not answering heartbeats. */
   silent: boolean;
+  /** The longest compute time of a step it reported: its event loop answers no ping meanwhile. */
+  longestComputeMs: number;
 }
 
 export class CoordinatorServer {
@@ -285,6 +287,7 @@ export class CoordinatorServer {
       closeReason: null,
       closedByUs: false,
       silent: false,
+      longestComputeMs: 0,
     };
     this.connections.set(conn.id, conn);
     conn.helloTimer = setTimeout(
@@ -381,6 +384,7 @@ export class CoordinatorServer {
       case 'gradient-ready':
         return this.feed({ type: 'gradient-ready', atMs, workerId, generation: message.generation, step: message.step });
       case 'step-report': {
+        conn.longestComputeMs = Math.max(conn.longestComputeMs, message.computeMs);
         const { v: _v, type: _t, ...report } = message;
         return this.feed({ type: 'step-reported', atMs, workerId, report });
       }
@@ -489,10 +493,13 @@ export class CoordinatorServer {
     for (const conn of this.connections.values()) {
       if (conn.stage !== 'worker') continue;
       const silentMs = now - conn.lastPongAtMs;
-      if (silentMs >= this.options.heartbeatTimeoutMs) {
+      // A worker computes a step on the thread that answers pings: silence as long as its
+      // slowest step (twice over) is not taken for a frozen process.
+      const timeoutMs = Math.max(this.options.heartbeatTimeoutMs, 2 * conn.longestComputeMs);
+      if (silentMs >= timeoutMs) {
         conn.closedByUs = true;
         conn.silent = true;
-        conn.closeReason = `no heartbeat answer for ${Math.round(silentMs / 1000)} s (heartbeatTimeoutMs ${this.options.heartbeatTimeoutMs})`;
+        conn.closeReason = `no heartbeat answer for ${Math.round(silentMs / 1000)} s (heartbeatTimeoutMs ${this.options.heartbeatTimeoutMs}${timeoutMs > this.options.heartbeatTimeoutMs ? `, raised to ${timeoutMs} ms by its slowest step` : ''})`;
         this.logger.warn({ workerId: conn.workerId, remote: conn.remote }, `worker ${conn.workerId ?? '?'}: ${conn.closeReason}`);
         this.observer.recordFailure('heartbeat_timeout');
         // terminate() fires 'close' at once, which reports the worker lost.
