@@ -224,6 +224,12 @@ describe('a live run seen through its metrics, Prometheus and the dashboard', ()
       expect(row[3]).toBe('wasm');
       expect(Number(row[5])).toBeGreaterThan(0);
     }
+    // One generation, opened at the start, with both workers.
+    const membership = await page.locator('#membership-body tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '')));
+    expect(membership).toHaveLength(1);
+    expect(membership[0]?.slice(0, 4)).toEqual(['1', 'start', '0', String(WORKERS)]);
+    expect(membership[0]?.[6]?.split(', ').sort()).toEqual(['worker-0', 'worker-1']);
+    expect(rows.every((r) => / s ago$/.test(r[8] ?? ''))).toBe(true);
     expect(await page.locator('#config').textContent()).toContain('ResNet-18, small stem, width ×0.25');
     expect(await page.locator('#epochs').textContent()).toMatch(/^[12]$/);
 

@@ -18,7 +18,8 @@
   const CHART_HEIGHT = 230;
   const PHASE_NAMES = {
     rendezvous: 'waiting for workers',
-    starting: 'starting',
+    waiting: 'waiting for replacements',
+    starting: 'forming a generation',
     training: 'training',
     evaluating: 'evaluating',
     checkpointing: 'checkpointing',
@@ -284,11 +285,33 @@
         el('td', { className: 'num', text: rate(w.examplesPerSecond) }),
         el('td', { className: 'num', text: String(w.steps) }),
         el('td', {}, [split]),
+        // Silence that grows is a partition or a frozen process, before the heartbeat timeout cuts it.
+        el('td', { className: 'num', text: w.connected ? `${w.silentSeconds.toFixed(1)} s ago` : '–' }),
       ]);
       return row;
     });
-    if (rows.length === 0) rows.push(el('tr', { className: 'empty' }, [el('td', { colspan: 8, text: 'No worker has joined yet.' })]));
+    if (rows.length === 0) rows.push(el('tr', { className: 'empty' }, [el('td', { colspan: 9, text: 'No worker has joined yet.' })]));
     body.replaceChildren(...rows);
+  }
+
+  function renderMembership(s) {
+    const m = s.membership;
+    const started = m.generations[0]?.openedAtMs ?? s.atMs;
+    const rows = m.generations.map((g) =>
+      el('tr', { 'data-cause': g.cause }, [
+        el('td', { text: String(g.generation) }),
+        el('td', { text: g.cause.replace('-', ' ') }),
+        el('td', { className: 'num', text: String(g.step) }),
+        el('td', { className: 'num', text: String(g.worldSize) }),
+        el('td', { className: 'num', text: `+${duration((g.openedAtMs - started) / 1000)}` }),
+        el('td', { className: 'num', text: g.readyAtMs === null ? 'forming' : `${((g.readyAtMs - g.openedAtMs) / 1000).toFixed(2)} s` }),
+        el('td', { className: 'mono', text: g.workerIds.join(', ') }),
+      ]),
+    );
+    if (rows.length === 0) rows.push(el('tr', { className: 'empty' }, [el('td', { colspan: 7, text: 'No generation yet.' })]));
+    byId('membership-body').replaceChildren(...rows.reverse());
+    const scaling = m.batchScaling === 'fixed-global' ? 'global batch kept' : 'per-worker batch kept, learning rate scaled';
+    setText('membership-note', `${m.recoveries} recoveries (${m.recoverySeconds.toFixed(1)} s), ${m.stepsDiscarded} steps discarded; ${scaling} when the world changes`);
   }
 
   function renderEpochs(s) {
@@ -351,6 +374,7 @@
     renderStats(s);
     updateCharts(s);
     renderWorkers(s);
+    renderMembership(s);
     renderEpochs(s);
     renderConfig(s);
     setText('footer-version', `ringtrain ${s.version}`);
