@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BIN, runRingtrain } from '../test/launch-helpers.ts';
+import { readCommittedSteps, sampleCounts } from '../test/support/committed-steps.ts';
 
 const { values } = parseArgs({
   options: {
@@ -44,11 +45,6 @@ interface LogLine {
   msg: string;
 }
 
-interface Committed {
-  step: number;
-  epoch: number;
-  ranks: { indices: number[]; real: number }[];
-}
 
 interface Fault {
   kind: 'kill' | 'stop';
@@ -148,20 +144,14 @@ async function main(): Promise<void> {
   }
 
   // Samples of every epoch that finished: each trained exactly once.
-  const steps = (await readFile(stepLog, 'utf8'))
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Committed);
+  const steps = await readCommittedSteps(stepLog);
   const lastEpoch = Math.max(...steps.map((s) => s.epoch));
   let lost = 0;
   let doubled = 0;
   for (let epoch = 0; epoch < lastEpoch; epoch++) {
-    const counts = new Uint32Array(TRAIN);
-    for (const s of steps.filter((x) => x.epoch === epoch)) for (const r of s.ranks) for (const i of r.indices.slice(0, r.real)) counts[i] = (counts[i] ?? 0) + 1;
-    for (const c of counts) {
-      if (c === 0) lost++;
-      if (c > 1) doubled += c - 1;
-    }
+    const counts = sampleCounts(steps, epoch);
+    lost += TRAIN - counts.size;
+    for (const c of counts.values()) if (c > 1) doubled += c - 1;
   }
   await rm(dir, { recursive: true, force: true });
 

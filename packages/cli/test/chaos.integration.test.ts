@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, readSummary, runRingtrain } from './launch-helpers.ts';
+import { readCommittedSteps, type CommittedStep } from './support/committed-steps.ts';
 import type { RunStatus } from '@ringtrain/coordinator';
 import type { RunSummary } from '../src/index.ts';
 
@@ -32,14 +33,6 @@ interface TrainedStep {
   indices: number[];
 }
 
-/** One line of the coordinator's --step-log. */
-interface CommittedStep {
-  step: number;
-  epoch: number;
-  generation: number;
-  via: 'all-ranks' | 'survivor';
-  ranks: { indices: number[]; real: number }[];
-}
 
 async function readJsonLines<T>(path: string): Promise<T[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
@@ -115,7 +108,7 @@ describe('a run that loses, freezes and gains workers', () => {
       ];
     const coordinator = runRingtrain(coordinatorArgs(0), { RINGTRAIN_TOKEN: TOKEN });
     const url = await coordinator.url;
-    const stepsSoFar = async (): Promise<CommittedStep[]> => readJsonLines<CommittedStep>(stepLog);
+    const stepsSoFar = (): Promise<CommittedStep[]> => readCommittedSteps(stepLog);
 
     workers.push(startWorker(url, dir, 'steady'));
     // Kills itself while its all-reduce of step 25 is under way.

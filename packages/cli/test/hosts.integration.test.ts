@@ -5,12 +5,13 @@
  * packets just stop) and brought back. The others must notice by silence, go on without it,
  * finish with exit 0 and train every sample of every epoch exactly once.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, readSummary } from './launch-helpers.ts';
+import { readCommittedSteps, sampleCounts, type CommittedStep } from './support/committed-steps.ts';
 import { namespacesUnavailable, TestNetwork } from './support/network-hosts.ts';
 import type { RunSummary } from '../src/index.ts';
 
@@ -19,12 +20,6 @@ const EPOCHS = 3;
 const TOKEN = 'hosts-test-token-0123456789abcdef';
 const unavailable = namespacesUnavailable();
 
-interface CommittedStep {
-  step: number;
-  epoch: number;
-  generation: number;
-  ranks: { indices: number[]; real: number }[];
-}
 
 async function until(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 240_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -73,11 +68,7 @@ describe.skipIf(unavailable !== null)(`a run across network namespaces${unavaila
       ], { env, stdio: 'ignore' });
       processes.push(worker);
     }
-    const steps = async (): Promise<CommittedStep[]> =>
-      (await readFile(stepLog, 'utf8').catch(() => ''))
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as CommittedStep);
+    const steps = (): Promise<CommittedStep[]> => readCommittedSteps(stepLog);
     await until('training is under way', async () => (await steps()).length >= 20);
 
     // The partition: w2's packets stop; no connection is closed by anyone.
@@ -111,10 +102,7 @@ describe.skipIf(unavailable !== null)(`a run across network namespaces${unavaila
   it('trains every sample of every epoch exactly once', () => {
     expect(committed.map((s) => s.step)).toEqual(committed.map((_, i) => i));
     for (let epoch = 0; epoch < EPOCHS; epoch++) {
-      const counts = new Map<number, number>();
-      for (const step of committed.filter((s) => s.epoch === epoch)) {
-        for (const rank of step.ranks) for (const index of rank.indices.slice(0, rank.real)) counts.set(index, (counts.get(index) ?? 0) + 1);
-      }
+      const counts = sampleCounts(committed, epoch);
       expect(counts.size, `epoch ${epoch}`).toBe(TRAIN);
       expect([...counts.values()].every((c) => c === 1), `epoch ${epoch}`).toBe(true);
     }

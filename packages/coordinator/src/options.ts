@@ -50,6 +50,12 @@ export interface CoordinatorOptions {
    * @default 8000
    */
   heartbeatTimeoutMs?: number;
+  /**
+   * The heartbeat timeout of a worker that has not reported a step yet (its first step, with the
+   * backend's warm-up, is the slowest), when longer than `heartbeatTimeoutMs`.
+   * @default 60000
+   */
+  firstStepHeartbeatTimeoutMs?: number;
   /** After the start, how long the run waits with fewer than `minWorkers` for replacements before failing. @default 300000 (5 min) */
   minWorkersWaitMs?: number;
   /** A rank holding a step past `stallTimeoutMs`: 'evict' it so the rest go on, or 'fail' the run. @default 'evict' */
@@ -226,6 +232,7 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     helloTimeoutMs: integer('helloTimeoutMs', input.helloTimeoutMs ?? 10_000, 1),
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
+    firstStepHeartbeatTimeoutMs: integer('firstStepHeartbeatTimeoutMs', input.firstStepHeartbeatTimeoutMs ?? 60_000, 10),
     minWorkersWaitMs: integer('minWorkersWaitMs', input.minWorkersWaitMs ?? 300_000, 0),
     onStall: oneOf('onStall', input.onStall ?? 'evict', ['fail', 'evict']),
     maxRegroupsWithoutProgress: integer('maxRegroupsWithoutProgress', input.maxRegroupsWithoutProgress ?? 20, 1),

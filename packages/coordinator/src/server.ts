@@ -89,8 +89,6 @@ interface Connection {
   closedByUs: boolean;
   /** It was cut for not answering heartbeats. */
   silent: boolean;
-  /** The longest compute time of a step it reported: its event loop answers no ping meanwhile. */
-  longestComputeMs: number;
 }
 
 export class CoordinatorServer {
@@ -112,6 +110,11 @@ export class CoordinatorServer {
   private readonly connections = new Map<string, Connection>();
   private readonly byWorker = new Map<string, Connection>();
   private readonly backendsByWorker = new Map<string, string>();
+  /**
+   * The longest compute of a step each worker reported, kept across its reconnections: its event
+   * loop answers no ping meanwhile.
+   */
+  private readonly slowestStepMs = new Map<string, number>();
   private startState: { bytes: Uint8Array; step: number } | null = null;
   private stepLog: StepLog | null = null;
   private resumeHeader: CheckpointHeader | null = null;
@@ -287,7 +290,6 @@ export class CoordinatorServer {
       closeReason: null,
       closedByUs: false,
       silent: false,
-      longestComputeMs: 0,
     };
     this.connections.set(conn.id, conn);
     conn.helloTimer = setTimeout(
@@ -384,7 +386,7 @@ export class CoordinatorServer {
       case 'gradient-ready':
         return this.feed({ type: 'gradient-ready', atMs, workerId, generation: message.generation, step: message.step });
       case 'step-report': {
-        conn.longestComputeMs = Math.max(conn.longestComputeMs, message.computeMs);
+        this.slowestStepMs.set(workerId, Math.max(this.slowestStepMs.get(workerId) ?? 0, message.computeMs));
         const { v: _v, type: _t, ...report } = message;
         return this.feed({ type: 'step-reported', atMs, workerId, report });
       }
@@ -494,12 +496,13 @@ export class CoordinatorServer {
       if (conn.stage !== 'worker') continue;
       const silentMs = now - conn.lastPongAtMs;
       // A worker computes a step on the thread that answers pings: silence as long as its
-      // slowest step (twice over) is not taken for a frozen process.
-      const timeoutMs = Math.max(this.options.heartbeatTimeoutMs, 2 * conn.longestComputeMs);
+      // slowest step (twice over), or before its first step any step, is not taken for a frozen process.
+      const slowest = conn.workerId === null ? undefined : this.slowestStepMs.get(conn.workerId);
+      const timeoutMs = Math.max(this.options.heartbeatTimeoutMs, slowest === undefined ? this.options.firstStepHeartbeatTimeoutMs : 2 * slowest);
       if (silentMs >= timeoutMs) {
         conn.closedByUs = true;
         conn.silent = true;
-        conn.closeReason = `no heartbeat answer for ${Math.round(silentMs / 1000)} s (heartbeatTimeoutMs ${this.options.heartbeatTimeoutMs}${timeoutMs > this.options.heartbeatTimeoutMs ? `, raised to ${timeoutMs} ms by its slowest step` : ''})`;
+        conn.closeReason = `no heartbeat answer for ${Math.round(silentMs / 1000)} s (heartbeatTimeoutMs ${this.options.heartbeatTimeoutMs}${timeoutMs > this.options.heartbeatTimeoutMs ? `, raised to ${timeoutMs} ms ${slowest === undefined ? 'until its first step' : 'by its slowest step'}` : ''})`;
         this.logger.warn({ workerId: conn.workerId, remote: conn.remote }, `worker ${conn.workerId ?? '?'}: ${conn.closeReason}`);
         this.observer.recordFailure('heartbeat_timeout');
         // terminate() fires 'close' at once, which reports the worker lost.
@@ -553,6 +556,8 @@ export class CoordinatorServer {
         return;
       case 'step-committed':
         return this.stepLog?.append(effect);
+      case 'steps-undone':
+        return this.stepLog?.undo(effect.fromStep);
       case 'log':
         return this.logger[effect.level](effect.fields ?? {}, effect.message);
       case 'progress':

@@ -6,6 +6,9 @@
  * changes:
  *
  *   {"step":12,"epoch":0,"generation":2,"via":"survivor","ranks":[{"indices":[...],"real":32},...]}
+ *
+ * When the run had to go back to an older state (no member held the committed steps any more), a
+ * line `{"undoFromStep":12}` says that the lines of step 12 and later before it no longer count.
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import type { StepCommittedEffect } from './machine/effects.ts';
@@ -17,6 +20,10 @@ export class StepLog {
     append: boolean,
   ) {
     if (!append) writeFileSync(path, '');
+  }
+
+  undo(fromStep: number): void {
+    appendFileSync(this.path, `${JSON.stringify({ undoFromStep: fromStep })}\n`);
   }
 
   append(step: StepCommittedEffect): void {

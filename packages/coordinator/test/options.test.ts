@@ -13,6 +13,7 @@ describe('coordinator options', () => {
       maxWorkers: 2,
       heartbeatIntervalMs: 1000,
       heartbeatTimeoutMs: 8000,
+      firstStepHeartbeatTimeoutMs: 60_000,
       minWorkersWaitMs: 300_000,
       onStall: 'evict',
       maxRegroupsWithoutProgress: 20,

@@ -102,7 +102,7 @@ describe('the coordinator server', () => {
 
   it('cuts a worker that stops answering heartbeats, by name, and waits for a replacement until minWorkersWaitMs', async () => {
     const lines: string[] = [];
-    const { server, url } = await startServer({ minWorkers: 1, heartbeatIntervalMs: 30, heartbeatTimeoutMs: 150, minWorkersWaitMs: 200 }, lines);
+    const { server, url } = await startServer({ minWorkers: 1, heartbeatIntervalMs: 30, heartbeatTimeoutMs: 150, firstStepHeartbeatTimeoutMs: 150, minWorkersWaitMs: 200 }, lines);
     // A client that never answers pings, like a worker whose process froze.
     const frozen = await connect(url, { autoPong: false });
     frozen.socket.send(hello('frozen-worker'));
@@ -119,7 +119,7 @@ describe('the coordinator server', () => {
 
   it('gives a worker whose steps are slow that much longer to answer before it counts as silent', async () => {
     const lines: string[] = [];
-    const { url } = await startServer({ minWorkers: 2, heartbeatIntervalMs: 30, heartbeatTimeoutMs: 150 }, lines);
+    const { url } = await startServer({ minWorkers: 2, heartbeatIntervalMs: 30, heartbeatTimeoutMs: 150, firstStepHeartbeatTimeoutMs: 150 }, lines);
     const slow = await connect(url, { autoPong: false });
     slow.socket.send(hello('slow-worker'));
     // Its last step took 400 ms of compute, during which it answers no ping.

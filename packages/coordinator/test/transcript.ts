@@ -188,6 +188,8 @@ export function renderEffect(e: Effect): string | null {
       return `close ${e.workerId} ${e.code} ${e.errorCode} "${e.reason}"`;
     case 'refuse':
       return `refuse ${e.connectionId} ${e.code} ${e.errorCode} "${e.reason}"`;
+    case 'steps-undone':
+      return `undo from-step=${e.fromStep}`;
     case 'hold-state':
       return `hold-state step=${e.step} bytes=${e.bytes.length}`;
     case 'step-committed':

@@ -61,6 +61,9 @@ export interface WorkerLogger {
 
 const quiet: WorkerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** How long forming a generation's ring may wait for its neighbours (a large state relayed to them takes a while). */
+const RING_JOIN_TIMEOUT_MS = 600_000;
+
 export interface WorkerDependencies {
   compute: ComputeProvider;
   /** Starts the peer server. @default startPeerServer */
@@ -133,7 +136,7 @@ export class Worker {
   private hasReplica = false;
   private assignment: AssignMessage | null = null;
   /** The state `sync` said is coming, while its pieces arrive. */
-  private incomingState: { generation: number; step: number; bytes: Uint8Array; received: number } | null = null;
+  private incomingState: { generation: number; step: number; position: { epoch: number; offset: number }; bytes: Uint8Array; received: number } | null = null;
   private readonly train = new DatasetStore('train');
   private readonly test = new DatasetStore('test');
   private stepsDone = 0;
@@ -411,6 +414,8 @@ export class Worker {
   /** Drops what the current generation was doing: the ring (an all-reduce in flight rejects), a ring being formed. */
   private leaveGeneration(): void {
     if (this.assignment !== null) this.abandoned = this.assignment.generation;
+    // Checkpoint requests of the generation left are void: the next one asks again.
+    this.pendingStateRequests = 0;
     this.joining?.abort(new Error('a newer generation was assigned'));
     this.joining = null;
     const ring = this.ring;
@@ -455,14 +460,16 @@ export class Worker {
     }
     this.inFlight = null;
     this.abortedStep = -1;
-    this.position = { epoch: message.epoch, offset: message.offset };
+    const position = { epoch: message.epoch, offset: message.offset };
     if (!message.keep) {
-      this.incomingState = { generation: message.generation, step: message.step, bytes: new Uint8Array(0), received: -1 };
+      // The replica stands where it stood until the state is in place.
+      this.incomingState = { generation: message.generation, step: message.step, position, bytes: new Uint8Array(0), received: -1 };
       return;
     }
     if (!this.hasReplica || this.stepsDone !== message.step) {
       throw new RefusedMessageError(`told to keep a replica of step ${message.step}, but this replica ${this.hasReplica ? `has done ${this.stepsDone} steps` : 'holds no state'}`);
     }
+    this.position = position;
     await this.joinRing(message.generation);
   }
 
@@ -488,6 +495,7 @@ export class Worker {
     trainer.setState(incoming.bytes);
     this.hasReplica = true;
     this.stepsDone = incoming.step;
+    this.position = incoming.position;
     this.recordMemory();
     await this.joinRing(incoming.generation);
   }
@@ -507,6 +515,8 @@ export class Worker {
         worldSize: assignment.worldSize,
         ring: assignment.ring,
         maxBucketBytes: assignment.hyper.maxBucketBytes,
+        // The neighbours may still be loading a relayed state; a newer generation aborts the wait.
+        connectTimeoutMs: RING_JOIN_TIMEOUT_MS,
         signal: joining.signal,
       });
     } catch (error) {

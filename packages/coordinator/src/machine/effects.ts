@@ -16,6 +16,7 @@ export type Effect =
   | WriteCheckpointEffect
   | HoldStateEffect
   | StepCommittedEffect
+  | StepsUndoneEffect
   | LogEffect
   | ProgressEffect
   | FinishedEffect
@@ -99,6 +100,16 @@ export interface StepCommittedEffect {
   realCounts: number[];
   /** Whether every rank reported it, or a surviving replica finished it for the generation. */
   via: 'all-ranks' | 'survivor';
+}
+
+/**
+ * The steps from `fromStep` on that were committed no longer hold: no member has a replica that
+ * applied them, and the run goes on from the state of `fromStep`, training their samples again.
+ * The step log records it, and readers drop those steps.
+ */
+export interface StepsUndoneEffect {
+  kind: 'steps-undone';
+  fromStep: number;
 }
 
 export interface LogEffect {

@@ -30,7 +30,9 @@ export function openGeneration(ctx: Ctx, atMs: number, cause: GenerationCause): 
   const { config } = d;
   if (!isActive(d)) return;
   if (cause !== 'start' && cause !== 'worker-joined') d.recovery.lostAtMs ??= atMs;
-  const members = [...ranked(d), ...d.workers.filter((w) => w.rank === null).sort((a, b) => a.joinedAtMs - b.joinedAtMs)].slice(0, config.maxWorkers);
+  // With a fixed global batch, a world larger than the batch would leave ranks without a sample: those wait.
+  const room = config.batchScaling === 'fixed-global' ? Math.min(config.maxWorkers, config.globalBatchSize) : config.maxWorkers;
+  const members = [...ranked(d), ...d.workers.filter((w) => w.rank === null).sort((a, b) => a.joinedAtMs - b.joinedAtMs)].slice(0, room);
   for (const w of d.workers) {
     w.rank = null;
     w.replica = null;
@@ -58,7 +60,7 @@ export function openGeneration(ctx: Ctx, atMs: number, cause: GenerationCause): 
   if (stepsPerEpoch === 0) {
     return fail(ctx, COORDINATOR_ERROR_CODES.invalidOption, `${config.sharder.trainCount} training samples make no step of ${worldSize} workers with a per-worker batch of ${batch}`);
   }
-  d.generation += 1;
+  d.generation = Math.max(d.generation, d.generationFloor) + 1;
   d.worldSize = worldSize;
   d.batchSizePerWorker = batch;
   d.stepsPerEpoch = stepsPerEpoch;
@@ -135,7 +137,10 @@ function sync(ctx: Ctx, atMs: number): void {
     return fail(ctx, COORDINATOR_ERROR_CODES.protocolViolation, `${describe(source as WorkerRecord)} holds a replica of step ${start}, which this run never reached`);
   }
   if (start < d.nextStep) {
-    log(ctx, 'warn', `no member holds a replica of step ${d.nextStep}: generation ${d.generation} goes back to the held state of step ${start}; steps ${start}..${d.nextStep - 1} are trained again`);
+    const back = source === null ? `the held state of step ${start}` : `${describe(source)}'s replica of step ${start}`;
+    const again = d.nextStep - start === 1 ? `step ${start} is` : `steps ${start}..${d.nextStep - 1} are`;
+    log(ctx, 'warn', `no member holds a replica of step ${d.nextStep}: generation ${d.generation} goes back to ${back}; ${again} trained again`);
+    ctx.out.push({ kind: 'steps-undone', fromStep: start });
     d.history = d.history.filter((h) => h.epoch < position.epoch);
     d.epochTotals = { lossSum: 0, correct: 0, count: 0 };
     d.epochOpen = false;

@@ -25,8 +25,8 @@ export function onJoined(ctx: Ctx, e: WorkerJoinedEvent): void {
     return refuse(`worker id ${e.workerId} is already taken by a connected worker`);
   }
   if (d.workers.length >= d.config.maxWorkers) return refuse(`the ring is full (${d.config.maxWorkers} workers at most)`);
-  // A worker that outlived its coordinator: this one's generations come after the ones it was in.
-  d.generation = Math.max(d.generation, e.generation);
+  // A worker that outlived its coordinator: this one's next generation comes after the ones it was in.
+  d.generationFloor = Math.max(d.generationFloor, e.generation);
 
   d.workers.push({
     workerId: e.workerId,
@@ -110,7 +110,9 @@ export function onRingFailed(ctx: Ctx, e: RingFailedEvent): void {
   const { d } = ctx;
   const w = findWorker(ctx, e.workerId);
   if (w === undefined || !isActive(d) || w.rank === null) return;
-  if (e.generation !== d.generation || d.phase === 'starting' || d.phase === 'waiting') return;
+  // While a generation forms, only a ring that failed after the sync counts: before it, no ring is being formed.
+  const synced = ranked(d).every((x) => x.replica !== null);
+  if (e.generation !== d.generation || d.phase === 'waiting' || (d.phase === 'starting' && !synced)) return;
   log(ctx, 'warn', `${describe(w)}: its ring of generation ${d.generation} failed at step ${e.step}: ${e.message} (${e.code})`);
   openGeneration(ctx, e.atMs, 'ring-failed');
 }

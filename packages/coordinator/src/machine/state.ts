@@ -127,6 +127,8 @@ export interface CoordinatorState {
   readonly config: MachineConfig;
   phase: Phase;
   generation: number;
+  /** The highest generation a joining worker was in: the next generation opened comes after it. */
+  generationFloor: number;
   workers: WorkerRecord[];
   worldSize: number;
   batchSizePerWorker: number;
@@ -188,6 +190,7 @@ export function createCoordinatorState(config: MachineConfig, nowMs: number): Co
     config,
     phase: 'rendezvous',
     generation: 0,
+    generationFloor: 0,
     workers: [],
     worldSize: 0,
     batchSizePerWorker: 0,
