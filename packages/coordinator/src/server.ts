@@ -64,10 +64,8 @@ export interface CoordinatorDependencies {
 const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** Error codes of refused connections that are not failures of anything (the run is full or over). */
-const NOT_A_FAILURE = new Set<string>([COORDINATOR_ERROR_CODES.joinRefused, COORDINATOR_ERROR_CODES.protocolViolation]);
+const NOT_A_FAILURE = new Set<string>([COORDINATOR_ERROR_CODES.joinRefused, COORDINATOR_ERROR_CODES.runOver, COORDINATOR_ERROR_CODES.protocolViolation]);
 
-const CLOSE = CLOSE_CODES;
-const CODES = CONNECTION_ERROR_CODES;
 
 type ConnectionStage = 'awaiting-hello' | 'worker' | 'closed';
 
@@ -293,7 +291,7 @@ export class CoordinatorServer {
     };
     this.connections.set(conn.id, conn);
     conn.helloTimer = setTimeout(
-      () => this.refuse(conn, CLOSE.policyViolation, CODES.helloTimeout, `no hello within ${this.options.helloTimeoutMs} ms`),
+      () => this.refuse(conn, CLOSE_CODES.policyViolation, CONNECTION_ERROR_CODES.helloTimeout, `no hello within ${this.options.helloTimeoutMs} ms`),
       this.options.helloTimeoutMs,
     );
     socket.on('pong', () => {
@@ -319,7 +317,7 @@ export class CoordinatorServer {
     try {
       message = parseWorkerToCoordinator(data, { isBinary, maxFrameBytes: this.options.maxMessageBytes });
     } catch (error) {
-      const closeCode = error instanceof ProtocolError ? error.closeCode : CLOSE.invalidPayload;
+      const closeCode = error instanceof ProtocolError ? error.closeCode : CLOSE_CODES.invalidPayload;
       const code = error instanceof ProtocolError ? error.code : PROTOCOL_ERROR_CODES.malformedFrame;
       return this.refuse(conn, closeCode, code, `refused a message: ${(error as Error).message}`);
     }
@@ -329,13 +327,13 @@ export class CoordinatorServer {
 
   private onHello(conn: Connection, message: WorkerToCoordinator): void {
     if (message.type !== 'hello') {
-      return this.refuse(conn, CLOSE.policyViolation, CODES.expectedHello, `the first message must be hello, got ${message.type}`);
+      return this.refuse(conn, CLOSE_CODES.policyViolation, CONNECTION_ERROR_CODES.expectedHello, `the first message must be hello, got ${message.type}`);
     }
     if (message.v !== PROTOCOL_VERSION) {
-      return this.refuse(conn, CLOSE.policyViolation, PROTOCOL_ERROR_CODES.wrongVersion, `protocol version ${message.v} is not supported; this coordinator speaks version ${PROTOCOL_VERSION}`);
+      return this.refuse(conn, CLOSE_CODES.policyViolation, PROTOCOL_ERROR_CODES.wrongVersion, `protocol version ${message.v} is not supported; this coordinator speaks version ${PROTOCOL_VERSION}`);
     }
     if (!tokensEqual(message.token, this.options.token)) {
-      return this.refuse(conn, CLOSE.policyViolation, PROTOCOL_ERROR_CODES.badToken, `worker ${message.workerId} presented a wrong token`);
+      return this.refuse(conn, CLOSE_CODES.policyViolation, PROTOCOL_ERROR_CODES.badToken, `worker ${message.workerId} presented a wrong token`);
     }
     if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
     conn.helloTimer = null;
@@ -368,7 +366,7 @@ export class CoordinatorServer {
     const atMs = this.clock();
     switch (message.type) {
       case 'hello':
-        return this.closeWorker(conn, CLOSE.policyViolation, PROTOCOL_ERROR_CODES.unexpectedMessage, 'said hello twice');
+        return this.closeWorker(conn, CLOSE_CODES.policyViolation, PROTOCOL_ERROR_CODES.unexpectedMessage, 'said hello twice');
       case 'replica':
         return this.feed({
           type: 'replica-reported',
@@ -402,7 +400,7 @@ export class CoordinatorServer {
         return;
       default: {
         const unknown: never = message;
-        return this.closeWorker(conn, CLOSE.policyViolation, PROTOCOL_ERROR_CODES.unexpectedMessage, `sent an unexpected message ${JSON.stringify(unknown)}`);
+        return this.closeWorker(conn, CLOSE_CODES.policyViolation, PROTOCOL_ERROR_CODES.unexpectedMessage, `sent an unexpected message ${JSON.stringify(unknown)}`);
       }
     }
   }
@@ -411,7 +409,7 @@ export class CoordinatorServer {
     const maxStateBytes = 4 * 1024 ** 3;
     if (message.offset === 0) {
       if (message.totalBytes > maxStateBytes) {
-        return this.closeWorker(conn, CLOSE.messageTooBig, CODES.stateTooBig, `announced a state of ${message.totalBytes} bytes, over ${maxStateBytes}`);
+        return this.closeWorker(conn, CLOSE_CODES.messageTooBig, CONNECTION_ERROR_CODES.stateTooBig, `announced a state of ${message.totalBytes} bytes, over ${maxStateBytes}`);
       }
       conn.incomingState = { generation: message.generation, step: message.step, bytes: new Uint8Array(message.totalBytes), received: 0 };
     }
@@ -419,8 +417,8 @@ export class CoordinatorServer {
     if (incoming === null || message.offset !== incoming.received || message.offset + message.bytes.length > incoming.bytes.length || message.step !== incoming.step) {
       return this.closeWorker(
         conn,
-        CLOSE.policyViolation,
-        CODES.stateOutOfOrder,
+        CLOSE_CODES.policyViolation,
+        CONNECTION_ERROR_CODES.stateOutOfOrder,
         `sent a state piece at offset ${message.offset} of ${message.totalBytes} for step ${message.step}, expected offset ${incoming?.received ?? 0}`,
       );
     }

@@ -117,6 +117,11 @@ export interface StepTally {
   checksums: Record<number, string>;
 }
 
+/** A step nobody has reported yet. */
+export function emptyTally(): StepTally {
+  return { reports: 0, lossSum: 0, correct: 0, count: 0, computeMs: 0, allReduceMs: 0, waitMs: 0, checksums: {} };
+}
+
 export interface Totals {
   lossSum: number;
   correct: number;

@@ -9,7 +9,7 @@ import { fail, findWorker, isActive, isCurrent, log, plural, rankList, ranked, v
 import type { StepProgress } from './effects.ts';
 import { beginEvaluation, shipMissing } from './epoch.ts';
 import type { GradientReadyEvent, StepReportedEvent } from './events.ts';
-import type { CoordinatorState, StepTally } from './state.ts';
+import { emptyTally, type CoordinatorState, type StepTally } from './state.ts';
 
 /** The learning rate of a global step, scaled linearly with the global batch under `fixed-per-worker`. */
 function learningRateOf(d: CoordinatorState, globalStep: number): number {
@@ -89,7 +89,7 @@ export function onStepReported(ctx: Ctx, e: StepReportedEvent): void {
   }
   w.lastStep = r.step;
   if (r.step > w.contributedStep) w.contributedStep = r.step;
-  const tally: StepTally = d.tallies.get(r.step) ?? { reports: 0, lossSum: 0, correct: 0, count: 0, computeMs: 0, allReduceMs: 0, waitMs: 0, checksums: {} };
+  const tally: StepTally = d.tallies.get(r.step) ?? emptyTally();
   tally.reports += 1;
   tally.lossSum += r.loss * r.count;
   tally.correct += r.correct;
@@ -119,7 +119,7 @@ export function commitStep(ctx: Ctx, s: number, atMs: number, via: 'all-ranks' |
   const { d } = ctx;
   const plan = d.plan;
   if (plan === null) return;
-  const tally = d.tallies.get(s) ?? { reports: 0, lossSum: 0, correct: 0, count: 0, computeMs: 0, allReduceMs: 0, waitMs: 0, checksums: {} };
+  const tally = d.tallies.get(s) ?? emptyTally();
   d.tallies.delete(s);
   const i = s - d.planFirstStep;
   const b = d.planBatchSize;

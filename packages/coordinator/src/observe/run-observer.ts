@@ -85,8 +85,12 @@ export class RunObserver {
   readonly #workerStats = new Map<string, WorkerStats>();
   /** Workers that left, as they were last seen. */
   readonly #departed = new Map<string, WorkerStatus>();
-  /** Reports of steps not every rank has finished yet, by global step. */
-  readonly #pending = new Map<number, RankStep[]>();
+  /**
+   * Reports of steps not every rank has finished yet, by global step, with the generation they
+   * came in: a step discarded at a regroup is trained again by the next generation, whose
+   * reports replace the old ones.
+   */
+  readonly #pending = new Map<number, { generation: number; ranks: RankStep[] }>();
   /** When the last steps completed, for the ETA. */
   readonly #recentStepEndsMs: number[] = [];
   readonly #epochs: EpochView[] = [];
@@ -283,7 +287,8 @@ export class RunObserver {
     stats.window.record(event.atMs, r.count, stepSeconds);
     stats.recent.push({ compute: r.computeMs, allReduce: r.allReduceMs, waiting: r.waitMs });
     if (stats.recent.length > RECENT_STEPS) stats.recent.shift();
-    const ranks = this.#pending.get(r.step) ?? [];
+    const held = this.#pending.get(r.step);
+    const ranks = held !== undefined && held.generation === r.generation ? held.ranks : [];
     ranks.push({
       rank: w.rank,
       examples: r.count,
@@ -293,11 +298,11 @@ export class RunObserver {
       allReduceSeconds: r.allReduceMs / 1000,
       waitSeconds: r.waitMs / 1000,
     });
-    this.#pending.set(r.step, ranks);
+    this.#pending.set(r.step, { generation: r.generation, ranks });
   }
 
   #onStepCompleted(p: StepProgress, atMs: number): void {
-    const ranks = this.#pending.get(p.step) ?? [];
+    const ranks = this.#pending.get(p.step)?.ranks ?? [];
     for (const step of this.#pending.keys()) if (step <= p.step) this.#pending.delete(step);
     if (ranks.length > 0) this.metrics.recordStep({ epoch: p.epoch, step: p.step, ranks });
     let examples = 0;
