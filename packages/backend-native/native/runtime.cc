@@ -15,7 +15,7 @@ dnnl::engine& engine() {
 }
 
 dnnl::stream& stream() {
-  static dnnl::stream instance(engine());
+  thread_local dnnl::stream instance(engine());
   return instance;
 }
 
@@ -31,7 +31,9 @@ SignalGuard::~SignalGuard() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
 
 namespace {
 
-int g_threads = 0;
+// OpenMP's thread count is an ICV of the calling thread, so each JavaScript thread that uses the
+// addon (the main thread, or a worker's compute thread) sets and keeps its own.
+thread_local int t_threads = 0;
 
 // Starts (or grows) OpenMP's thread pool with signals blocked, so that its threads inherit the
 // blocked mask.
@@ -45,14 +47,14 @@ void startPool(int count) {
 }  // namespace
 
 int threads() {
-  if (g_threads == 0) setThreads(std::max(1, omp_get_max_threads()));
-  return g_threads;
+  if (t_threads == 0) setThreads(std::max(1, omp_get_max_threads()));
+  return t_threads;
 }
 
 void setThreads(int count) {
   if (count < 1) count = 1;
-  if (count == g_threads) return;
-  g_threads = count;
+  if (count == t_threads) return;
+  t_threads = count;
   omp_set_num_threads(count);
   startPool(count);
   cache().clear();
@@ -99,7 +101,7 @@ struct Arena {
 };
 
 Arena& arena() {
-  static Arena instance;
+  thread_local Arena instance;
   return instance;
 }
 
@@ -121,7 +123,7 @@ ArenaLease::ArenaLease(const std::vector<size_t>& sizes) {
 size_t arenaBytes() { return arena().bytes; }
 
 PrimitiveCache& cache() {
-  static PrimitiveCache instance;
+  thread_local PrimitiveCache instance;
   return instance;
 }
 

@@ -1,10 +1,12 @@
-// What outlives a call: the oneDNN engine and stream, the thread count, the primitive cache and
-// one growable scratch arena. Everything else (tensors) belongs to JavaScript.
+// What outlives a call: the oneDNN engine (one per process), and per JavaScript thread the
+// stream, the thread count, the primitive cache and one growable scratch arena. Everything else
+// (tensors) belongs to JavaScript. A worker computes on a thread of its own, and a process may
+// load the addon on more than one thread: none of them sees another's scratch or primitives.
 //
 // The Debian build of oneDNN runs on OpenMP (libgomp), and so do the loops of this addon, so
-// one thread count (omp_set_num_threads on the calling thread, the JavaScript main thread)
-// governs both. oneDNN picks its blocking for the thread count a primitive is created with,
-// hence changing the count empties the primitive cache.
+// one thread count (omp_set_num_threads on the calling thread, whose ICV it is) governs both.
+// oneDNN picks its blocking for the thread count a primitive is created with, hence changing
+// the count empties the primitive cache.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>

@@ -24,7 +24,7 @@ export function addMembershipOptions(command: Command): Command {
     .addOption(new Option('--heartbeat-interval-ms <ms>', 'ping every worker this often').argParser(integerIn(10)).default(1000))
     .addOption(new Option('--heartbeat-timeout-ms <ms>', 'a worker silent this long is lost and the run goes on without it (a dead process is noticed at once)').argParser(integerIn(10)).default(8000))
     .addOption(
-      new Option('--first-step-heartbeat-timeout-ms <ms>', 'the heartbeat timeout of a worker before its first step (a slow first step answers no ping)').argParser(integerIn(10)).default(60_000),
+      new Option('--first-step-heartbeat-timeout-ms <ms>', 'the heartbeat timeout, before its first step, of a worker run with --no-compute-thread (its steps answer no ping)').argParser(integerIn(10)).default(60_000),
     )
     .addOption(new Option('--stall-warning-ms <ms>', 'name the ranks a step waits on after this long').argParser(integerIn(1)).default(60_000))
     .addOption(new Option('--stall-timeout-ms <ms>', 'a step that waits this long evicts or fails the ranks it waits on, see --on-stall (0: never)').argParser(integerIn(0)).default(1_800_000))

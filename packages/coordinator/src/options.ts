@@ -44,15 +44,16 @@ export interface CoordinatorOptions {
   /**
    * A worker that has not answered a ping for this long is lost, and a new generation goes on
    * without it (a process that died is noticed at once, by its closed connection). A silent
-   * worker is noticed within this plus one `heartbeatIntervalMs`. A worker computes on the
-   * thread that answers pings, so for a worker whose steps are slow the timeout is raised to
-   * twice its slowest reported step.
+   * worker is noticed within this plus one `heartbeatIntervalMs`. A worker computes on a thread
+   * of its own and answers pings during its steps; one that says in `hello` that it does not
+   * (`--no-compute-thread`) gets twice its slowest reported step when that is longer.
    * @default 8000
    */
   heartbeatTimeoutMs?: number;
   /**
-   * The heartbeat timeout of a worker that has not reported a step yet (its first step, with the
-   * backend's warm-up, is the slowest), when longer than `heartbeatTimeoutMs`.
+   * The heartbeat timeout, before its first step, of a worker whose steps hold the thread that
+   * answers pings (its first step, with the backend's warm-up, is the slowest), when longer
+   * than `heartbeatTimeoutMs`.
    * @default 60000
    */
   firstStepHeartbeatTimeoutMs?: number;

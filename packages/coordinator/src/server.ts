@@ -87,6 +87,8 @@ interface Connection {
   closedByUs: boolean;
   /** It was cut for not answering heartbeats. */
   silent: boolean;
+  /** Its `hello` said its steps run off the thread that answers pings. */
+  heartbeatsDuringSteps: boolean;
 }
 
 export class CoordinatorServer {
@@ -113,6 +115,8 @@ export class CoordinatorServer {
    * loop answers no ping meanwhile.
    */
   private readonly slowestStepMs = new Map<string, number>();
+  /** When the last heartbeat tick ran. */
+  private lastHeartbeatAtMs: number | null = null;
   private startState: { bytes: Uint8Array; step: number } | null = null;
   private stepLog: StepLog | null = null;
   private resumeHeader: CheckpointHeader | null = null;
@@ -288,6 +292,7 @@ export class CoordinatorServer {
       closeReason: null,
       closedByUs: false,
       silent: false,
+      heartbeatsDuringSteps: false,
     };
     this.connections.set(conn.id, conn);
     conn.helloTimer = setTimeout(
@@ -340,6 +345,7 @@ export class CoordinatorServer {
     conn.stage = 'worker';
     conn.workerId = message.workerId;
     conn.lastPongAtMs = this.clock();
+    conn.heartbeatsDuringSteps = message.heartbeatsDuringSteps;
     // A namesake already connected keeps its id; the machine refuses this connection by its id.
     if (!this.byWorker.has(message.workerId)) {
       this.byWorker.set(message.workerId, conn);
@@ -490,13 +496,19 @@ export class CoordinatorServer {
 
   private heartbeat(): void {
     const now = this.clock();
+    // A tick that comes late means this process was the one not running (a long pause, a
+    // SIGSTOP, a slow load): the pongs that came meanwhile are still unread, so nobody is judged
+    // silent before the next tick has read them.
+    const late = this.lastHeartbeatAtMs !== null && now - this.lastHeartbeatAtMs > 2 * this.options.heartbeatIntervalMs;
+    this.lastHeartbeatAtMs = now;
     for (const conn of this.connections.values()) {
       if (conn.stage !== 'worker') continue;
-      const silentMs = now - conn.lastPongAtMs;
-      // A worker computes a step on the thread that answers pings: silence as long as its
-      // slowest step (twice over), or before its first step any step, is not taken for a frozen process.
+      const silentMs = late ? 0 : now - conn.lastPongAtMs;
+      // A worker that computes a step on the thread that answers pings is given its slowest step
+      // (twice over), or before its first step any step, before it is taken for a frozen process.
       const slowest = conn.workerId === null ? undefined : this.slowestStepMs.get(conn.workerId);
-      const timeoutMs = Math.max(this.options.heartbeatTimeoutMs, slowest === undefined ? this.options.firstStepHeartbeatTimeoutMs : 2 * slowest);
+      const allowanceMs = conn.heartbeatsDuringSteps ? 0 : slowest === undefined ? this.options.firstStepHeartbeatTimeoutMs : 2 * slowest;
+      const timeoutMs = Math.max(this.options.heartbeatTimeoutMs, allowanceMs);
       if (silentMs >= timeoutMs) {
         conn.closedByUs = true;
         conn.silent = true;

@@ -16,6 +16,8 @@ export interface ScriptedWorkerOptions {
   /** Per evaluation: mean loss and the share of its test images it gets right. */
   evaluation?: { loss: number; correctFraction: number };
   backend?: string;
+  /** What `hello` says of heartbeats during steps; true unless told. */
+  heartbeatsDuringSteps?: boolean;
 }
 
 export interface ScriptedWorker {
@@ -97,6 +99,7 @@ export async function startScriptedWorker(options: ScriptedWorkerOptions): Promi
     backend: options.backend ?? 'scripted',
     peerAddress: { host: '127.0.0.1', port: 9 },
     generation: 0,
+    heartbeatsDuringSteps: options.heartbeatsDuringSteps ?? true,
   });
   return { socket, received, closed };
 }

@@ -63,8 +63,8 @@ function connect(url: string, options: WebSocket.ClientOptions = {}): Promise<Cl
   });
 }
 
-function hello(workerId: string, token = TOKEN): Uint8Array {
-  return encodeMessage({ v: PROTOCOL_VERSION, type: 'hello', token, workerId, hostname: 'test-host', pid: 42, backend: 'none', peerAddress: { host: '127.0.0.1', port: 9 }, generation: 0 });
+function hello(workerId: string, token = TOKEN, heartbeatsDuringSteps = true): Uint8Array {
+  return encodeMessage({ v: PROTOCOL_VERSION, type: 'hello', token, workerId, hostname: 'test-host', pid: 42, backend: 'none', peerAddress: { host: '127.0.0.1', port: 9 }, generation: 0, heartbeatsDuringSteps });
 }
 
 describe('the coordinator server', () => {
@@ -117,18 +117,22 @@ describe('the coordinator server', () => {
     expect((failure as RunFailedError).message).toBe('only 0 workers of the 1 needed remained for 0 s (minWorkersWaitMs); no replacement joined');
   });
 
-  it('gives a worker whose steps are slow that much longer to answer before it counts as silent', async () => {
-    const lines: string[] = [];
-    const { url } = await startServer({ minWorkers: 2, heartbeatIntervalMs: 30, heartbeatTimeoutMs: 150, firstStepHeartbeatTimeoutMs: 150 }, lines);
-    const slow = await connect(url, { autoPong: false });
-    slow.socket.send(hello('slow-worker'));
-    // Its last step took 400 ms of compute, during which it answers no ping.
-    slow.socket.send(
-      encodeMessage({ v: PROTOCOL_VERSION, type: 'step-report', generation: 0, epoch: 0, step: 0, loss: 1, correct: 0, count: 1, computeMs: 400, allReduceMs: 1, waitMs: 0, weightChecksum: '' }),
-    );
-    await slow.closed;
-    expect(lines.some((line) => line.includes('worker slow-worker: no heartbeat answer') && line.includes('raised to 800 ms by its slowest step'))).toBe(true);
-  });
+  for (const heartbeatsDuringSteps of [false, true]) {
+    it(`gives a worker whose slow steps ${heartbeatsDuringSteps ? 'do not hold' : 'hold'} its pings ${heartbeatsDuringSteps ? 'no' : 'that much'} longer to answer before it counts as silent`, async () => {
+      const lines: string[] = [];
+      const { url } = await startServer({ minWorkers: 2, heartbeatIntervalMs: 30, heartbeatTimeoutMs: 150, firstStepHeartbeatTimeoutMs: 150 }, lines);
+      const slow = await connect(url, { autoPong: false });
+      slow.socket.send(hello('slow-worker', TOKEN, heartbeatsDuringSteps));
+      // Its last step took 400 ms of compute.
+      slow.socket.send(
+        encodeMessage({ v: PROTOCOL_VERSION, type: 'step-report', generation: 0, epoch: 0, step: 0, loss: 1, correct: 0, count: 1, computeMs: 400, allReduceMs: 1, waitMs: 0, weightChecksum: '' }),
+      );
+      await slow.closed;
+      const cut = lines.find((line) => line.includes('worker slow-worker: no heartbeat answer'));
+      expect(cut, lines.join('\n')).toBeDefined();
+      expect(cut?.includes('raised to 800 ms by its slowest step')).toBe(!heartbeatsDuringSteps);
+    });
+  }
 
   it('refuses a second worker with the id of a connected one, and keeps the first', async () => {
     const { server, url } = await startServer();

@@ -114,6 +114,12 @@ export interface HelloMessage {
    * says it, so a restarted coordinator numbers its generations after it.
    */
   generation: number;
+  /**
+   * True when this worker's training steps run off the thread that answers heartbeats: its
+   * silence then means a frozen process or a cut link, and is timed by `heartbeatTimeoutMs`
+   * alone. False gives it its slowest step (twice over) before it is taken for silent.
+   */
+  heartbeatsDuringSteps: boolean;
 }
 
 /** Answer to `assign`: what this worker's replica holds, before the generation's state is fixed. */

@@ -80,6 +80,7 @@ export const schemas: Schemas = {
     backend: text(64),
     peerAddress,
     generation: u32,
+    heartbeatsDuringSteps: boolean,
   }),
 
   replica: object({

@@ -89,3 +89,18 @@ export class TrainingFailedError extends WorkerError {
 export class MetricsPortError extends WorkerError {
   readonly code = WORKER_ERROR_CODES.metricsPort;
 }
+
+/**
+ * The compute thread failed or threw: a step, an evaluation or a state transfer went wrong there,
+ * or the thread itself ended. The message carries the error thrown on the thread and its code.
+ */
+export class ComputeThreadError extends WorkerError {
+  readonly code = WORKER_ERROR_CODES.trainingFailed;
+  /** The `code` of the error thrown on the compute thread, when it had one. */
+  readonly thrownCode: string | undefined;
+
+  constructor(message: string, options?: ErrorOptions & { thrownCode?: string | undefined }) {
+    super(message, options);
+    this.thrownCode = options?.thrownCode;
+  }
+}

@@ -10,6 +10,7 @@ export {
   MissingDataError,
   TrainingFailedError,
   MetricsPortError,
+  ComputeThreadError,
 } from './errors.ts';
 export type { WorkerErrorCode } from './errors.ts';
 export { ConnectionLifecycle } from './lifecycle.ts';
@@ -20,8 +21,10 @@ export { resolveWorkerOptions } from './options.ts';
 export type { WorkerOptions, ResolvedWorkerOptions } from './options.ts';
 export { Worker } from './worker.ts';
 export type { FaultPoint, InjectedFault, WorkerDependencies, WorkerLogger, WorkerOutcome, StepRecord } from './worker.ts';
-export type { ComputeProvider, ListenForPeers, ReplicaTrainer, Ring, RingServer } from './ports.ts';
+export type { Awaitable, ComputeProvider, ListenForPeers, ReplicaTrainer, Ring, RingServer } from './ports.ts';
 export { modelCompute } from './model-compute.ts';
+export { threadedCompute } from './compute-thread/threaded-compute.ts';
+export type { ThreadedComputeProvider } from './compute-thread/threaded-compute.ts';
 export { startWorkerMetricsServer } from './metrics-server.ts';
 export type { WorkerMetricsServer, WorkerMetricsServerOptions } from './metrics-server.ts';
 export { createWorkerMetricsRegistry } from './worker-metrics.ts';

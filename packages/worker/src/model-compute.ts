@@ -4,6 +4,7 @@
  */
 import { env, memory } from '@tensorflow/tfjs-core';
 import { buildResNet, selectBackend, Trainer } from '@ringtrain/model';
+import { weightChecksum } from './checksum.ts';
 import type { ComputeProvider } from './ports.ts';
 
 /** How the backend should share the machine's cores. */
@@ -46,19 +47,24 @@ export async function modelCompute(
         sgd: { momentum: hyper.momentum, nesterov: hyper.nesterov, weightDecay: hyper.weightDecay },
       });
       // One gradient buffer for the trainer's life: a fresh 45 MB array per step (ResNet-18)
-      // costs more than some kernels. The buffer is free again once the step has applied it.
+      // costs more than some kernels. The averaged gradient a step applies is the next step's
+      // buffer; a detached one (it was transferred away) is replaced by a fresh one.
       let gradients: Float32Array | undefined;
       return {
-        computeGradients: (x, labels) => {
-          const result = trainer.computeGradients(x, labels, gradients === undefined ? {} : { into: gradients });
+        computeGradients: (x, labels, into) => {
+          if (into !== undefined) return trainer.computeGradients(x, labels, { into });
+          const result = trainer.computeGradients(x, labels, gradients !== undefined && gradients.length > 0 ? { into: gradients } : {});
           gradients = result.flat;
           return result;
         },
-        applyGradients: (averaged, learningRate) => trainer.applyGradients(averaged, learningRate),
+        applyGradients: (averaged, learningRate) => {
+          trainer.applyGradients(averaged, learningRate);
+          gradients = averaged;
+        },
         evaluate: (x, labels) => trainer.evaluate(x, labels),
         getState: () => trainer.getState(),
         setState: (bytes) => trainer.setState(bytes),
-        getValues: () => trainer.getValues(),
+        weightChecksum: () => weightChecksum(trainer.getValues()),
         dispose: () => trainer.dispose(),
       };
     },

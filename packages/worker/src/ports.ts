@@ -7,22 +7,35 @@
 import type { HyperParameters, ModelSpec, PeerAddress } from '@ringtrain/protocol';
 import type { AllReduceCallOptions, AllReduceResult, JoinRingOptions, PeerServerOptions } from './allreduce/index.ts';
 
-/** One replica's training step, cut between gradient and update. */
+/** A value, or a promise of it: a trainer on another thread answers later. */
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * One replica's training step, cut between gradient and update. The arrays handed in belong to
+ * the trainer from then on (one on another thread takes them by transfer): the batch, and the
+ * averaged gradient, which becomes the buffer of the next step's gradient.
+ */
 export interface ReplicaTrainer {
-  computeGradients(x: Float32Array, labels: Int32Array): { loss: number; correct: number; count: number; flat: Float32Array };
-  applyGradients(averaged: Float32Array, learningRate: number): void;
+  /** The gradient goes to `into` when given (the model's flat length), else to a buffer of the trainer's. */
+  computeGradients(x: Float32Array, labels: Int32Array, into?: Float32Array): Awaitable<{ loss: number; correct: number; count: number; flat: Float32Array }>;
+  applyGradients(averaged: Float32Array, learningRate: number): Awaitable<void>;
   /** Mean loss over the batch. */
-  evaluate(x: Float32Array, labels: Int32Array): { loss: number; correct: number; count: number };
-  getState(): Uint8Array;
-  setState(bytes: Uint8Array): void;
-  /** Every value (parameters, running statistics) in flat order; for the weight checksum. */
-  getValues(): Float32Array;
-  dispose(): void;
+  evaluate(x: Float32Array, labels: Int32Array): Awaitable<{ loss: number; correct: number; count: number }>;
+  getState(): Awaitable<Uint8Array>;
+  setState(bytes: Uint8Array): Awaitable<void>;
+  /** The checksum of every value (parameters, running statistics) that replicas compare: `weightChecksum`. */
+  weightChecksum(): Awaitable<string>;
+  dispose(): Awaitable<void>;
 }
 
 export interface ComputeProvider {
   /** The backend name reported in `hello`. */
   readonly backend: string;
+  /**
+   * True when a training step runs off the thread that answers the coordinator's heartbeats, so
+   * that silence means a frozen process, never a long step. Said in `hello`.
+   */
+  readonly heartbeatsDuringSteps?: boolean;
   createTrainer(model: ModelSpec, hyper: HyperParameters): ReplicaTrainer | Promise<ReplicaTrainer>;
   /** Tensors and bytes the compute library holds now (`tf.memory()`), for the worker's metrics. */
   memory?(): { numTensors: number; numBytes: number };

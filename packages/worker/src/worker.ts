@@ -35,7 +35,6 @@ import type { WorkerMetrics } from '@ringtrain/metrics';
 import type { AssignMessage, CoordinatorToWorker, EvaluateMessage, PlanMessage, StateMessage, SyncMessage, WorkerToCoordinator } from '@ringtrain/protocol';
 import WebSocket from 'ws';
 import { AllReduceError, startPeerServer } from './allreduce/index.ts';
-import { weightChecksum } from './checksum.ts';
 import { DatasetStore } from './dataset-store.ts';
 import {
   ConnectFailedError,
@@ -248,6 +247,7 @@ export class Worker {
       backend: this.deps.compute.backend,
       peerAddress: server.address,
       generation: this.lastGeneration,
+      heartbeatsDuringSteps: this.deps.compute.heartbeatsDuringSteps === true,
     });
   }
 
@@ -492,7 +492,7 @@ export class Worker {
     this.incomingState = null;
     const trainer = this.trainer;
     if (trainer === null) throw new RefusedMessageError('a state arrived before the assignment');
-    trainer.setState(incoming.bytes);
+    await trainer.setState(incoming.bytes);
     this.hasReplica = true;
     this.stepsDone = incoming.step;
     this.position = incoming.position;
@@ -535,7 +535,7 @@ export class Worker {
       return;
     }
     this.log.info({ generation }, `ring of ${assignment.worldSize} closed at step ${this.stepsDone}; ready`);
-    this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'ready', generation, step: this.stepsDone, weightChecksum: weightChecksum(trainer.getValues()) });
+    this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'ready', generation, step: this.stepsDone, weightChecksum: await trainer.weightChecksum() });
   }
 
   // ---------------------------------------------------------------- training
@@ -572,7 +572,8 @@ export class Worker {
           ...(preprocess.augment ? { augment: { seed: preprocess.seed, epoch: plan.epoch } } : {}),
         });
         const labels = gatherLabels(this.train.labels, indices);
-        const local = trainer.computeGradients(x, labels);
+        const local = await trainer.computeGradients(x, labels);
+        const gradientBytes = local.flat.byteLength;
         const t1 = performance.now();
         if (!current()) return;
         this.inFlight = { step, epoch: plan.epoch, generation, indices: indices.slice(), loss: local.loss };
@@ -602,7 +603,7 @@ export class Worker {
         }
         const t2 = performance.now();
         this.faultAt(step, 'after-allreduce');
-        trainer.applyGradients(reduced.data, plan.learningRates[i] as number);
+        await trainer.applyGradients(reduced.data, plan.learningRates[i] as number);
         const t3 = performance.now();
         this.inFlight = null;
         this.abortedStep = -1;
@@ -626,20 +627,20 @@ export class Worker {
           computeMs,
           allReduceMs,
           waitMs,
-          weightChecksum: due ? weightChecksum(trainer.getValues()) : '',
+          weightChecksum: due ? await trainer.weightChecksum() : '',
         });
         const metrics = this.deps.metrics;
         if (metrics !== undefined) {
           metrics.recordStep({ examples: local.count, computeSeconds: computeMs / 1000, allReduceSeconds: allReduceMs / 1000, waitSeconds: waitMs / 1000 });
           metrics.recordAllReduce({
-            gradientBytes: local.flat.byteLength,
+            gradientBytes,
             sentBytes: reduced.bytesSent,
             receivedBytes: reduced.bytesReceived,
             seconds: (t2 - t1) / 1000,
           });
           this.recordMemory();
         }
-        this.answerStateRequests();
+        await this.answerStateRequests();
         // Let socket events (pings, stop, state requests, a new generation) in between steps.
         await new Promise((r) => setImmediate(r));
         idleSinceMs = performance.now();
@@ -647,7 +648,7 @@ export class Worker {
     } finally {
       if (this.lifecycle.state === 'in-round') this.lifecycle.moveTo('ready', `plan of epoch ${plan.epoch} ended`);
     }
-    this.answerStateRequests();
+    await this.answerStateRequests();
   }
 
   private faultAt(step: number, point: FaultPoint): void {
@@ -657,10 +658,10 @@ export class Worker {
     fault.strike();
   }
 
-  private answerStateRequests(): void {
+  private async answerStateRequests(): Promise<void> {
     while (this.pendingStateRequests > 0) {
       this.pendingStateRequests -= 1;
-      this.sendState();
+      await this.sendState();
     }
   }
 
@@ -688,7 +689,7 @@ export class Worker {
           mean: preprocess.mean,
           std: preprocess.std,
         });
-        const result = trainer.evaluate(x, gatherLabels(this.test.labels, indices));
+        const result = await trainer.evaluate(x, gatherLabels(this.test.labels, indices));
         lossSum += result.loss * result.count;
         correct += result.correct;
         count += result.count;
@@ -703,16 +704,19 @@ export class Worker {
     this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'evaluation', generation: assignment.generation, epoch: message.epoch, lossSum, correct, count });
   }
 
-  private sendState(): void {
+  private async sendState(): Promise<void> {
     const trainer = this.trainer;
     const assignment = this.assignment;
     if (trainer === null || assignment === null) return;
-    const bytes = trainer.getState();
+    const step = this.stepsDone;
+    const bytes = await trainer.getState();
+    // A generation that opened meanwhile asks again, from its own starting state.
+    if (this.assignment !== assignment) return;
     const chunk = this.options.stateChunkBytes;
     let offset = 0;
     do {
       const piece = bytes.subarray(offset, Math.min(bytes.length, offset + chunk));
-      this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'state', generation: assignment.generation, step: this.stepsDone, offset, totalBytes: bytes.length, bytes: piece });
+      this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'state', generation: assignment.generation, step, offset, totalBytes: bytes.length, bytes: piece });
       offset += piece.length;
     } while (offset < bytes.length);
   }

@@ -9,7 +9,7 @@ import type { CoordinatorToWorker, WorkerToCoordinator } from '@ringtrain/protoc
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PeerLinkLostError, RingClosedError } from '../src/allreduce/index.ts';
-import { Worker, type ComputeProvider, type ListenForPeers, type ReplicaTrainer, type Ring } from '../src/index.ts';
+import { weightChecksum, Worker, type ComputeProvider, type ListenForPeers, type ReplicaTrainer, type Ring } from '../src/index.ts';
 import { encodeMessage, parseWorkerToCoordinatorForTest, PROTOCOL_VERSION } from './wire-for-tests.ts';
 
 const TOKEN = 'worker-connection-test-token';
@@ -33,7 +33,7 @@ function fakeCompute(): ComputeProvider & { applied: number[] } {
         setState: (bytes) => {
           values = new Float32Array(bytes.slice().buffer);
         },
-        getValues: () => values.slice(),
+        weightChecksum: () => weightChecksum(values),
         dispose: () => {},
       };
     },

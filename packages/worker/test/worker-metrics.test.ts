@@ -14,6 +14,7 @@ import {
   createWorkerMetricsRegistry,
   MetricsPortError,
   startWorkerMetricsServer,
+  weightChecksum,
   Worker,
   type ComputeProvider,
   type ReplicaTrainer,
@@ -39,7 +40,7 @@ const compute: ComputeProvider = {
       evaluate: (_x, labels) => ({ loss: 0.5, correct: labels.length, count: labels.length }),
       getState: () => new Uint8Array(4),
       setState: () => {},
-      getValues: () => new Float32Array(1),
+      weightChecksum: () => weightChecksum(new Float32Array(1)),
       dispose: () => {},
     };
   },

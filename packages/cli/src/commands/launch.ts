@@ -36,6 +36,7 @@ export interface LaunchFlags extends TrainingFlags, MembershipFlags {
   token?: string;
   stepLogDir?: string;
   workerMetricsPortBase: number;
+  computeThread: boolean;
 }
 
 const BIN = fileURLToPath(new URL('../../bin/ringtrain.js', import.meta.url));
@@ -59,7 +60,8 @@ export function launchCommand(): Command {
     .addOption(new Option('--step-log-dir <dir>', 'each worker writes the sample indices of every step it trains to DIR/worker-N.jsonl (diagnostics)'))
     .addOption(
       new Option('--worker-metrics-port-base <n>', 'worker i serves /metrics and /healthz on port N+i, on --host (0: workers serve no metrics)').argParser(integerIn(0, 65_535)).default(0),
-    );
+    )
+    .option('--no-compute-thread', 'workers compute steps on the thread that holds their connections (heartbeats then wait for each step)');
   addMembershipOptions(command);
   addTrainingOptions(command);
   return command.action(async (flags: LaunchFlags) => {
@@ -72,7 +74,7 @@ export function launchCommand(): Command {
  * format, and its metrics port (base + index, or 0 for none).
  */
 export function workerArguments(
-  flags: Pick<LaunchFlags, 'backend' | 'host' | 'workerMetricsPortBase' | 'stepLogDir' | 'workers'>,
+  flags: Pick<LaunchFlags, 'backend' | 'host' | 'workerMetricsPortBase' | 'stepLogDir' | 'workers'> & { computeThread?: boolean },
   index: number,
   coordinatorUrl: string,
   log: { level: LogLevel; format: LogFormat },
@@ -85,6 +87,7 @@ export function workerArguments(
   args.push('--workers-per-machine', String(flags.workers));
   args.push('--log-level', log.level, '--log-format', log.format, '--metrics-host', flags.host, '--metrics-port', String(metricsPort));
   if (flags.stepLogDir !== undefined) args.push('--step-log', join(flags.stepLogDir, `${id}.jsonl`));
+  if (flags.computeThread === false) args.push('--no-compute-thread');
   return args;
 }
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { createWorkerMetricsRegistry, modelCompute, startWorkerMetricsServer, Worker, type StepRecord, type WorkerMetricsServer } from '@ringtrain/worker';
+import { createWorkerMetricsRegistry, modelCompute, startWorkerMetricsServer, threadedCompute, Worker, type ComputeProvider, type StepRecord, type WorkerMetricsServer } from '@ringtrain/worker';
 import { BACKEND_CHOICES, faultSpec, integerIn, websocketUrl, type FaultSpec } from '../arguments.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormatChoice, type LogLevel } from '../logging.ts';
 import { TOKEN_ENV, requireToken } from '../token.ts';
@@ -16,6 +16,7 @@ export interface WorkerFlags {
   coordinator: string;
   token?: string;
   backend: string;
+  computeThread: boolean;
   workerId?: string;
   peerHost: string;
   peerPort: number;
@@ -39,6 +40,7 @@ export function workerCommand(): Command {
     .requiredOption('--coordinator <url>', 'the coordinator, e.g. ws://10.0.0.5:7070', websocketUrl)
     .addOption(new Option('--token <token>', `the run's shared secret (default: $${TOKEN_ENV})`))
     .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
+    .option('--no-compute-thread', 'compute steps on the thread that holds the connections (heartbeats then wait for each step)')
     .addOption(new Option('--worker-id <id>', 'stable name of this worker (default: host-pid-random)'))
     .addOption(new Option('--threads <n>', 'compute threads of the native backend (default: cores ÷ --workers-per-machine)').argParser(integerIn(1, 1024)))
     .addOption(new Option('--workers-per-machine <n>', 'workers sharing this machine\'s cores').argParser(integerIn(1, 1024)).default(1))
@@ -67,10 +69,15 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
   // The logger exists before the worker; its lines pick up the rank once one is assigned.
   let worker: Worker | null = null;
   const logger = createLogger({ level: flags.logLevel, format: flags.logFormat, name: 'worker', base: { workerId }, mixin: () => ({ rank: worker?.rank ?? null }) });
-  const compute = await modelCompute(flags.backend, (description) => logger.info({}, description), {
-    workersPerMachine: flags.workersPerMachine,
-    ...(flags.threads === undefined ? {} : { threads: flags.threads }),
-  });
+  const threads = { workersPerMachine: flags.workersPerMachine, ...(flags.threads === undefined ? {} : { threads: flags.threads }) };
+  const onSelected = (description: string): void => logger.info({}, description);
+  let compute: ComputeProvider & { close?: () => Promise<void> };
+  try {
+    compute = flags.computeThread ? await threadedCompute(flags.backend, onSelected, threads) : await modelCompute(flags.backend, onSelected, threads);
+  } catch (error) {
+    process.stderr.write(`ringtrain worker ${workerId}: ${(error as Error).message} (${(error as { code?: string }).code ?? 'ERROR'})\n`);
+    return 1;
+  }
   const { registry, metrics } = createWorkerMetricsRegistry({ version: VERSION, backend: compute.backend });
   // Written as steps are trained, so a worker that is killed leaves every step it trained on disk.
   const stepLog = flags.stepLog;
@@ -128,5 +135,6 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
     return 1;
   } finally {
     await metricsServer?.close();
+    await compute.close?.();
   }
 }
