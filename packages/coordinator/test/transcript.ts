@@ -104,6 +104,7 @@ function configFrom(args: Args): MachineConfig {
   const workers = num(args, 'workers', 2);
   const lr = num(args, 'lr', 0.1);
   const warmup = num(args, 'warmup', 0);
+  const decay = args.get('decay') ?? 'none';
   const config: MachineConfig = {
     minWorkers: num(args, 'min', workers),
     maxWorkers: num(args, 'max', workers),
@@ -131,7 +132,9 @@ function configFrom(args: Args): MachineConfig {
     checkpointEveryEpochs: num(args, 'checkpoint-every', 0),
     onDivergence: args.get('on-divergence') === 'warn' ? 'warn' : 'fail',
     sharder: rotatingSharder(num(args, 'train', 12)),
-    learningRate: (globalStep) => (warmup > 0 ? lr * Math.min(1, (globalStep + 1) / warmup) : lr),
+    // decay=linear: down to 0 over the run, so the rates show where in it the schedule reads.
+    learningRate: (globalStep, stepsPerEpoch) =>
+      (warmup > 0 ? lr * Math.min(1, (globalStep + 1) / warmup) : lr) * (decay === 'linear' ? 1 - globalStep / (num(args, 'epochs', 1) * stepsPerEpoch) : 1),
   };
   if (args.has('resume-epoch')) {
     config.resume = {

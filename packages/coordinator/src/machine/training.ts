@@ -11,9 +11,17 @@ import { beginEvaluation, shipMissing } from './epoch.ts';
 import type { GradientReadyEvent, StepReportedEvent } from './events.ts';
 import { emptyTally, type CoordinatorState, type StepTally } from './state.ts';
 
-/** The learning rate of a global step, scaled linearly with the global batch under `fixed-per-worker`. */
-function learningRateOf(d: CoordinatorState, globalStep: number): number {
-  const rate = d.config.learningRate(globalStep, d.stepsPerEpoch);
+/**
+ * The learning rate of the step that starts at `startOffset` of the current epoch's order,
+ * scaled linearly with the global batch under `fixed-per-worker`. The schedule is read at how
+ * far training has come, in steps of the current global batch: a world that changed size (and
+ * with it the steps per epoch) neither replays nor skips part of the schedule. With one world
+ * size all along this is the global step.
+ */
+function learningRateOf(d: CoordinatorState, startOffset: number): number {
+  const globalBatch = d.batchSizePerWorker * d.worldSize;
+  const progressInSteps = d.epoch * d.stepsPerEpoch + Math.floor(startOffset / globalBatch);
+  const rate = d.config.learningRate(progressInSteps, d.stepsPerEpoch);
   const reference = d.reference;
   if (d.config.batchScaling !== 'fixed-per-worker' || reference === null) return rate;
   return (rate * d.worldSize) / reference.worldSize;
@@ -34,7 +42,7 @@ export function beginPlan(ctx: Ctx, atMs: number): void {
   const rates = new Float32Array(plan.steps);
   const positions = new Uint32Array(plan.steps);
   for (let i = 0; i < plan.steps; i++) {
-    rates[i] = learningRateOf(d, d.planFirstStep + i);
+    rates[i] = learningRateOf(d, i === 0 ? d.planOffset : (positions[i - 1] as number));
     positions[i] = plan.offsetAfter(i + 1);
   }
   const b = d.batchSizePerWorker;
