@@ -16,6 +16,8 @@ export interface RunningCommand {
   /** Everything printed so far, stdout then stderr. */
   output(): string;
   kill(signal?: NodeJS.Signals): void;
+  /** The process id of `ringtrain`. */
+  pid: number;
 }
 
 /** Starts `ringtrain ...args`; stdout is not a TTY, so progress comes as plain lines. */
@@ -44,7 +46,7 @@ export function runRingtrain(args: string[], env: NodeJS.ProcessEnv = {}): Runni
       resolve({ code, stdout, stderr });
     });
   });
-  return { exited, url, output: () => `${stdout}\n${stderr}`, kill: (signal = 'SIGINT') => child.kill(signal) };
+  return { exited, url, output: () => `${stdout}\n${stderr}`, kill: (signal = 'SIGINT') => child.kill(signal), pid: child.pid ?? -1 };
 }
 
 export async function readSummary(path: string): Promise<RunSummary> {

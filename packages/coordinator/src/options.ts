@@ -82,6 +82,16 @@ export interface CoordinatorOptions {
    * @default 67108864 (64 MiB)
    */
   maxMessageBytes?: number;
+  /**
+   * Bytes a connection may send before its `hello` is accepted (a hello is a few hundred); more
+   * closes it with 1009, so an unauthenticated peer cannot make the coordinator buffer a
+   * `maxMessageBytes` frame. @default 16384
+   */
+  maxHelloBytes?: number;
+  /** Connections that have not said a valid `hello` yet; more are refused with HTTP 503. @default 64 */
+  maxUnauthenticatedConnections?: number;
+  /** WebSocket handshakes accepted per second (a burst of as many); more are refused with HTTP 503. @default 100 */
+  maxHandshakesPerSecond?: number;
   /** Images per `dataset` message are capped to this many bytes. @default min(4 MiB, maxMessageBytes / 4) */
   datasetChunkBytes?: number;
   /** A state is sent in pieces of at most this many bytes. @default min(16 MiB, maxMessageBytes / 4) */
@@ -242,6 +252,9 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     stallTimeoutMs,
     tickIntervalMs: integer('tickIntervalMs', input.tickIntervalMs ?? 1000, 1),
     maxMessageBytes,
+    maxHelloBytes: integer('maxHelloBytes', input.maxHelloBytes ?? 16 * 1024, 1024, maxMessageBytes),
+    maxUnauthenticatedConnections: integer('maxUnauthenticatedConnections', input.maxUnauthenticatedConnections ?? 64, 1),
+    maxHandshakesPerSecond: integer('maxHandshakesPerSecond', input.maxHandshakesPerSecond ?? 100, 1),
     datasetChunkBytes,
     stateChunkBytes,
     closeGraceMs: integer('closeGraceMs', input.closeGraceMs ?? 5000, 0),

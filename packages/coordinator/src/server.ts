@@ -16,9 +16,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { LabelledImages } from '@ringtrain/data';
 import type { CoordinatorToWorker, WorkerToCoordinator } from '@ringtrain/protocol';
+import { ThrottledLog, type RefusalReason } from '@ringtrain/metrics';
 import { Registry } from 'prom-client';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { findNewestValidCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint.ts';
@@ -36,6 +38,7 @@ import type { RunStatus } from './observe/run-status.ts';
 import { resolveCoordinatorOptions, type CoordinatorOptions, type ResolvedCoordinatorOptions } from './options.ts';
 import { machineConfig } from './run-config.ts';
 import {
+  Admission,
   CLOSE_CODES,
   CONNECTION_ERROR_CODES,
   encodeMessage,
@@ -89,6 +92,8 @@ interface Connection {
   silent: boolean;
   /** Its `hello` said its steps run off the thread that answers pings. */
   heartbeatsDuringSteps: boolean;
+  /** Stops counting the bytes it sends before its `hello` (it authenticated, or closed). */
+  settleAdmission: (() => void) | null;
 }
 
 export class CoordinatorServer {
@@ -117,6 +122,10 @@ export class CoordinatorServer {
   private readonly slowestStepMs = new Map<string, number>();
   /** When the last heartbeat tick ran. */
   private lastHeartbeatAtMs: number | null = null;
+  /** What the port lets in before `hello`. */
+  private readonly admission: Admission;
+  /** Refusals of unauthenticated connections are logged at a bounded pace. */
+  private readonly refusalLog: ThrottledLog;
   private startState: { bytes: Uint8Array; step: number } | null = null;
   private stepLog: StepLog | null = null;
   private resumeHeader: CheckpointHeader | null = null;
@@ -140,6 +149,8 @@ export class CoordinatorServer {
       clock: this.clock,
       registry: this.registry,
     });
+    this.admission = new Admission({ maxUnauthenticated: this.options.maxUnauthenticatedConnections, perSecond: this.options.maxHandshakesPerSecond, clock: this.clock });
+    this.refusalLog = new ThrottledLog((text) => this.logger.warn({}, text), { clock: this.clock });
     this.routes = new HttpRoutes({
       source: this.observer,
       registry: this.registry,
@@ -188,8 +199,8 @@ export class CoordinatorServer {
       });
     });
     // Made once the port is open, so a failed listen is reported once, by the rejection above.
-    const wss = new WebSocketServer({ server: http, maxPayload: o.maxMessageBytes });
-    wss.on('connection', (socket, req) => this.onConnection(socket, req));
+    const wss = new WebSocketServer({ noServer: true, maxPayload: o.maxMessageBytes });
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(wss, req, socket, head));
     this.wss = wss;
     const port = (http.address() as AddressInfo).port;
     this.tickTimer = setInterval(() => this.feed({ type: 'tick', atMs: this.clock(), lastHeardAtMs: this.lastHeard() }), o.tickIntervalMs);
@@ -278,7 +289,37 @@ export class CoordinatorServer {
 
   // ---------------------------------------------------------------- connections
 
-  private onConnection(socket: WebSocket, req: IncomingMessage): void {
+  /** A WebSocket handshake: refused with 503 when too many are unauthenticated or they come too fast. */
+  private onUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refusal = this.admission.admit();
+    if (refusal !== null) {
+      const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+      const why =
+        refusal === 'unauthenticated_limit'
+          ? `${this.admission.unauthenticated} connections have not said hello yet (maxUnauthenticatedConnections ${this.options.maxUnauthenticatedConnections})`
+          : `handshakes come faster than maxHandshakesPerSecond (${this.options.maxHandshakesPerSecond})`;
+      this.countRefusal(refusal, `refused a connection from ${remote}: ${why}`);
+      socket.on('error', () => {});
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n\r\n${why}\n`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    let settled = false;
+    const settle = (): void => {
+      if (settled) return;
+      settled = true;
+      this.admission.settled();
+    };
+    socket.once('close', settle);
+    wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req, settle));
+  }
+
+  private countRefusal(reason: RefusalReason, text: string): void {
+    this.observer.recordRefusal(reason);
+    this.refusalLog.say(reason, text);
+  }
+
+  private onConnection(socket: WebSocket, req: IncomingMessage, settle: () => void): void {
     const conn: Connection = {
       id: randomUUID(),
       socket,
@@ -293,8 +334,26 @@ export class CoordinatorServer {
       closedByUs: false,
       silent: false,
       heartbeatsDuringSteps: false,
+      settleAdmission: null,
     };
     this.connections.set(conn.id, conn);
+    // Until its hello is accepted a connection may send maxHelloBytes: ws would otherwise buffer
+    // a frame of up to maxMessageBytes from anyone who can reach the port.
+    const raw: Socket = req.socket;
+    let bytesBeforeHello = 0;
+    const countBytes = (chunk: Buffer): void => {
+      bytesBeforeHello += chunk.length;
+      if (bytesBeforeHello <= this.options.maxHelloBytes || conn.stage !== 'awaiting-hello') return;
+      conn.settleAdmission?.();
+      this.refuse(conn, CLOSE_CODES.messageTooBig, CONNECTION_ERROR_CODES.helloTooBig, `sent ${bytesBeforeHello} bytes before a hello (maxHelloBytes ${this.options.maxHelloBytes})`);
+      socket.terminate();
+    };
+    raw.on('data', countBytes);
+    conn.settleAdmission = () => {
+      raw.off('data', countBytes);
+      conn.settleAdmission = null;
+      settle();
+    };
     conn.helloTimer = setTimeout(
       () => this.refuse(conn, CLOSE_CODES.policyViolation, CONNECTION_ERROR_CODES.helloTimeout, `no hello within ${this.options.helloTimeoutMs} ms`),
       this.options.helloTimeoutMs,
@@ -342,6 +401,7 @@ export class CoordinatorServer {
     }
     if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
     conn.helloTimer = null;
+    conn.settleAdmission?.();
     conn.stage = 'worker';
     conn.workerId = message.workerId;
     conn.lastPongAtMs = this.clock();
@@ -439,7 +499,11 @@ export class CoordinatorServer {
   private refuse(conn: Connection, closeCode: number, errorCode: string, reason: string): void {
     if (conn.stage === 'closed') return;
     if (!NOT_A_FAILURE.has(errorCode)) this.observer.recordFailure(errorCode === PROTOCOL_ERROR_CODES.badToken ? 'auth_rejected' : 'protocol_error');
-    this.logger.warn({ remote: conn.remote, code: errorCode }, `refused connection ${conn.remote}: ${reason}`);
+    if (conn.stage === 'awaiting-hello') {
+      this.countRefusal(refusalReasonOf(errorCode), `refused connection ${conn.remote}: ${reason} (${errorCode})`);
+    } else {
+      this.logger.warn({ remote: conn.remote, code: errorCode }, `refused connection ${conn.remote}: ${reason}`);
+    }
     this.sendError(conn, errorCode, reason);
     this.closeSocket(conn, closeCode, reason);
   }
@@ -472,6 +536,7 @@ export class CoordinatorServer {
 
   private onClose(conn: Connection, code: number, reason: string): void {
     if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
+    conn.settleAdmission?.();
     conn.stage = 'closed';
     this.connections.delete(conn.id);
     const workerId = conn.workerId;
@@ -662,5 +727,21 @@ export class CoordinatorServer {
       if (result !== null) this.resolveDone(result);
       else this.rejectDone(error ?? new Error('the run failed'));
     });
+  }
+}
+
+/** The metric's reason for an error code sent to a connection that had not authenticated. */
+function refusalReasonOf(errorCode: string): RefusalReason {
+  switch (errorCode) {
+    case CONNECTION_ERROR_CODES.helloTooBig:
+      return 'hello_too_big';
+    case CONNECTION_ERROR_CODES.helloTimeout:
+      return 'hello_timeout';
+    case PROTOCOL_ERROR_CODES.badToken:
+      return 'bad_token';
+    case PROTOCOL_ERROR_CODES.wrongVersion:
+      return 'wrong_version';
+    default:
+      return 'malformed';
   }
 }

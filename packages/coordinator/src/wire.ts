@@ -3,6 +3,7 @@
  * and validators, so handlers only ever see validated messages.
  */
 export {
+  Admission,
   CLOSE_CODES,
   CONNECTION_ERROR_CODES,
   PROTOCOL_ERROR_CODES,

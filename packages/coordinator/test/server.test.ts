@@ -3,69 +3,13 @@
  * worker: the HTTP health check on the same port, refusals that never reach the run, the hello
  * deadline, and heartbeats that find a silent worker.
  */
-import { get } from 'node:http';
-import type { LabelledImages } from '@ringtrain/data';
-import { encodeMessage, parseCoordinatorToWorker, PROTOCOL_VERSION, type CoordinatorToWorker } from '@ringtrain/protocol';
+import { encodeMessage, PROTOCOL_VERSION } from '@ringtrain/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { CoordinatorServer, RunFailedError, type CoordinatorOptions } from '../src/index.ts';
+import { RunFailedError } from '../src/index.ts';
+import { closeServers, connect, healthz, hello, startServer, TOKEN } from './server-harness.ts';
 
-const TOKEN = 'server-test-token-0123456789';
-
-function images(count: number): LabelledImages {
-  return { images: new Uint8Array(count * 4).fill(3), labels: Uint8Array.from({ length: count }, (_, i) => i % 10), count, rows: 2, cols: 2 };
-}
-
-let servers: CoordinatorServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  servers = [];
-});
-
-async function startServer(options: Partial<CoordinatorOptions> = {}, lines: string[] = []): Promise<{ server: CoordinatorServer; url: string; port: number }> {
-  const record = (_fields: object, message: string): void => {
-    lines.push(message);
-  };
-  const server = new CoordinatorServer(
-    { token: TOKEN, port: 0, minWorkers: 2, tickIntervalMs: 20, globalBatchSize: 4, ...options },
-    { data: { train: images(16), test: images(4) }, initialState: () => new Uint8Array([1, 2, 3, 4]), logger: { debug: record, info: record, warn: record, error: record } },
-  );
-  servers.push(server);
-  const { url, port } = await server.start();
-  return { server, url, port };
-}
-
-function healthz(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
-    }).on('error', reject);
-  });
-}
-
-interface Client {
-  socket: WebSocket;
-  received: CoordinatorToWorker[];
-  closed: Promise<{ code: number }>;
-}
-
-function connect(url: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
-  const socket = new WebSocket(url, options);
-  const received: CoordinatorToWorker[] = [];
-  socket.on('message', (data: Buffer) => received.push(parseCoordinatorToWorker(data)));
-  socket.on('error', () => {});
-  const closed = new Promise<{ code: number }>((resolve) => socket.once('close', (code) => resolve({ code })));
-  return new Promise((resolve, reject) => {
-    socket.once('open', () => resolve({ socket, received, closed }));
-    socket.once('error', reject);
-  });
-}
-
-function hello(workerId: string, token = TOKEN, heartbeatsDuringSteps = true): Uint8Array {
-  return encodeMessage({ v: PROTOCOL_VERSION, type: 'hello', token, workerId, hostname: 'test-host', pid: 42, backend: 'none', peerAddress: { host: '127.0.0.1', port: 9 }, generation: 0, heartbeatsDuringSteps });
-}
+afterEach(closeServers);
 
 describe('the coordinator server', () => {
   it('answers /healthz on its WebSocket port with the phase and the workers joined', async () => {

@@ -10,6 +10,7 @@ import { BuildInfoGauge, type BuildInfo } from './build-info.ts';
 import { assertNonNegative, assertNonNegativeInteger, assertNumber, assertRatio } from './checks.ts';
 import { InvalidMetricValueError, InvalidMetricsOptionError } from './errors.ts';
 import { BoundedLabelValues } from './label-values.ts';
+import { ConnectionRefusals, type RefusalReason } from './connection-refusals.ts';
 import { COORDINATOR_METRIC_NAMES as NAMES } from './names.ts';
 import { registerProcessMetrics } from './process-metrics.ts';
 import { STEP_PHASES } from './step-phases.ts';
@@ -115,6 +116,7 @@ export class CoordinatorMetrics {
   readonly #throughputWindowMs: number;
   readonly #buildInfo: BuildInfoGauge;
   readonly #failureReasons: BoundedLabelValues;
+  readonly #refusals: ConnectionRefusals;
   readonly #workerStates: BoundedLabelValues;
   readonly #throughput: ThroughputWindow;
   readonly #rankThroughput = new Map<number, ThroughputWindow>();
@@ -249,6 +251,7 @@ export class CoordinatorMetrics {
     for (const reason of this.#failureReasons.values()) this.handles.failures.inc({ reason }, 0);
     for (const cause of MEMBERSHIP_CAUSES) this.handles.membershipChanges.inc({ cause }, 0);
     this.setRunState('waiting_for_workers');
+    this.#refusals = new ConnectionRefusals(registry, NAMES.connectionsRefused, 'Connections refused before they said a valid hello, by reason.');
     if (options.processMetrics ?? true) registerProcessMetrics(registry);
   }
 
@@ -405,6 +408,11 @@ export class CoordinatorMetrics {
       for (const state of states) this.handles.rankState.set({ rank: String(rank), state }, state === current ? 1 : 0);
     }
     this.#rankStates = rankStates;
+  }
+
+  /** The port refused a connection that had not said a valid `hello`. */
+  recordRefusal(reason: RefusalReason): void {
+    this.#refusals.record(reason);
   }
 
   /** Something went wrong for `reason`, a lower-case word such as `heartbeat_timeout`. */

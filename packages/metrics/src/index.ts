@@ -27,6 +27,8 @@ export { DURATION_BUCKETS_SECONDS } from './buckets.ts';
 export { STEP_PHASES, type StepPhase } from './step-phases.ts';
 export { LABEL_VALUE_PATTERN } from './label-values.ts';
 export { ThroughputWindow } from './throughput-window.ts';
+export { ThrottledLog } from './throttled-log.ts';
+export { ConnectionRefusals, REFUSAL_REASONS, type RefusalReason } from './connection-refusals.ts';
 export {
   COORDINATOR_METRIC_NAMES,
   HISTOGRAM_METRIC_NAMES,

@@ -77,6 +77,7 @@ export const COORDINATOR_METRIC_NAMES = {
   stepsDiscarded: 'ringtrain_steps_discarded_total',
   /** Failures the coordinator saw; label `reason`. */
   failures: 'ringtrain_failures_total',
+  connectionsRefused: 'ringtrain_connections_refused_total',
 } as const;
 
 /** Metrics served by each worker on its own `/metrics`. */
@@ -99,6 +100,7 @@ export const WORKER_METRIC_NAMES = {
   tensorBytes: 'ringtrain_worker_tfjs_memory_bytes',
   /** Failures this worker saw; labels `rank`, `reason`. */
   failures: 'ringtrain_worker_failures_total',
+  peerConnectionsRefused: 'ringtrain_worker_peer_connections_refused_total',
 } as const;
 
 /**

@@ -13,6 +13,7 @@ import { BuildInfoGauge, type BuildInfo } from './build-info.ts';
 import { assertNonNegative, assertNonNegativeInteger } from './checks.ts';
 import { InvalidMetricsOptionError } from './errors.ts';
 import { BoundedLabelValues } from './label-values.ts';
+import { ConnectionRefusals, type RefusalReason } from './connection-refusals.ts';
 import { WORKER_METRIC_NAMES as NAMES } from './names.ts';
 import { registerProcessMetrics } from './process-metrics.ts';
 import { STEP_PHASES } from './step-phases.ts';
@@ -93,6 +94,7 @@ export class WorkerMetrics {
 
   readonly #buildInfo: BuildInfoGauge;
   readonly #failureReasons: BoundedLabelValues;
+  readonly #peerRefusals: ConnectionRefusals;
   #rank: string;
   /** Last values of the gauges, to move them when the rank changes. */
   #gradientBytes = 0;
@@ -173,6 +175,7 @@ export class WorkerMetrics {
       }),
     };
     this.#startSeries();
+    this.#peerRefusals = new ConnectionRefusals(registry, NAMES.peerConnectionsRefused, 'Connections to the peer port refused before they said a valid peer-hello, by reason.');
     if (options.processMetrics ?? true) registerProcessMetrics(registry);
   }
 
@@ -237,6 +240,11 @@ export class WorkerMetrics {
     this.#memory = { numTensors: memory.numTensors, numBytes: memory.numBytes };
     this.handles.tensors.set({ rank: this.#rank }, memory.numTensors);
     this.handles.tensorBytes.set({ rank: this.#rank }, memory.numBytes);
+  }
+
+  /** The peer port refused a connection that had not said a valid `peer-hello`. */
+  recordPeerRefusal(reason: RefusalReason): void {
+    this.#peerRefusals.record(reason);
   }
 
   /** Something went wrong for `reason`, a lower-case word such as `peer_lost`. */

@@ -127,6 +127,8 @@ export const CONNECTION_ERROR_CODES = {
   stateTooBig: 'RINGTRAIN_STATE_TOO_BIG',
   stateOutOfOrder: 'RINGTRAIN_STATE_OUT_OF_ORDER',
   stragglerEvicted: 'RINGTRAIN_STRAGGLER_EVICTED',
+  /** More bytes before `hello` than a hello takes (`maxHelloBytes`). */
+  helloTooBig: 'RINGTRAIN_HELLO_TOO_BIG',
 } as const;
 
 export type ConnectionErrorCode = (typeof CONNECTION_ERROR_CODES)[keyof typeof CONNECTION_ERROR_CODES];

@@ -50,6 +50,7 @@ export {
 } from './peer-chunk.ts';
 export type { PeerChunk, PeerChunkHeader } from './peer-chunk.ts';
 export { tokensEqual } from './token.ts';
+export { Admission, type AdmissionRefusal } from './admission.ts';
 export {
   BadFieldError,
   BadTokenError,

@@ -204,7 +204,15 @@ export class Worker {
   private async begin(): Promise<void> {
     const o = this.options;
     const listen = this.deps.listen ?? startPeerServer;
-    this.server = await listen({ host: o.peerHost, port: o.peerPort, advertiseHost: o.advertiseHost, token: o.token, logger: this.log });
+    const metrics = this.deps.metrics;
+    this.server = await listen({
+      host: o.peerHost,
+      port: o.peerPort,
+      advertiseHost: o.advertiseHost,
+      token: o.token,
+      logger: this.log,
+      ...(metrics === undefined ? {} : { onRefused: (reason) => metrics.recordPeerRefusal(reason) }),
+    });
     this.log.info({ peer: this.server.address }, `peer server listening on ${this.server.address.host}:${this.server.address.port}`);
     const socket = await this.connect(o.connectTimeoutMs, false);
     this.attach(socket);

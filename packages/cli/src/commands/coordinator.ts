@@ -5,11 +5,12 @@ import { dashboardUrl, startCoordinator } from '../coordinator-runner.ts';
 import { createLogger } from '../logging.ts';
 import { createProgressView } from '../progress.ts';
 import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } from '../membership-options.ts';
+import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '../admission-options.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
 import { TOKEN_ENV, requireToken } from '../token.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 
-export interface CoordinatorFlags extends TrainingFlags, MembershipFlags {
+export interface CoordinatorFlags extends TrainingFlags, MembershipFlags, AdmissionFlags {
   token?: string;
   host: string;
   port: number;
@@ -35,6 +36,7 @@ export function coordinatorCommand(): Command {
     .addOption(new Option('--max-workers <n>', 'workers accepted at most; more may join a running job up to this (default: --min-workers)').argParser(integerIn(1, 1024)));
   addNetworkOptions(command);
   addMembershipOptions(command);
+  addAdmissionOptions(command);
   addTrainingOptions(command);
   return command.action(async (flags: CoordinatorFlags) => {
     process.exitCode = await runCoordinator(flags);
@@ -55,6 +57,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     rendezvousSettleMs: flags.rendezvousSettleMs,
     rendezvousTimeoutMs: flags.rendezvousTimeoutMs,
     ...membershipOptionsFrom(flags),
+    ...admissionOptionsFrom(flags),
   };
   const { server, url } = await startCoordinator(options, flags, { logger, onProgress: (p) => view.update(p) });
   view.note(`coordinator listening on ${url}; start workers with: ringtrain worker --coordinator ${url} --token <token>`);

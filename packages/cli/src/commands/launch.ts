@@ -25,9 +25,10 @@ import { createProgressView } from '../progress.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
 import { generateToken, TOKEN_ENV } from '../token.ts';
 import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } from '../membership-options.ts';
+import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '../admission-options.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 
-export interface LaunchFlags extends TrainingFlags, MembershipFlags {
+export interface LaunchFlags extends TrainingFlags, MembershipFlags, AdmissionFlags {
   workers: number;
   minWorkers: number;
   maxRestarts: number;
@@ -63,6 +64,7 @@ export function launchCommand(): Command {
     )
     .option('--no-compute-thread', 'workers compute steps on the thread that holds their connections (heartbeats then wait for each step)');
   addMembershipOptions(command);
+  addAdmissionOptions(command);
   addTrainingOptions(command);
   return command.action(async (flags: LaunchFlags) => {
     process.exitCode = await runLaunch(flags);
@@ -117,6 +119,7 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
     host: flags.host,
     port: flags.port,
     ...membershipOptionsFrom(flags),
+    ...admissionOptionsFrom(flags),
     minWorkers: flags.minWorkers,
     maxWorkers: flags.workers,
     rendezvousSettleMs: flags.minWorkers === flags.workers ? 0 : SETTLE_MS,

@@ -13,7 +13,7 @@
  *   - failures: the shell's refusals and lost heartbeats, and the machine's logs that carry an
  *     error code.
  */
-import { createCoordinatorMetrics, ThroughputWindow, type CoordinatorMetrics, type MembershipCause, type RankStep, type RunState } from '@ringtrain/metrics';
+import { createCoordinatorMetrics, ThroughputWindow, type CoordinatorMetrics, type MembershipCause, type RankStep, type RefusalReason, type RunState } from '@ringtrain/metrics';
 import type { Registry } from 'prom-client';
 import { COORDINATOR_ERROR_CODES } from '../errors.ts';
 import type { Effect, EpochProgress, StepProgress } from '../machine/effects.ts';
@@ -191,6 +191,11 @@ export class RunObserver {
   recordFailure(reason: 'heartbeat_timeout' | 'disconnected' | 'protocol_error' | 'auth_rejected'): void {
     this.metrics.recordFailure(reason);
     this.#notify();
+  }
+
+  /** A connection refused before it said a valid hello. */
+  recordRefusal(reason: RefusalReason): void {
+    this.metrics.recordRefusal(reason);
   }
 
   /** The run as `/status` shows it, now. */

@@ -252,6 +252,12 @@ export class InboundSocket {
       }),
     );
     let problem: string | undefined;
+    if (/^HTTP\/1\.1 503\b/.test(status)) {
+      // Busy (its bounds before authentication: too many handshakes at once): worth another attempt.
+      this.#state = 'closed';
+      this.#onHandshake(new ConnectionRefusedError(`the server is busy ("${status}")`));
+      return;
+    }
     if (!/^HTTP\/1\.1 101\b/.test(status)) problem = `the server answered "${status}" instead of switching protocols`;
     else if (headers.get('upgrade')?.toLowerCase() !== 'websocket') problem = 'the handshake response lacks "Upgrade: websocket"';
     else if (headers.get('sec-websocket-accept') !== this.#expectedAccept) problem = 'the handshake response has a wrong Sec-WebSocket-Accept';

@@ -24,6 +24,10 @@ export const ALLREDUCE_DEFAULTS = {
   helloTimeoutMs: 10_000,
   /** The largest frame a peer server accepts from the successors that dial it (only `peer-hello` and `error`). */
   maxHelloBytes: 64 * 1024,
+  /** Dialled connections that have not said a valid `peer-hello` yet; a ring has one predecessor per generation. */
+  maxUnauthenticated: 16,
+  /** Handshakes accepted per second (a burst of as many): every ring change dials once per rank. */
+  maxHandshakesPerSecond: 50,
 } as const;
 
 /** The largest bucket cap accepted: far from ws's 100 MiB maxPayload. */

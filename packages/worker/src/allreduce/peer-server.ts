@@ -21,12 +21,15 @@ import { hostname } from 'node:os';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
+  Admission,
   BadTokenError,
   UnexpectedMessageError,
   parsePeerMessage,
+  PROTOCOL_ERROR_CODES,
   tokensEqual,
   MAX_WORLD_SIZE,
 } from '@ringtrain/protocol';
+import { ThrottledLog, type RefusalReason } from '@ringtrain/metrics';
 import type { PeerAddress, PeerHelloMessage, RingMember } from '@ringtrain/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
@@ -70,10 +73,23 @@ export interface PeerServerOptions {
    */
   maxHelloBytes?: number;
   /**
-   * Where refused peers and failed links are reported.
+   * Dialled connections that have not said a valid `peer-hello` yet; more are refused with HTTP 503.
+   * @default 16
+   */
+  maxUnauthenticated?: number;
+  /**
+   * Handshakes accepted per second (a burst of as many); more are refused with HTTP 503.
+   * @default 50
+   */
+  maxHandshakesPerSecond?: number;
+  /**
+   * Where refused peers and failed links are reported. Refusals of connections that never said a
+   * valid `peer-hello` come at most once per reason every 10 s, with a count of the rest.
    * @default a logger that drops everything
    */
   logger?: PeerLogger;
+  /** Told of every connection refused before it authenticated (for the worker's metrics). */
+  onRefused?: (reason: RefusalReason) => void;
 }
 
 export interface JoinRingOptions extends RingAllReduceOptions {
@@ -131,12 +147,17 @@ export class PeerServer {
   readonly #advertiseHost: string;
   readonly #helloTimeoutMs: number;
   readonly #logger: PeerLogger;
+  readonly #admission: Admission;
+  readonly #refusalLog: ThrottledLog;
+  readonly #onRefused: (reason: RefusalReason) => void;
   readonly #wss: WebSocketServer;
   readonly #waiting = new Map<string, Waiting>();
   readonly #sockets = new Set<WebSocket>();
   readonly #transports = new Set<WebSocketTransport>();
   /** The TCP socket under each accepted WebSocket, to batch a chunk's writes into one. */
   readonly #streams = new WeakMap<WebSocket, Duplex>();
+  /** Ends the admission of each connection not yet authenticated, by its TCP socket. */
+  readonly #settlers = new WeakMap<object, () => void>();
   #claim: Claim | undefined;
   #generation = -1;
   #port = 0;
@@ -154,6 +175,12 @@ export class PeerServer {
     const maxHelloBytes = requireInteger('maxHelloBytes', options.maxHelloBytes ?? ALLREDUCE_DEFAULTS.maxHelloBytes, 256, 1 << 30);
     const port = requireInteger('port', options.port ?? 0, 0, 65_535);
     this.#logger = options.logger ?? silentLogger;
+    this.#admission = new Admission({
+      maxUnauthenticated: requireInteger('maxUnauthenticated', options.maxUnauthenticated ?? ALLREDUCE_DEFAULTS.maxUnauthenticated, 1, 1 << 20),
+      perSecond: requireInteger('maxHandshakesPerSecond', options.maxHandshakesPerSecond ?? ALLREDUCE_DEFAULTS.maxHandshakesPerSecond, 1, 1 << 20),
+    });
+    this.#refusalLog = new ThrottledLog((text) => this.#logger.warn({}, text));
+    this.#onRefused = options.onRefused ?? (() => {});
     this.#wss = new WebSocketServer({
       host: this.#host,
       port,
@@ -161,6 +188,7 @@ export class PeerServer {
       maxPayload: maxHelloBytes,
       skipUTF8Validation: true,
       clientTracking: false,
+      verifyClient: (info, admit) => this.#admit(info.req, admit),
     });
     this.#wss.on('connection', (socket, request) => this.#accept(socket, request));
     this.listening = new Promise((resolve, reject) => {
@@ -317,6 +345,35 @@ export class PeerServer {
     });
   }
 
+  /** Lets a handshake in, or refuses it with 503 when too many are unauthenticated or they come too fast. */
+  #admit(request: IncomingMessage, admit: (ok: boolean, status?: number, message?: string) => void): void {
+    const refusal = this.#admission.admit();
+    if (refusal !== null) {
+      const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`;
+      const why =
+        refusal === 'unauthenticated_limit'
+          ? `${this.#admission.unauthenticated} peer connections have not said peer-hello yet (maxUnauthenticated)`
+          : 'peer handshakes come faster than maxHandshakesPerSecond';
+      this.#countRefusal(refusal, `refused a ring peer at ${remote}: ${why}`);
+      admit(false, 503, why);
+      return;
+    }
+    let settled = false;
+    const settle = (): void => {
+      if (settled) return;
+      settled = true;
+      this.#admission.settled();
+    };
+    this.#settlers.set(request.socket, settle);
+    request.socket.once('close', settle);
+    admit(true);
+  }
+
+  #countRefusal(reason: RefusalReason, text: string): void {
+    this.#onRefused(reason);
+    this.#refusalLog.say(reason, text);
+  }
+
   #accept(socket: WebSocket, request: IncomingMessage): void {
     const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`;
     if (this.#closed) {
@@ -327,20 +384,25 @@ export class PeerServer {
     this.#streams.set(socket, request.socket);
     socket.on('close', () => this.#sockets.delete(socket));
     // ws reports frames it refuses itself (too large, bad framing) here, then closes with 1009/1002.
+    let authenticated = false;
     socket.on('error', (error: Error & { code?: string }) => {
-      this.#logger.warn({ remote, code: error.code, err: error }, `refused a ring peer at ${remote}: ${error.message}`);
+      const text = `refused a ring peer at ${remote}: ${error.message}`;
+      if (authenticated) return this.#logger.warn({ remote, code: error.code, err: error }, text);
+      this.#countRefusal(error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'hello_too_big' : 'malformed', text);
     });
     const timer = setTimeout(() => {
-      this.#refuse(socket, remote, new PeerHandshakeError(`no peer-hello from ${remote} within ${this.#helloTimeoutMs} ms`));
+      this.#refuseStranger(socket, remote, 'hello_timeout', new PeerHandshakeError(`no peer-hello from ${remote} within ${this.#helloTimeoutMs} ms`));
     }, this.#helloTimeoutMs);
     socket.once('close', () => clearTimeout(timer));
     socket.once('message', (data, isBinary) => {
       clearTimeout(timer);
-      this.#onHello(socket, remote, data, isBinary);
+      authenticated = this.#onHello(socket, remote, data, isBinary);
+      if (authenticated) this.#settlers.get(request.socket)?.();
     });
   }
 
-  #onHello(socket: WebSocket, remote: string, data: RawData, isBinary: boolean): void {
+  /** Whether the peer authenticated (a refusal after that is about its rank or generation). */
+  #onHello(socket: WebSocket, remote: string, data: RawData, isBinary: boolean): boolean {
     let hello: PeerHelloMessage;
     try {
       const message = parsePeerMessage(data as Buffer, { isBinary });
@@ -354,10 +416,15 @@ export class PeerServer {
           field: 'token',
         });
       }
-      if (hello.generation < this.#generation) throw staleGeneration(hello, this.#generation);
     } catch (error) {
-      this.#refuse(socket, remote, error);
-      return;
+      const code = (error as { code?: string }).code;
+      const reason: RefusalReason = code === PROTOCOL_ERROR_CODES.badToken ? 'bad_token' : code === PROTOCOL_ERROR_CODES.wrongVersion ? 'wrong_version' : 'malformed';
+      this.#refuseStranger(socket, remote, reason, error);
+      return false;
+    }
+    if (hello.generation < this.#generation) {
+      this.#refuse(socket, remote, staleGeneration(hello, this.#generation));
+      return true;
     }
 
     const waiting: Waiting = { socket, hello, remote, release: () => {} };
@@ -376,9 +443,10 @@ export class PeerServer {
       } else {
         claim.deliver(waiting);
       }
-      return;
+      return true;
     }
     this.#hold(waiting);
+    return true;
   }
 
   /** Keeps a connection until its generation is joined; anything it sends meanwhile is refused. */
@@ -407,6 +475,13 @@ export class PeerServer {
       waiting.socket.off('close', onClose);
       waiting.socket.off('message', onMessage);
     };
+  }
+
+  /** Refuses a connection that never authenticated: counted, and logged at a bounded pace. */
+  #refuseStranger(socket: WebSocket, remote: string, reason: RefusalReason, error: unknown): void {
+    const code = (error as { code?: string }).code;
+    this.#countRefusal(reason, `refused a ring peer at ${remote}: ${code ?? 'error'}: ${(error as Error).message}`);
+    refuse(socket, error);
   }
 
   #refuse(socket: WebSocket, remote: string, error: unknown): void {

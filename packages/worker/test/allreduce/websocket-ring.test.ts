@@ -129,6 +129,64 @@ describe('peers that break the rules at a peer server', () => {
     expect(refusal.errors[0]?.message).toMatch(/^no peer-hello from 127\.0\.0\.1:\d+ within 200 ms$/);
   });
 
+  it('bounds connections that have not said peer-hello, counts every refusal by reason and logs a flood in a line per reason', async () => {
+    const logger = recordingLogger();
+    const refused: string[] = [];
+    const guarded = await server({ logger, maxUnauthenticated: 2, maxHandshakesPerSecond: 1000, onRefused: (reason) => refused.push(reason) });
+    const url = `ws://${guarded.address.host}:${guarded.address.port}/`;
+    const open = (): Promise<{ status: number; socket: WebSocket }> =>
+      new Promise((resolve) => {
+        const socket = new WebSocket(url, { perMessageDeflate: false });
+        socket.on('error', () => {});
+        socket.once('open', () => resolve({ status: 101, socket }));
+        socket.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, socket }));
+      });
+    const idle = [await open(), await open()];
+    expect(idle.map((c) => c.status)).toEqual([101, 101]);
+    expect((await open()).status).toBe(503);
+    expect(refused).toEqual(['unauthenticated_limit']);
+    idle[0]?.socket.close();
+    await expect.poll(async () => (await open()).status).toBe(101);
+    // Five wrong tokens: five refusals counted, one line in the log.
+    idle[1]?.socket.terminate();
+    for (let i = 0; i < 5; i++) await knock(guarded.address, [helloFrame({ token: `wrong-${i}` })]);
+    expect(refused.filter((r) => r === 'bad_token')).toHaveLength(5);
+    expect(logger.warnings.filter((w) => w.includes('RINGTRAIN_BAD_TOKEN'))).toHaveLength(1);
+    // An oversized first frame is counted as such.
+    await knock(guarded.address, [new Uint8Array(65 * 1024)]);
+    expect(refused).toContain('hello_too_big');
+  });
+
+  it('refuses handshakes beyond its rate with 503, and a real peer still gets in after the flood', async () => {
+    const refused: string[] = [];
+    const limited = await server({ maxHandshakesPerSecond: 3, onRefused: (reason) => refused.push(reason) });
+    const other = await server();
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 10 },
+        () =>
+          new Promise<number>((resolve) => {
+            const socket = new WebSocket(`ws://${limited.address.host}:${limited.address.port}/`, { perMessageDeflate: false });
+            socket.on('error', () => {});
+            socket.once('open', () => {
+              socket.terminate();
+              resolve(101);
+            });
+            socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+          }),
+      ),
+    );
+    expect(statuses.filter((s) => s === 101).length).toBeLessThanOrEqual(3);
+    expect(statuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(7);
+    expect(refused.filter((r) => r === 'handshake_rate').length).toBe(statuses.filter((s) => s === 503).length);
+    // Rank 1 dials the limited server (rank 0) right after the flood: refused until the rate
+    // allows it, it dials again, and the ring forms and all-reduces exactly.
+    const members = [limited, other].map((s, rank) => ({ rank, workerId: `worker-${rank}`, address: s.address }));
+    const rings = await Promise.all([limited, other].map((s, rank) => s.joinRing({ generation: 1, rank, worldSize: 2, ring: members, maxBucketBytes: 4096 })));
+    await allReduceAndCheck({ servers: [limited, other], rings, members, close: async () => {} }, 3_001, 5);
+    await Promise.all(rings.map((r) => r.close()));
+  });
+
   it('refuses bad peers of every kind at once while the ring all-reduces', async () => {
     const ring = await ringOf(3, { maxBucketBytes: 4096 });
     const knocks = ring.servers.flatMap((s) => cases.map(([, frames]) => knock(s.address, frames())));
