@@ -54,15 +54,24 @@ export function depthOf(name: ModelName): 18 | 34 | 50 | 101 | 152 {
 
 export const BACKEND_CHOICES = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'native', 'wasm', 'cpu'] as const;
 
-/** Where `--inject-fault kill@STEP:POINT` strikes. */
+/** Where and how `--inject-fault kill@STEP:POINT` or `stall@STEP:POINT:MS` strikes. */
 export interface FaultSpec {
+  kind: 'kill' | 'stall';
   step: number;
-  point: 'before-allreduce' | 'during-allreduce' | 'after-allreduce';
+  point: 'compute' | 'before-allreduce' | 'during-allreduce' | 'after-allreduce';
+  /** How long a stall holds the step. */
+  stallMs: number;
 }
 
-/** `kill@12:during-allreduce`: the worker kills its own process there (for failure tests). */
+/**
+ * `kill@12:during-allreduce`: the worker kills its own process there; `stall@12:compute:8000`:
+ * it holds step 12 there for 8 s, alive and answering heartbeats (a straggler). For failure tests.
+ */
 export function faultSpec(text: string): FaultSpec {
-  const match = /^kill@(\d+):(before-allreduce|during-allreduce|after-allreduce)$/.exec(text.trim());
-  if (match === null) throw new InvalidArgumentError('Expected kill@STEP:POINT, POINT one of before-allreduce, during-allreduce, after-allreduce.');
-  return { step: Number(match[1]), point: match[2] as FaultSpec['point'] };
+  const match = /^(kill|stall)@(\d+):(compute|before-allreduce|during-allreduce|after-allreduce)(?::(\d+))?$/.exec(text.trim());
+  const kind = match?.[1] as FaultSpec['kind'] | undefined;
+  if (match === null || kind === undefined || (kind === 'stall') !== (match[4] !== undefined)) {
+    throw new InvalidArgumentError('Expected kill@STEP:POINT or stall@STEP:POINT:MS, POINT one of compute, before-allreduce, during-allreduce, after-allreduce.');
+  }
+  return { kind, step: Number(match[2]), point: match[3] as FaultSpec['point'], stallMs: Number(match[4] ?? 0) };
 }

@@ -9,12 +9,12 @@
  * identical whenever they were compared, and a test accuracy to show for it. Nothing here
  * asserts on a duration; the clock only bounds how long the schedule may take to get there.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, readSummary, runRingtrain } from './launch-helpers.ts';
+import { readSummary, runRingtrain } from './launch-helpers.ts';
+import { readJsonLines, startWorker as startWorkerWithToken, until, type WorkerProcess } from './support/worker-processes.ts';
 import { readCommittedSteps, type CommittedStep } from './support/committed-steps.ts';
 import type { RunStatus } from '@ringtrain/coordinator';
 import type { RunSummary } from '../src/index.ts';
@@ -33,40 +33,7 @@ interface TrainedStep {
   indices: number[];
 }
 
-
-async function readJsonLines<T>(path: string): Promise<T[]> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as T);
-}
-
-async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 240_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface WorkerProcess {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  output: () => string;
-}
-
-function startWorker(url: string, dir: string, id: string, extra: string[] = []): WorkerProcess {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'worker', '--coordinator', url, '--worker-id', id, '--workers-per-machine', '3', '--metrics-port', '0', '--log-format', 'json', '--step-log', join(dir, `${id}.jsonl`), ...extra],
-    { env: { ...process.env, RINGTRAIN_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))), output: () => output };
-}
+const startWorker = (url: string, dir: string, id: string, extra: string[] = []): WorkerProcess => startWorkerWithToken(url, dir, id, TOKEN, extra);
 
 describe('a run that loses, freezes and gains workers', () => {
   let dir: string;

@@ -77,13 +77,13 @@ export interface WorkerDependencies {
 }
 
 /** Where in a step a fault strikes. */
-export type FaultPoint = 'before-allreduce' | 'during-allreduce' | 'after-allreduce';
+export type FaultPoint = 'compute' | 'before-allreduce' | 'during-allreduce' | 'after-allreduce';
 
 export interface InjectedFault {
   step: number;
   point: FaultPoint;
-  /** What happens there (the CLI kills its own process). */
-  strike(): void;
+  /** What happens there (the CLI kills its own process, or holds the step for a while). */
+  strike(): void | Promise<void>;
 }
 
 /** How a worker's run ended without an error of its own. */
@@ -580,20 +580,21 @@ export class Worker {
           ...(preprocess.augment ? { augment: { seed: preprocess.seed, epoch: plan.epoch } } : {}),
         });
         const labels = gatherLabels(this.train.labels, indices);
+        await this.faultAt(step, 'compute');
         const local = await trainer.computeGradients(x, labels);
         const gradientBytes = local.flat.byteLength;
         const t1 = performance.now();
         if (!current()) return;
         this.inFlight = { step, epoch: plan.epoch, generation, indices: indices.slice(), loss: local.loss };
         this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'gradient-ready', generation, step });
-        this.faultAt(step, 'before-allreduce');
+        await this.faultAt(step, 'before-allreduce');
         let reduced;
         try {
           const reducing = ring.allReduce(local.flat, { step, average: true });
           if (this.deps.fault?.step === step && this.deps.fault.point === 'during-allreduce') {
             // Once the first chunks are on their way and some have come back.
             await new Promise((r) => setTimeout(r, 1));
-            this.faultAt(step, 'during-allreduce');
+            await this.faultAt(step, 'during-allreduce');
           }
           reduced = await reducing;
         } catch (error) {
@@ -610,7 +611,7 @@ export class Worker {
           return;
         }
         const t2 = performance.now();
-        this.faultAt(step, 'after-allreduce');
+        await this.faultAt(step, 'after-allreduce');
         await trainer.applyGradients(reduced.data, plan.learningRates[i] as number);
         const t3 = performance.now();
         this.inFlight = null;
@@ -659,11 +660,11 @@ export class Worker {
     await this.answerStateRequests();
   }
 
-  private faultAt(step: number, point: FaultPoint): void {
+  private async faultAt(step: number, point: FaultPoint): Promise<void> {
     const fault = this.deps.fault;
     if (fault === undefined || fault.step !== step || fault.point !== point) return;
     this.log.warn({ step, point }, `injecting the fault asked for at step ${step}, ${point}`);
-    fault.strike();
+    await fault.strike();
   }
 
   private async answerStateRequests(): Promise<void> {

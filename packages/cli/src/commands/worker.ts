@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { createWorkerMetricsRegistry, modelCompute, startWorkerMetricsServer, threadedCompute, Worker, type ComputeProvider, type StepRecord, type WorkerMetricsServer } from '@ringtrain/worker';
+import { createWorkerMetricsRegistry, modelCompute, startWorkerMetricsServer, threadedCompute, Worker, type ComputeProvider, type InjectedFault, type StepRecord, type WorkerMetricsServer } from '@ringtrain/worker';
 import { BACKEND_CHOICES, faultSpec, integerIn, websocketUrl, type FaultSpec } from '../arguments.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormatChoice, type LogLevel } from '../logging.ts';
 import { TOKEN_ENV, requireToken } from '../token.ts';
@@ -57,7 +57,9 @@ export function workerCommand(): Command {
     .addOption(new Option('--log-level <level>', 'lowest level of the log lines written to stderr').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--log-format <format>', 'log lines for people (pretty) or for machines (json); auto: pretty on a terminal').choices(LOG_FORMATS).default('auto'))
     .addOption(new Option('--step-log <file>', 'append the sample indices of every step this worker trains to FILE as JSON lines, as it trains them (diagnostics)'))
-    .addOption(new Option('--inject-fault <spec>', 'kill this worker\'s own process at a chosen point of a chosen step, e.g. kill@12:during-allreduce (for failure tests)').argParser(faultSpec))
+    .addOption(
+      new Option('--inject-fault <spec>', 'kill this worker\'s own process at a chosen point of a chosen step, or hold the step there for MS, e.g. kill@12:during-allreduce, stall@12:compute:8000 (for failure tests)').argParser(faultSpec),
+    )
     .action(async (flags: WorkerFlags) => {
       process.exitCode = await runWorker(flags);
     });
@@ -103,7 +105,7 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
       logger,
       metrics,
       onStep,
-      ...(flags.injectFault === undefined ? {} : { fault: { ...flags.injectFault, strike: () => process.kill(process.pid, 'SIGKILL') } }),
+      ...(flags.injectFault === undefined ? {} : { fault: injectedFault(flags.injectFault) }),
     },
   );
   const running = worker;
@@ -137,4 +139,10 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
     await metricsServer?.close();
     await compute.close?.();
   }
+}
+
+function injectedFault(spec: FaultSpec): InjectedFault {
+  const { step, point, stallMs } = spec;
+  if (spec.kind === 'kill') return { step, point, strike: () => void process.kill(process.pid, 'SIGKILL') };
+  return { step, point, strike: () => new Promise((resolve) => setTimeout(resolve, stallMs)) };
 }
