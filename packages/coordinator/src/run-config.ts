@@ -63,6 +63,7 @@ export function machineConfig(
     maxRegroupsWithoutProgress: options.maxRegroupsWithoutProgress,
     batchScaling: options.batchScaling,
     // Two heartbeats unanswered: the worker's event loop is stuck (or the process stopped).
+    heartbeatIntervalMs: options.heartbeatIntervalMs,
     silentAfterMs: 2 * options.heartbeatIntervalMs,
     stallWarningMs: options.stallWarningMs,
     stallTimeoutMs: options.stallTimeoutMs,

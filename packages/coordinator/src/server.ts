@@ -78,7 +78,7 @@ interface Connection {
   remote: string;
   stage: ConnectionStage;
   workerId: string | null;
-  lastPongAtMs: number;
+  lastHeardAtMs: number;
   helloTimer: NodeJS.Timeout | null;
   /** The worker's own `error` before it closed. */
   reportedError: { code: string; message: string } | null;
@@ -199,7 +199,9 @@ export class CoordinatorServer {
       });
     });
     // Made once the port is open, so a failed listen is reported once, by the rejection above.
-    const wss = new WebSocketServer({ noServer: true, maxPayload: o.maxMessageBytes });
+    // Workers' pings are their one-way sign of life and get no answer: an answer would wait
+    // behind a large transfer to that worker, and ws cuts a connection with 60 answers pending.
+    const wss = new WebSocketServer({ noServer: true, maxPayload: o.maxMessageBytes, autoPong: false });
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(wss, req, socket, head));
     this.wss = wss;
     const port = (http.address() as AddressInfo).port;
@@ -326,7 +328,7 @@ export class CoordinatorServer {
       remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
       stage: 'awaiting-hello',
       workerId: null,
-      lastPongAtMs: this.clock(),
+      lastHeardAtMs: this.clock(),
       helloTimer: null,
       reportedError: null,
       incomingState: null,
@@ -358,10 +360,17 @@ export class CoordinatorServer {
       () => this.refuse(conn, CLOSE_CODES.policyViolation, CONNECTION_ERROR_CODES.helloTimeout, `no hello within ${this.options.helloTimeoutMs} ms`),
       this.options.helloTimeoutMs,
     );
-    socket.on('pong', () => {
-      conn.lastPongAtMs = this.clock();
+    // Heard: an answer to our ping, the worker's own ping (which reaches us even when ours waits
+    // behind a large transfer to it), or any message.
+    const heard = (): void => {
+      conn.lastHeardAtMs = this.clock();
+    };
+    socket.on('pong', heard);
+    socket.on('ping', heard);
+    socket.on('message', (data, isBinary) => {
+      if (conn.stage === 'worker') heard();
+      this.onMessage(conn, data, isBinary);
     });
-    socket.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
     socket.on('error', (error: Error & { code?: string }) => {
       // ws reports a frame over maxPayload here, then closes with 1009.
       const tooBig = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
@@ -404,7 +413,7 @@ export class CoordinatorServer {
     conn.settleAdmission?.();
     conn.stage = 'worker';
     conn.workerId = message.workerId;
-    conn.lastPongAtMs = this.clock();
+    conn.lastHeardAtMs = this.clock();
     conn.heartbeatsDuringSteps = message.heartbeatsDuringSteps;
     // A namesake already connected keeps its id; the machine refuses this connection by its id.
     if (!this.byWorker.has(message.workerId)) {
@@ -555,7 +564,7 @@ export class CoordinatorServer {
   /** When each worker last answered a heartbeat, for the machine's stall inspector. */
   private lastHeard(): Record<string, number> {
     const heard: Record<string, number> = {};
-    for (const [workerId, conn] of this.byWorker) heard[workerId] = conn.lastPongAtMs;
+    for (const [workerId, conn] of this.byWorker) heard[workerId] = conn.lastHeardAtMs;
     return heard;
   }
 
@@ -568,7 +577,7 @@ export class CoordinatorServer {
     this.lastHeartbeatAtMs = now;
     for (const conn of this.connections.values()) {
       if (conn.stage !== 'worker') continue;
-      const silentMs = late ? 0 : now - conn.lastPongAtMs;
+      const silentMs = late ? 0 : now - conn.lastHeardAtMs;
       // A worker that computes a step on the thread that answers pings is given its slowest step
       // (twice over), or before its first step any step, before it is taken for a frozen process.
       const slowest = conn.workerId === null ? undefined : this.slowestStepMs.get(conn.workerId);

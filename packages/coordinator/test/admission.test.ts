@@ -76,7 +76,7 @@ describe('the coordinator port before authentication', () => {
   it('takes handshakes at the configured rate, counts each refusal and logs a flood in a few lines', async () => {
     let now = 1_000_000;
     const lines: string[] = [];
-    const { url, port } = await startServer({ maxHandshakesPerSecond: 2, maxUnauthenticatedConnections: 1000 }, lines, () => now);
+    const { url, port } = await startServer({ maxHandshakesPerSecond: 2, maxUnauthenticatedConnections: 1000 }, lines, { clock: () => now });
     expect((await handshakeStatus(url)).status).toBe(101);
     expect((await handshakeStatus(url)).status).toBe(101);
     const statuses = await Promise.all(Array.from({ length: 20 }, () => handshakeStatus(url)));

@@ -22,13 +22,17 @@ export async function closeServers(): Promise<void> {
   servers = [];
 }
 
-export async function startServer(options: Partial<CoordinatorOptions> = {}, lines: string[] = [], clock?: () => number): Promise<{ server: CoordinatorServer; url: string; port: number }> {
+export async function startServer(
+  options: Partial<CoordinatorOptions> = {},
+  lines: string[] = [],
+  extra: { clock?: () => number; initialState?: Uint8Array } = {},
+): Promise<{ server: CoordinatorServer; url: string; port: number }> {
   const record = (_fields: object, message: string): void => {
     lines.push(message);
   };
   const server = new CoordinatorServer(
     { token: TOKEN, port: 0, minWorkers: 2, tickIntervalMs: 20, globalBatchSize: 4, ...options },
-    { data: { train: images(16), test: images(4) }, initialState: () => new Uint8Array([1, 2, 3, 4]), logger: { debug: record, info: record, warn: record, error: record }, ...(clock === undefined ? {} : { clock }) },
+    { data: { train: images(16), test: images(4) }, initialState: () => extra.initialState ?? new Uint8Array([1, 2, 3, 4]), logger: { debug: record, info: record, warn: record, error: record }, ...(extra.clock === undefined ? {} : { clock: extra.clock }) },
   );
   servers.push(server);
   const { url, port } = await server.start();

@@ -18,7 +18,7 @@ describe('the coordinator server', () => {
     const client = await connect(url);
     client.socket.send(hello('w1'));
     await expect.poll(() => client.received.length).toBeGreaterThan(0);
-    expect(client.received[0]).toEqual({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w1' });
+    expect(client.received[0]).toEqual({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w1', heartbeatIntervalMs: 1000 });
     expect((await healthz(port)).body).toMatchObject({ phase: 'rendezvous', workers: 1 });
     client.socket.close();
   });

@@ -114,6 +114,7 @@ function configFrom(args: Args): MachineConfig {
     onStall: args.get('on-stall') === 'fail' ? 'fail' : 'evict',
     maxRegroupsWithoutProgress: num(args, 'max-regroups', 5),
     batchScaling: args.get('batch-scaling') === 'fixed-per-worker' ? 'fixed-per-worker' : 'fixed-global',
+    heartbeatIntervalMs: 1000,
     silentAfterMs: num(args, 'silent-after', 2000),
     stallWarningMs: num(args, 'stall-warning', 1000),
     stallTimeoutMs: num(args, 'stall-timeout', 5000),

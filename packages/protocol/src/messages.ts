@@ -6,7 +6,10 @@
  * A run, as the messages tell it:
  *   A. A worker connects to the coordinator and sends `hello` with the shared token and the
  *      address its peer server listens on. The coordinator answers `welcome` or closes with
- *      `error`.
+ *      `error`. From then on each side pings the other every `welcome.heartbeatIntervalMs`
+ *      (WebSocket ping frames); the coordinator counts any frame from a worker as hearing from
+ *      it and answers no ping, since a worker's ping may arrive while what the coordinator
+ *      sends it (a relayed state) is still waiting to be read.
  *   B. Once `minWorkers` have joined, the coordinator opens generation g: it sends each member
  *      `assign` (rank, world size, ring order, model spec, hyper-parameters) and the `dataset`
  *      chunks of the images it will need (each image once; later only indices travel). A worker
@@ -205,6 +208,12 @@ export interface WelcomeMessage {
   v: number;
   type: 'welcome';
   workerId: string;
+  /**
+   * How often the worker pings the coordinator. Its pings are its own sign of life: they reach
+   * the coordinator even when the coordinator's pings wait behind a large transfer to the worker
+   * (a relayed state of hundreds of MB on a slow link), which the worker must read first.
+   */
+  heartbeatIntervalMs: number;
 }
 
 /** Opens a generation: the worker's place in the ring and what to train. */

@@ -136,7 +136,7 @@ export const schemas: Schemas = {
     },
   ),
 
-  welcome: object({ v: version, type: oneOf('welcome'), workerId: identifier }),
+  welcome: object({ v: version, type: oneOf('welcome'), workerId: identifier, heartbeatIntervalMs: integer(1, 2 ** 31 - 1) }),
 
   assign: refine(
     object({

@@ -39,7 +39,7 @@ export const examples: { [K in MessageType]: Extract<Message, { type: K }> } = {
     weightChecksum: 'sha256:0f1e',
   },
   evaluation: { v, type: 'evaluation', generation: 3, epoch: 1, lossSum: 512.25, correct: 4500, count: 5000 },
-  welcome: { v, type: 'welcome', workerId: 'worker-0' },
+  welcome: { v, type: 'welcome', workerId: 'worker-0', heartbeatIntervalMs: 1000 },
   assign: {
     v,
     type: 'assign',

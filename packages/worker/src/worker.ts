@@ -158,6 +158,7 @@ export class Worker {
   /** Counts coordinator connections; messages of an earlier one still queued are dropped. */
   private connection = 0;
   private welcomed = false;
+  private pinger: NodeJS.Timeout | null = null;
 
   constructor(options: WorkerOptions, deps: WorkerDependencies) {
     this.options = resolveWorkerOptions(options);
@@ -381,6 +382,7 @@ export class Worker {
         if (state !== 'connecting') outOfTurn();
         this.lifecycle.moveTo('ready', 'welcomed');
         this.welcomed = true;
+        this.startPinging(message.heartbeatIntervalMs);
         this.log.info({}, `joined the coordinator as ${message.workerId}`);
         return;
       case 'assign':
@@ -749,7 +751,27 @@ export class Worker {
     this.settle.resolve({ reason, runFailed: this.runFailed, stepsDone: this.stepsDone });
   }
 
+  /**
+   * Pings the coordinator every `intervalMs`: this worker's own sign of life, which reaches it
+   * even when its pings to this worker wait behind a large transfer still to be read here.
+   */
+  private startPinging(intervalMs: number): void {
+    this.stopPinging();
+    const socket = this.socket;
+    if (socket === null) return;
+    this.pinger = setInterval(() => {
+      if (socket.readyState === WebSocket.OPEN) socket.ping();
+    }, intervalMs);
+    this.pinger.unref();
+  }
+
+  private stopPinging(): void {
+    if (this.pinger !== null) clearInterval(this.pinger);
+    this.pinger = null;
+  }
+
   private onClose(code: number, reason: string): void {
+    this.stopPinging();
     if (this.finished) return;
     const remote = this.remoteError;
     const mayRetry = this.options.reconnectTimeoutMs > 0 && this.lifecycle.canMoveTo('reconnecting');
@@ -805,6 +827,7 @@ export class Worker {
   }
 
   private async release(): Promise<void> {
+    this.stopPinging();
     const ring = this.ring;
     const server = this.server;
     this.joining?.abort(new Error('the worker is leaving'));

@@ -141,7 +141,7 @@ function assign(generation: number): CoordinatorToWorker {
 
 /** Welcome, assign, replica, sync, state, data: the worker answers ready. */
 async function bringUp(c: Coordinator): Promise<void> {
-  await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test' });
+  await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test', heartbeatIntervalMs: 1000 });
   await c.send(assign(1));
   expect(await c.waitFor('replica')).toMatchObject({ generation: 1, stepsDone: -1, abortedStep: -1 });
   await c.send({ v: PROTOCOL_VERSION, type: 'sync', generation: 1, step: 0, keep: false, epoch: 0, offset: 0, finishedByPeers: 0 });
@@ -163,6 +163,22 @@ async function bringUp(c: Coordinator): Promise<void> {
 }
 
 describe('a worker talking to its coordinator', () => {
+  it('pings the coordinator at the interval its welcome gives, as its own sign of life, and stops when it leaves', async () => {
+    const c = await scriptedCoordinator();
+    const { worker, run } = await startWorker(c);
+    const socket = await c.socket;
+    let pings = 0;
+    socket.on('ping', () => (pings += 1));
+    expect(pings).toBe(0);
+    await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test', heartbeatIntervalMs: 20 });
+    await expect.poll(() => pings).toBeGreaterThanOrEqual(3);
+    worker.shutdown('test over');
+    await run.catch(() => {});
+    const after = pings;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(pings).toBe(after);
+  });
+
   it('says hello with the token, trains its plan, evaluates, answers a state request and stops cleanly', async () => {
     const c = await scriptedCoordinator();
     const { worker, run, compute } = await startWorker(c);
@@ -216,7 +232,7 @@ describe('a worker talking to its coordinator', () => {
   it('closes with a protocol error when a message speaks another protocol version', async () => {
     const c = await scriptedCoordinator();
     const { run } = await startWorker(c);
-    await c.send({ v: PROTOCOL_VERSION + 1, type: 'welcome', workerId: 'w-test' });
+    await c.send({ v: PROTOCOL_VERSION + 1, type: 'welcome', workerId: 'w-test', heartbeatIntervalMs: 1000 });
     await expect(run).rejects.toThrow(/version/);
     expect((await c.closed).code).toBe(1002);
   });
@@ -224,7 +240,7 @@ describe('a worker talking to its coordinator', () => {
   it('closes with a policy error when a plan comes before its assignment', async () => {
     const c = await scriptedCoordinator();
     const { run } = await startWorker(c);
-    await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test' });
+    await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test', heartbeatIntervalMs: 1000 });
     await c.send({ v: PROTOCOL_VERSION, type: 'plan', generation: 1, epoch: 0, firstStep: 0, indices: Uint32Array.from([1, 2]), learningRates: Float32Array.from([0.1]), positions: new Uint32Array(1) });
     await expect(run).rejects.toThrow('the coordinator sent plan while this worker is ready without an assignment');
     expect((await c.closed).code).toBe(1008);
@@ -363,7 +379,7 @@ describe('a worker across generations', () => {
   it('refuses to keep a replica it does not hold', async () => {
     const c = await scriptedCoordinator();
     const { run } = await startWorker(c);
-    await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test' });
+    await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test', heartbeatIntervalMs: 1000 });
     await c.send(assign(1));
     await c.waitFor('replica');
     await c.send({ v: PROTOCOL_VERSION, type: 'sync', generation: 1, step: 4, keep: true, epoch: 0, offset: 0, finishedByPeers: 0 });
@@ -382,7 +398,7 @@ describe('a worker across generations', () => {
     await expect.poll(() => worker.lifecycle.state).toBe('reconnecting');
     const second = await scriptedCoordinator(Number(new URL(first.url).port));
     expect(await second.waitFor('hello')).toMatchObject({ workerId: 'w-test', generation: 1 });
-    await second.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test' });
+    await second.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test', heartbeatIntervalMs: 1000 });
     await second.send(assign(7));
     expect(await second.waitFor('replica')).toMatchObject({ generation: 7, stepsDone: 2, abortedStep: -1, epoch: 0, offset: 4 });
     await second.send({ v: PROTOCOL_VERSION, type: 'sync', generation: 7, step: 2, keep: true, epoch: 0, offset: 4, finishedByPeers: 0 });

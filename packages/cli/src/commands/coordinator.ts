@@ -7,11 +7,10 @@ import { createProgressView } from '../progress.ts';
 import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } from '../membership-options.ts';
 import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '../admission-options.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
-import { TOKEN_ENV, requireToken } from '../token.ts';
+import { addTokenOptions, requireToken, TOKEN_ENV, type TokenFlags } from '../token.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 
-export interface CoordinatorFlags extends TrainingFlags, MembershipFlags, AdmissionFlags {
-  token?: string;
+export interface CoordinatorFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags {
   host: string;
   port: number;
   minWorkers: number;
@@ -31,10 +30,10 @@ export function addNetworkOptions(command: Command): Command {
 export function coordinatorCommand(): Command {
   const command = new Command('coordinator')
     .description('run the coordinator: accepts workers, shards the data, drives epochs, evaluation and checkpoints (kill -USR2 <pid> takes a checkpoint now)')
-    .addOption(new Option('--token <token>', `shared secret every worker must present (default: $${TOKEN_ENV})`))
     .addOption(new Option('--min-workers <n>', 'workers needed to start, and to go on (below it the run waits for replacements)').argParser(integerIn(1, 1024)).default(2))
     .addOption(new Option('--max-workers <n>', 'workers accepted at most; more may join a running job up to this (default: --min-workers)').argParser(integerIn(1, 1024)));
   addNetworkOptions(command);
+  addTokenOptions(command, `the shared secret every worker must present (default: $${TOKEN_ENV})`);
   addMembershipOptions(command);
   addAdmissionOptions(command);
   addTrainingOptions(command);
@@ -45,7 +44,7 @@ export function coordinatorCommand(): Command {
 
 async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const startedAt = Date.now();
-  const token = requireToken(flags.token);
+  const token = requireToken(flags, process.env, (text) => process.stderr.write(`ringtrain coordinator: warning: ${text}\n`));
   const logger = createLogger({ level: flags.logLevel ?? 'info', format: flags.logFormat, name: 'coordinator' });
   const view = createProgressView();
   const options = {
@@ -60,7 +59,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     ...admissionOptionsFrom(flags),
   };
   const { server, url } = await startCoordinator(options, flags, { logger, onProgress: (p) => view.update(p) });
-  view.note(`coordinator listening on ${url}; start workers with: ringtrain worker --coordinator ${url} --token <token>`);
+  view.note(`coordinator listening on ${url}; start workers with: ringtrain worker --coordinator ${url} --token-file FILE (or $${TOKEN_ENV} set to the token)`);
   view.note(`dashboard on ${dashboardUrl(url)}`);
   const onSignal = (signal: string): void => server.stop(`interrupted by ${signal}`);
   process.once('SIGINT', onSignal);

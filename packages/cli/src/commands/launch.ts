@@ -23,18 +23,17 @@ import { InvalidArgumentError, WorkerExitedError } from '../errors.ts';
 import { createLogger, resolveLogFormat, type LogFormat, type LogLevel } from '../logging.ts';
 import { createProgressView } from '../progress.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
-import { generateToken, TOKEN_ENV } from '../token.ts';
+import { addTokenOptions, findToken, generateToken, TOKEN_ENV, type TokenFlags } from '../token.ts';
 import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } from '../membership-options.ts';
 import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '../admission-options.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 
-export interface LaunchFlags extends TrainingFlags, MembershipFlags, AdmissionFlags {
+export interface LaunchFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags {
   workers: number;
   minWorkers: number;
   maxRestarts: number;
   host: string;
   port: number;
-  token?: string;
   stepLogDir?: string;
   workerMetricsPortBase: number;
   computeThread: boolean;
@@ -57,12 +56,12 @@ export function launchCommand(): Command {
     .addOption(new Option('--max-restarts <n>', 'replacements started per worker that dies during the run').argParser(integerIn(0, 1000)).default(3))
     .addOption(new Option('--host <addr>', 'address the coordinator binds to').default('127.0.0.1'))
     .addOption(new Option('--port <n>', 'the coordinator\'s one port for workers and HTTP (the dashboard at /, /status, /metrics, /healthz); 0 picks a free one').argParser(integerIn(0, 65_535)).default(7070))
-    .addOption(new Option('--token <token>', 'shared secret of the run (default: a random one, passed to the workers)'))
     .addOption(new Option('--step-log-dir <dir>', 'each worker writes the sample indices of every step it trains to DIR/worker-N.jsonl (diagnostics)'))
     .addOption(
       new Option('--worker-metrics-port-base <n>', 'worker i serves /metrics and /healthz on port N+i, on --host (0: workers serve no metrics)').argParser(integerIn(0, 65_535)).default(0),
     )
     .option('--no-compute-thread', 'workers compute steps on the thread that holds their connections (heartbeats then wait for each step)');
+  addTokenOptions(command, 'the shared secret of the run (default: a random one, passed to the workers in their environment)');
   addMembershipOptions(command);
   addAdmissionOptions(command);
   addTrainingOptions(command);
@@ -103,7 +102,7 @@ interface Child {
 
 async function runLaunch(flags: LaunchFlags): Promise<number> {
   const startedAt = Date.now();
-  const token = flags.token ?? generateToken();
+  const token = findToken(flags, {}, (text) => process.stderr.write(`ringtrain launch: warning: ${text}\n`)) ?? generateToken();
   const logLevel = flags.logLevel ?? 'warn';
   const logFormat = resolveLogFormat(flags.logFormat);
   if (flags.minWorkers > flags.workers) {

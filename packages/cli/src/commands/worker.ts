@@ -6,15 +6,14 @@ import { Command, Option } from 'commander';
 import { createWorkerMetricsRegistry, modelCompute, startWorkerMetricsServer, threadedCompute, Worker, type ComputeProvider, type InjectedFault, type StepRecord, type WorkerMetricsServer } from '@ringtrain/worker';
 import { BACKEND_CHOICES, faultSpec, integerIn, websocketUrl, type FaultSpec } from '../arguments.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormatChoice, type LogLevel } from '../logging.ts';
-import { TOKEN_ENV, requireToken } from '../token.ts';
+import { addTokenOptions, requireToken, TOKEN_ENV, type TokenFlags } from '../token.ts';
 import { VERSION } from '../version.ts';
 
 /** The worker's metrics port unless told otherwise (the port every deploy file uses). */
 export const DEFAULT_METRICS_PORT = 7072;
 
-export interface WorkerFlags {
+export interface WorkerFlags extends TokenFlags {
   coordinator: string;
-  token?: string;
   backend: string;
   computeThread: boolean;
   workerId?: string;
@@ -35,10 +34,10 @@ export interface WorkerFlags {
 }
 
 export function workerCommand(): Command {
-  return new Command('worker')
+  const command = new Command('worker')
     .description('run a worker: trains its shard and all-reduces gradients with its ring neighbours')
-    .requiredOption('--coordinator <url>', 'the coordinator, e.g. ws://10.0.0.5:7070', websocketUrl)
-    .addOption(new Option('--token <token>', `the run's shared secret (default: $${TOKEN_ENV})`))
+    .requiredOption('--coordinator <url>', 'the coordinator, e.g. ws://10.0.0.5:7070', websocketUrl);
+  return addTokenOptions(command, `the run's shared secret (default: $${TOKEN_ENV})`)
     .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
     .option('--no-compute-thread', 'compute steps on the thread that holds the connections (heartbeats then wait for each step)')
     .addOption(new Option('--worker-id <id>', 'stable name of this worker (default: host-pid-random)'))
@@ -66,7 +65,7 @@ export function workerCommand(): Command {
 }
 
 async function runWorker(flags: WorkerFlags): Promise<number> {
-  const token = requireToken(flags.token);
+  const token = requireToken(flags, process.env, (text) => process.stderr.write(`ringtrain worker: warning: ${text}\n`));
   const workerId = flags.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   // The logger exists before the worker; its lines pick up the rank once one is assigned.
   let worker: Worker | null = null;

@@ -46,7 +46,7 @@ export function onJoined(ctx: Ctx, e: WorkerJoinedEvent): void {
     sentTrain: null,
     sentTest: null,
   });
-  ctx.out.push({ kind: 'send', workerId: e.workerId, message: { v: PROTOCOL_VERSION, type: 'welcome', workerId: e.workerId } });
+  ctx.out.push({ kind: 'send', workerId: e.workerId, message: { v: PROTOCOL_VERSION, type: 'welcome', workerId: e.workerId, heartbeatIntervalMs: ctx.d.config.heartbeatIntervalMs } });
   if (d.phase !== 'rendezvous') {
     d.lastJoinAtMs = e.atMs;
     log(ctx, 'info', `worker ${e.workerId} joined from ${e.hostname} pid ${e.pid} (backend ${e.backend}) while the run is ${d.phase}; it enters the next generation`, {

@@ -21,6 +21,8 @@ export interface MachineConfig {
    * per-worker batch (the global batch and, by the linear scaling rule, the learning rate follow).
    */
   batchScaling: 'fixed-global' | 'fixed-per-worker';
+  /** How often the coordinator pings each worker, and each worker the coordinator (said in `welcome`). */
+  heartbeatIntervalMs: number;
   /** A worker not heard from (messages, heartbeat answers) for this long counts as silent for the stall inspector. */
   silentAfterMs: number;
   /** Waiting this long for some ranks logs a warning naming them (and again every as long). */
