@@ -48,4 +48,4 @@ EXPOSE 7071 7072
 HEALTHCHECK --interval=20s --timeout=10s --start-period=120s --retries=6 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:7072/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["tini", "--", "npx", "--no", "ringtrain"]
-CMD ["worker", "--coordinator", "ws://coordinator:7070", "--peer-host", "0.0.0.0", "--peer-port", "7071", "--metrics-port", "7072"]
+CMD ["worker", "--coordinator", "ws://coordinator:7070", "--peer-host", "0.0.0.0", "--peer-port", "7071", "--metrics-host", "0.0.0.0", "--metrics-port", "7072"]

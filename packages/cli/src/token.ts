@@ -5,10 +5,33 @@ import { InvalidArgumentError, MissingTokenError } from './errors.ts';
 
 /** The environment variable `coordinator` and `worker` read the token from when no flag gives it. */
 export const TOKEN_ENV = 'RINGTRAIN_TOKEN';
+/** The environment variable the coordinator reads its HTTP token from when --http-token-file is absent. */
+export const HTTP_TOKEN_ENV = 'RINGTRAIN_HTTP_TOKEN';
 
 export interface TokenFlags {
   token?: string;
   tokenFile?: string;
+}
+
+export interface HttpTokenFlags {
+  httpTokenFile?: string;
+}
+
+/** `--http-token-file`: a bearer token for the dashboard, /status, /events and /metrics. */
+export function addHttpTokenOption(command: Command): Command {
+  return command.addOption(
+    new Option(
+      '--http-token-file <path>',
+      `file holding a token that /, /status, /events and /metrics want (Authorization: Bearer, or open /?token=… in a browser); /healthz stays open (default: $${HTTP_TOKEN_ENV}, else none)`,
+    ),
+  );
+}
+
+/** The HTTP token from --http-token-file or RINGTRAIN_HTTP_TOKEN; undefined for none. */
+export function findHttpToken(flags: HttpTokenFlags, env: NodeJS.ProcessEnv = process.env, warn: (text: string) => void = () => {}): string | undefined {
+  if (flags.httpTokenFile !== undefined) return readTokenFile(flags.httpTokenFile, warn, '--http-token-file');
+  const fromEnv = env[HTTP_TOKEN_ENV];
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }
 
 /** `--token-file` (the way) and `--token` (which the process list shows to every user). */
@@ -49,7 +72,7 @@ export function requireToken(flags: TokenFlags, env: NodeJS.ProcessEnv = process
   return token;
 }
 
-function readTokenFile(path: string, warn: (text: string) => void): string {
+function readTokenFile(path: string, warn: (text: string) => void, flag = '--token-file'): string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -58,9 +81,14 @@ function readTokenFile(path: string, warn: (text: string) => void): string {
   } catch (error) {
     const code = (error as { code?: string }).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
-    throw new InvalidArgumentError(`--token-file ${path}: cannot read it (${why})`);
+    throw new InvalidArgumentError(`${flag} ${path}: cannot read it (${why})`);
   }
   const token = text.split(/\r?\n/, 1)[0]?.trim() ?? '';
-  if (token === '') throw new InvalidArgumentError(`--token-file ${path}: its first line is empty; write the token there (e.g. openssl rand -hex 32 > ${path})`);
+  if (token === '') throw new InvalidArgumentError(`${flag} ${path}: its first line is empty; write the token there (e.g. openssl rand -hex 32 > ${path})`);
   return token;
+}
+
+/** `{ httpToken }` for the coordinator's options, or nothing. */
+export function httpTokenOption(httpToken: string | undefined): { httpToken?: string } {
+  return httpToken === undefined ? {} : { httpToken };
 }

@@ -92,6 +92,12 @@ export interface CoordinatorOptions {
   maxUnauthenticatedConnections?: number;
   /** WebSocket handshakes accepted per second (a burst of as many); more are refused with HTTP 503. @default 100 */
   maxHandshakesPerSecond?: number;
+  /**
+   * A bearer token for `/`, `/status`, `/events` and `/metrics` (`/healthz` stays open); a
+   * browser opens `/?token=…` once and keeps it as a cookie. Keep it apart from `token`: whoever
+   * reads the dashboard should not be able to join the run. @default none: anyone who reaches the port
+   */
+  httpToken?: string;
   /** Images per `dataset` message are capped to this many bytes. @default min(4 MiB, maxMessageBytes / 4) */
   datasetChunkBytes?: number;
   /** A state is sent in pieces of at most this many bytes. @default min(16 MiB, maxMessageBytes / 4) */
@@ -156,7 +162,8 @@ export const DEFAULT_MODEL: ModelSpec = {
   seed: 0,
 };
 
-export type ResolvedCoordinatorOptions = Required<Omit<CoordinatorOptions, 'checkpointDir' | 'stepLog' | 'model' | 'learningRate'>> & {
+export type ResolvedCoordinatorOptions = Required<Omit<CoordinatorOptions, 'checkpointDir' | 'stepLog' | 'model' | 'learningRate' | 'httpToken'>> & {
+  httpToken: string | null;
   checkpointDir: string | null;
   stepLog: string | null;
   model: ModelSpec;
@@ -255,6 +262,7 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     maxHelloBytes: integer('maxHelloBytes', input.maxHelloBytes ?? 16 * 1024, 1024, maxMessageBytes),
     maxUnauthenticatedConnections: integer('maxUnauthenticatedConnections', input.maxUnauthenticatedConnections ?? 64, 1),
     maxHandshakesPerSecond: integer('maxHandshakesPerSecond', input.maxHandshakesPerSecond ?? 100, 1),
+    httpToken: httpTokenOf(input),
     datasetChunkBytes,
     stateChunkBytes,
     closeGraceMs: integer('closeGraceMs', input.closeGraceMs ?? 5000, 0),
@@ -282,4 +290,10 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     maxSeriesPoints: integer('maxSeriesPoints', input.maxSeriesPoints ?? 2000, 16),
     statusIntervalMs: integer('statusIntervalMs', input.statusIntervalMs ?? 500, 0),
   };
+}
+
+function httpTokenOf(input: CoordinatorOptions): string | null {
+  const httpToken = input.httpToken === undefined || input.httpToken === '' ? null : input.httpToken;
+  if (httpToken !== null && httpToken === input.token) fail('httpToken must differ from token: whoever reads the dashboard could otherwise join the run');
+  return httpToken;
 }

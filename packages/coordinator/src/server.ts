@@ -32,6 +32,7 @@ import type { SamplerPosition } from './machine/sharder.ts';
 import { createCoordinatorState, type CoordinatorState } from './machine/state.ts';
 import { step } from './machine/step.ts';
 import { StepLog } from './step-log.ts';
+import { HttpAccess } from './http/access.ts';
 import { HttpRoutes } from './http/routes.ts';
 import { RunObserver } from './observe/run-observer.ts';
 import type { RunStatus } from './observe/run-status.ts';
@@ -157,6 +158,7 @@ export class CoordinatorServer {
       health: () => this.health(),
       statusIntervalMs: this.options.statusIntervalMs,
       logger: this.logger,
+      access: new HttpAccess(this.options.httpToken),
     });
     this.done = new Promise<RunResult>((resolve, reject) => {
       this.resolveDone = resolve;
@@ -208,6 +210,12 @@ export class CoordinatorServer {
     this.tickTimer = setInterval(() => this.feed({ type: 'tick', atMs: this.clock(), lastHeardAtMs: this.lastHeard() }), o.tickIntervalMs);
     this.heartbeatTimer = setInterval(() => this.heartbeat(), o.heartbeatIntervalMs);
     const url = `ws://${o.host}:${port}`;
+    if (o.httpToken === null && !isLoopback(o.host)) {
+      this.logger.warn(
+        { host: o.host },
+        `the dashboard, /status, /events and /metrics answer anyone who reaches ${o.host}:${port}; give them a token of their own (--http-token-file) or bind to 127.0.0.1`,
+      );
+    }
     this.logger.info({ url, dashboard: `http://${o.host}:${port}/`, minWorkers: o.minWorkers, maxWorkers: o.maxWorkers }, `coordinator listening on ${url}`);
     return { port, url };
   }
@@ -753,4 +761,9 @@ function refusalReasonOf(errorCode: string): RefusalReason {
     default:
       return 'malformed';
   }
+}
+
+/** Whether `host` is reachable from this machine only. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }

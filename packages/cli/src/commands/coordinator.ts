@@ -7,10 +7,10 @@ import { createProgressView } from '../progress.ts';
 import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } from '../membership-options.ts';
 import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '../admission-options.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
-import { addTokenOptions, requireToken, TOKEN_ENV, type TokenFlags } from '../token.ts';
+import { addTokenOptions, requireToken, TOKEN_ENV, type TokenFlags, addHttpTokenOption, findHttpToken, httpTokenOption, type HttpTokenFlags } from '../token.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 
-export interface CoordinatorFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags {
+export interface CoordinatorFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags {
   host: string;
   port: number;
   minWorkers: number;
@@ -34,6 +34,7 @@ export function coordinatorCommand(): Command {
     .addOption(new Option('--max-workers <n>', 'workers accepted at most; more may join a running job up to this (default: --min-workers)').argParser(integerIn(1, 1024)));
   addNetworkOptions(command);
   addTokenOptions(command, `the shared secret every worker must present (default: $${TOKEN_ENV})`);
+  addHttpTokenOption(command);
   addMembershipOptions(command);
   addAdmissionOptions(command);
   addTrainingOptions(command);
@@ -57,6 +58,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     rendezvousTimeoutMs: flags.rendezvousTimeoutMs,
     ...membershipOptionsFrom(flags),
     ...admissionOptionsFrom(flags),
+    ...httpTokenOption(findHttpToken(flags, process.env, (text) => process.stderr.write(`ringtrain coordinator: warning: ${text}\n`))),
   };
   const { server, url } = await startCoordinator(options, flags, { logger, onProgress: (p) => view.update(p) });
   view.note(`coordinator listening on ${url}; start workers with: ringtrain worker --coordinator ${url} --token-file FILE (or $${TOKEN_ENV} set to the token)`);

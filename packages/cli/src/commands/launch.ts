@@ -23,12 +23,12 @@ import { InvalidArgumentError, WorkerExitedError } from '../errors.ts';
 import { createLogger, resolveLogFormat, type LogFormat, type LogLevel } from '../logging.ts';
 import { createProgressView } from '../progress.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
-import { addTokenOptions, findToken, generateToken, TOKEN_ENV, type TokenFlags } from '../token.ts';
+import { addTokenOptions, findToken, generateToken, TOKEN_ENV, type TokenFlags, addHttpTokenOption, findHttpToken, httpTokenOption, type HttpTokenFlags } from '../token.ts';
 import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } from '../membership-options.ts';
 import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '../admission-options.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 
-export interface LaunchFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags {
+export interface LaunchFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags {
   workers: number;
   minWorkers: number;
   maxRestarts: number;
@@ -62,6 +62,7 @@ export function launchCommand(): Command {
     )
     .option('--no-compute-thread', 'workers compute steps on the thread that holds their connections (heartbeats then wait for each step)');
   addTokenOptions(command, 'the shared secret of the run (default: a random one, passed to the workers in their environment)');
+  addHttpTokenOption(command);
   addMembershipOptions(command);
   addAdmissionOptions(command);
   addTrainingOptions(command);
@@ -119,6 +120,7 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
     port: flags.port,
     ...membershipOptionsFrom(flags),
     ...admissionOptionsFrom(flags),
+    ...httpTokenOption(findHttpToken(flags, process.env, (text) => process.stderr.write(`ringtrain launch: warning: ${text}\n`))),
     minWorkers: flags.minWorkers,
     maxWorkers: flags.workers,
     rendezvousSettleMs: flags.minWorkers === flags.workers ? 0 : SETTLE_MS,

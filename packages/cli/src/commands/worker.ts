@@ -20,7 +20,7 @@ export interface WorkerFlags extends TokenFlags {
   peerHost: string;
   peerPort: number;
   advertiseHost?: string;
-  metricsHost?: string;
+  metricsHost: string;
   metricsPort: number;
   connectTimeoutMs: number;
   reconnectTimeoutMs: number;
@@ -46,7 +46,7 @@ export function workerCommand(): Command {
     .addOption(new Option('--peer-host <addr>', 'address the peer server binds to').default('127.0.0.1'))
     .addOption(new Option('--peer-port <n>', 'port of the peer server; 0 picks a free one').argParser(integerIn(0, 65_535)).default(0))
     .addOption(new Option('--advertise-host <addr>', 'host ring neighbours dial (default: --peer-host)'))
-    .addOption(new Option('--metrics-host <addr>', 'address the metrics port binds to (default: --peer-host)'))
+    .addOption(new Option('--metrics-host <addr>', 'address the metrics port binds to; another than loopback lets anyone who reaches it read the worker\'s metrics').default('127.0.0.1'))
     .addOption(new Option('--metrics-port <n>', 'port serving /metrics (Prometheus) and /healthz; 0 serves neither').argParser(integerIn(0, 65_535)).default(DEFAULT_METRICS_PORT))
     .addOption(new Option('--connect-timeout-ms <ms>', 'keep retrying the coordinator this long').argParser(integerIn(0)).default(30_000))
     .addOption(
@@ -111,7 +111,7 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
   let metricsServer: WorkerMetricsServer | null = null;
   if (flags.metricsPort !== 0) {
     try {
-      metricsServer = await startWorkerMetricsServer({ host: flags.metricsHost ?? flags.peerHost, port: flags.metricsPort, registry, worker: running });
+      metricsServer = await startWorkerMetricsServer({ host: flags.metricsHost, port: flags.metricsPort, registry, worker: running });
     } catch (error) {
       process.stderr.write(`ringtrain worker ${running.workerId}: ${(error as Error).message} (${(error as { code?: string }).code ?? 'ERROR'})\n`);
       return 1;

@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.ts';
+import type { HttpAccess } from './access.ts';
 import { dashboardAsset } from './dashboard-assets.ts';
 import { StatusStream, type StatusSource } from './status-stream.ts';
 
@@ -23,6 +24,8 @@ export interface HttpRoutesOptions {
   /** Least time between two events on `/events`. */
   statusIntervalMs: number;
   logger: Logger;
+  /** Who may read what this port serves. */
+  access: HttpAccess;
 }
 
 /**
@@ -48,11 +51,13 @@ export class HttpRoutes {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    const path = new URL(req.url ?? '/', 'http://coordinator').pathname;
+    const url = new URL(req.url ?? '/', 'http://coordinator');
+    const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end(`method ${req.method ?? '?'} is not allowed; this port serves GET ${ROUTES}\n`);
       return;
     }
+    if (this.#o.access.check(req, res, url) === 'answered') return;
     switch (path) {
       case '/healthz': {
         const { healthy, body } = this.#o.health();
