@@ -201,6 +201,7 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
   const minWorkers = integer('minWorkers', input.minWorkers ?? 2, 1, 1024);
   const maxWorkers = integer('maxWorkers', input.maxWorkers ?? minWorkers, 1, 1024);
   if (maxWorkers < minWorkers) fail(`maxWorkers (${maxWorkers}) must be at least minWorkers (${minWorkers})`);
+  checkBatch(input.globalBatchSize ?? 256, minWorkers, maxWorkers);
   const heartbeatIntervalMs = integer('heartbeatIntervalMs', input.heartbeatIntervalMs ?? 1000, 10);
   const heartbeatTimeoutMs = integer('heartbeatTimeoutMs', input.heartbeatTimeoutMs ?? 8000, 10);
   if (heartbeatTimeoutMs < heartbeatIntervalMs) {
@@ -296,4 +297,29 @@ function httpTokenOf(input: CoordinatorOptions): string | null {
   const httpToken = input.httpToken === undefined || input.httpToken === '' ? null : input.httpToken;
   if (httpToken !== null && httpToken === input.token) fail('httpToken must differ from token: whoever reads the dashboard could otherwise join the run');
   return httpToken;
+}
+
+/** Batch norm in training mode needs two images per worker at least; fewer is no statistic. */
+const MIN_BATCH_PER_WORKER = 2;
+
+/**
+ * The global batch must split evenly over the world a run starts with (`minWorkers`), and leave
+ * every worker of the largest world two images. A world of another size takes floor(global /
+ * world) each, which the log and `/status` show; the rest of the epoch's samples go to later steps.
+ */
+function checkBatch(globalBatchSize: number, minWorkers: number, maxWorkers: number): void {
+  if (!Number.isInteger(globalBatchSize) || globalBatchSize < 1) return;
+  if (globalBatchSize % minWorkers !== 0) {
+    const below = globalBatchSize - (globalBatchSize % minWorkers);
+    const above = below + minWorkers;
+    fail(
+      `globalBatchSize ${globalBatchSize} does not split evenly over minWorkers ${minWorkers} (${(globalBatchSize / minWorkers).toFixed(2)} each): use ${below > 0 ? `${below} or ` : ''}${above}`,
+    );
+  }
+  const smallest = Math.floor(globalBatchSize / maxWorkers);
+  if (smallest < MIN_BATCH_PER_WORKER) {
+    fail(
+      `globalBatchSize ${globalBatchSize} over up to ${maxWorkers} workers (maxWorkers) leaves ${smallest} image(s) per worker per step; batch norm needs at least ${MIN_BATCH_PER_WORKER}: use a globalBatchSize of ${MIN_BATCH_PER_WORKER * maxWorkers} or more, or fewer maxWorkers`,
+    );
+  }
 }

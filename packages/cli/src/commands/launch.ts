@@ -109,6 +109,12 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   if (flags.minWorkers > flags.workers) {
     throw new InvalidArgumentError(`--min-workers ${flags.minWorkers} is more than the ${flags.workers} --workers this launch starts`);
   }
+  if (flags.batchSize % flags.workers !== 0) {
+    const below = flags.batchSize - (flags.batchSize % flags.workers);
+    throw new InvalidArgumentError(
+      `--batch-size ${flags.batchSize} does not split evenly over --workers ${flags.workers} (${(flags.batchSize / flags.workers).toFixed(2)} each): use ${below > 0 ? `${below} or ` : ''}${below + flags.workers}`,
+    );
+  }
   if (flags.workerMetricsPortBase !== 0 && flags.workerMetricsPortBase + flags.workers - 1 > 65_535) {
     throw new InvalidArgumentError(`--worker-metrics-port-base ${flags.workerMetricsPortBase} leaves no port for worker ${flags.workers - 1}: ports end at 65535`);
   }

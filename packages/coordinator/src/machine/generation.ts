@@ -82,7 +82,12 @@ export function openGeneration(ctx: Ctx, atMs: number, cause: GenerationCause): 
     });
   }
   d.generations.push({ generation: d.generation, cause, openedAtMs: atMs, readyAtMs: null, worldSize, step: d.nextStep, workerIds: members.map((w) => w.workerId) });
-  const scaling = config.batchScaling === 'fixed-per-worker' ? `per-worker batch kept at ${batch}, global batch ${batch * worldSize}` : `global batch kept at ${config.globalBatchSize}`;
+  const scaling =
+    config.batchScaling === 'fixed-per-worker'
+      ? `per-worker batch kept at ${batch}, global batch ${batch * worldSize}`
+      : batch * worldSize === config.globalBatchSize
+        ? `global batch kept at ${config.globalBatchSize}`
+        : `global batch ${batch * worldSize}, as ${config.globalBatchSize} does not split over ${worldSize}: ${config.globalBatchSize - batch * worldSize} fewer per step, and every sample of the epoch still trains, in more steps`;
   log(ctx, 'info', `generation ${d.generation} opens with ${plural(worldSize, 'worker')} (${cause}): a per-worker batch of ${batch} (${scaling}), ${plural(stepsPerEpoch, 'step')} per epoch`, {
     ring: ring.map((m) => m.workerId),
     cause,

@@ -1,0 +1,33 @@
+/**
+ * Configurations that cannot train well are refused before anything starts, with the flag or
+ * option and the bound in the message: no coordinator port opened, no worker started.
+ */
+import { describe, expect, it } from 'vitest';
+import { runRingtrain } from './launch-helpers.ts';
+
+async function refusal(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const run = runRingtrain(args, env);
+  return run.exited;
+}
+
+describe('configurations refused before anything starts', () => {
+  it('a launch whose --batch-size does not split over its --workers', async () => {
+    const { code, stderr, stdout } = await refusal(['launch', '--workers', '2', '--batch-size', '255', '--port', '0']);
+    expect(code).toBe(1);
+    expect(stderr).toContain('--batch-size 255 does not split evenly over --workers 2 (127.50 each): use 254 or 256');
+    expect(stdout).not.toMatch(/coordinator on ws:/);
+  });
+
+  it('a coordinator whose batch leaves a worker fewer than two images for batch norm', async () => {
+    const { code, stderr, stdout } = await refusal(['coordinator', '--port', '0', '--min-workers', '1', '--batch-size', '1'], { RINGTRAIN_TOKEN: 'run-token-0123456789' });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/globalBatchSize 1 over up to 1 workers \(maxWorkers\) leaves 1 image\(s\) per worker per step; batch norm needs at least 2/);
+    expect(stdout).not.toMatch(/listening on/);
+  });
+
+  it('a coordinator whose HTTP token is its run token', async () => {
+    const { code, stderr } = await refusal(['coordinator', '--port', '0'], { RINGTRAIN_TOKEN: 'same-token-0123456789', RINGTRAIN_HTTP_TOKEN: 'same-token-0123456789' });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/httpToken must differ from token/);
+  });
+});
