@@ -354,9 +354,12 @@ export class CoordinatorServer {
     const countBytes = (chunk: Buffer): void => {
       bytesBeforeHello += chunk.length;
       if (bytesBeforeHello <= this.options.maxHelloBytes || conn.stage !== 'awaiting-hello') return;
+      // Nothing more of it is read: ws holds at most maxHelloBytes and this one read. The error
+      // and the close frame still go out, and the socket is cut after the close grace.
+      raw.pause();
+      raw.removeAllListeners('data');
       conn.settleAdmission?.();
       this.refuse(conn, CLOSE_CODES.messageTooBig, CONNECTION_ERROR_CODES.helloTooBig, `sent ${bytesBeforeHello} bytes before a hello (maxHelloBytes ${this.options.maxHelloBytes})`);
-      socket.terminate();
     };
     raw.on('data', countBytes);
     conn.settleAdmission = () => {
