@@ -35,10 +35,10 @@ export function findHttpToken(flags: HttpTokenFlags, env: NodeJS.ProcessEnv = pr
 }
 
 /** `--token-file` (the way) and `--token` (which the process list shows to every user). */
-export function addTokenOptions(command: Command, what: string): Command {
+export function addTokenOptions(command: Command, what: string, otherwise: string): Command {
   return command
-    .addOption(new Option('--token-file <path>', `file holding ${what} (its first line; keep it mode 600)`))
-    .addOption(new Option('--token <token>', `${what}, on the command line, where every user of the machine can read it in the process list: prefer --token-file or $${TOKEN_ENV}`));
+    .addOption(new Option('--token-file <path>', `file whose first line is ${what}; keep it mode 600 (default: ${otherwise})`))
+    .addOption(new Option('--token <token>', `${what}, on the command line, where every user of this machine can read it in the process list (prefer --token-file)`));
 }
 
 /** A fresh random token for a launched run (256 bits, URL-safe). */

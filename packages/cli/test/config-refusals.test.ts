@@ -25,6 +25,14 @@ describe('configurations refused before anything starts', () => {
     expect(stdout).not.toMatch(/listening on/);
   });
 
+  it('a launch whose workers and coordinator would not fit in this machine\'s memory', async () => {
+    const { code, stderr, stdout } = await refusal(['launch', '--workers', '2', '--model', 'resnet152', '--width', '8', '--image-size', '1024', '--port', '0']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/ResNet-152 \(width ×8, 1024×1024, [\d.]+ M parameters\) at 128 images per worker needs about [\d.]+ GiB per worker; 2 worker\(s\) and the coordinator about [\d.]+ GiB, and this machine has [\d.]+ GiB/);
+    expect(stderr).toMatch(/pass --no-memory-check/);
+    expect(stdout).not.toMatch(/coordinator on ws:/);
+  });
+
   it('a coordinator whose HTTP token is its run token', async () => {
     const { code, stderr } = await refusal(['coordinator', '--port', '0'], { RINGTRAIN_TOKEN: 'same-token-0123456789', RINGTRAIN_HTTP_TOKEN: 'same-token-0123456789' });
     expect(code).toBe(1);

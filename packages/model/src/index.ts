@@ -120,3 +120,5 @@ export type {
   WasmInitOptions,
   WasmTrainingKernelOptions,
 } from './backends/index.ts';
+export { estimateTrainingMemory, formatBytes } from './memory-estimate.ts';
+export type { TrainingMemoryEstimate } from './memory-estimate.ts';

@@ -15,6 +15,7 @@ export const WORKER_ERROR_CODES = {
   trainingFailed: 'RINGTRAIN_TRAINING_FAILED',
   stopped: 'RINGTRAIN_STOPPED',
   metricsPort: 'RINGTRAIN_WORKER_METRICS_PORT',
+  insufficientMemory: 'RINGTRAIN_WORKER_INSUFFICIENT_MEMORY',
 } as const;
 
 export type WorkerErrorCode = (typeof WORKER_ERROR_CODES)[keyof typeof WORKER_ERROR_CODES];
@@ -103,4 +104,10 @@ export class ComputeThreadError extends WorkerError {
     super(message, options);
     this.thrownCode = options?.thrownCode;
   }
+}
+
+/** An assignment whose model and batch would not fit in the memory this worker may take. */
+export class InsufficientMemoryError extends WorkerError {
+  readonly code = WORKER_ERROR_CODES.insufficientMemory;
+  override readonly closeCode = 1008;
 }

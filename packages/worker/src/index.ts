@@ -10,6 +10,7 @@ export {
   MissingDataError,
   TrainingFailedError,
   MetricsPortError,
+  InsufficientMemoryError,
   ComputeThreadError,
 } from './errors.ts';
 export type { WorkerErrorCode } from './errors.ts';

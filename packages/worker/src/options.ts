@@ -38,6 +38,11 @@ export interface WorkerOptions {
   stateChunkBytes?: number;
   /** Test images per forward pass when evaluating. @default 256 */
   evalBatchSize?: number;
+  /**
+   * Memory this worker may take: an assignment whose model and batch are estimated to need more
+   * (`estimateTrainingMemory`) is refused before anything is built. 0: no check. @default 0
+   */
+  memoryLimitBytes?: number;
 }
 
 export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'workerId'>> & { workerId: string | undefined };
@@ -79,5 +84,6 @@ export function resolveWorkerOptions(input: WorkerOptions): ResolvedWorkerOption
     maxMessageBytes,
     stateChunkBytes,
     evalBatchSize: integer('evalBatchSize', input.evalBatchSize ?? 256, 1),
+    memoryLimitBytes: integer('memoryLimitBytes', input.memoryLimitBytes ?? 0, 0),
   };
 }

@@ -32,13 +32,15 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { gatherLabels, preprocessBatch } from '@ringtrain/data';
 import type { WorkerMetrics } from '@ringtrain/metrics';
-import type { AssignMessage, CoordinatorToWorker, EvaluateMessage, PlanMessage, StateMessage, SyncMessage, WorkerToCoordinator } from '@ringtrain/protocol';
+import { estimateTrainingMemory, formatBytes } from '@ringtrain/model';
+import type { AssignMessage, CoordinatorToWorker, EvaluateMessage, ModelSpec, PlanMessage, StateMessage, SyncMessage, WorkerToCoordinator } from '@ringtrain/protocol';
 import WebSocket from 'ws';
 import { AllReduceError, startPeerServer } from './allreduce/index.ts';
 import { DatasetStore } from './dataset-store.ts';
 import {
   ConnectFailedError,
   ConnectionLostError,
+  InsufficientMemoryError,
   MissingDataError,
   RefusedError,
   TrainingFailedError,
@@ -446,6 +448,7 @@ export class Worker {
     this.log.info({ rank, worldSize, generation }, `assigned rank ${rank} of ${worldSize} in generation ${generation} (ResNet-${model.depth}, ${model.stem} stem)`);
     this.deps.metrics?.setRank(rank);
     this.deps.metrics?.setBuildInfo({ model: `resnet${model.depth}` });
+    if (this.trainer === null) this.checkMemory(model, message.hyper.batchSizePerWorker);
     // The replica outlives generations: it is what the next one may start from.
     this.trainer ??= await this.deps.compute.createTrainer(model, message.hyper);
     this.recordMemory();
@@ -460,6 +463,18 @@ export class Worker {
       epoch: position?.epoch ?? -1,
       offset: position?.offset ?? -1,
     });
+  }
+
+  /** Refuses a model and batch estimated to need more than `memoryLimitBytes`, before building anything. */
+  private checkMemory(model: ModelSpec, batchPerWorker: number): void {
+    const limit = this.options.memoryLimitBytes;
+    if (limit === 0) return;
+    const estimate = estimateTrainingMemory(model, batchPerWorker);
+    if (estimate.workerBytes <= limit) return;
+    throw new InsufficientMemoryError(
+      `ResNet-${model.depth} (width ×${model.widthMultiplier}, ${model.imageSize}×${model.imageSize}, ${(estimate.parameters / 1e6).toFixed(1)} M parameters) at ${batchPerWorker} images per worker ` +
+        `needs about ${formatBytes(estimate.workerBytes)}, more than the ${formatBytes(limit)} this worker may take (its machine's memory over --workers-per-machine; --no-memory-check skips this)`,
+    );
   }
 
   private async onSync(message: SyncMessage): Promise<void> {

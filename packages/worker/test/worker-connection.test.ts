@@ -9,18 +9,20 @@ import type { CoordinatorToWorker, WorkerToCoordinator } from '@ringtrain/protoc
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PeerLinkLostError, RingClosedError } from '../src/allreduce/index.ts';
-import { weightChecksum, Worker, type ComputeProvider, type ListenForPeers, type ReplicaTrainer, type Ring } from '../src/index.ts';
+import { weightChecksum, Worker, type ComputeProvider, type WorkerOptions, type ListenForPeers, type ReplicaTrainer, type Ring } from '../src/index.ts';
 import { encodeMessage, parseWorkerToCoordinatorForTest, PROTOCOL_VERSION } from './wire-for-tests.ts';
 
 const TOKEN = 'worker-connection-test-token';
 
 /** A replica whose "weights" are a counter: gradients are constant, so every step is checkable. */
-function fakeCompute(): ComputeProvider & { applied: number[] } {
+function fakeCompute(): ComputeProvider & { applied: number[]; created: number } {
   const applied: number[] = [];
   return {
     backend: 'fake',
     applied,
+    created: 0,
     createTrainer(): ReplicaTrainer {
+      this.created += 1;
       let values = new Float32Array([0, 0, 0]);
       return {
         computeGradients: (x, labels) => ({ loss: 1 / (1 + applied.length), correct: labels.length - 1, count: labels.length, flat: new Float32Array([1, x.length, labels.length]) }),
@@ -126,9 +128,13 @@ async function startWorker(
   coordinator: Coordinator,
   compute = fakeCompute(),
   listen: ListenForPeers = peersWith(),
+  options: Partial<WorkerOptions> = {},
 ): Promise<{ worker: Worker; run: Promise<unknown>; compute: ReturnType<typeof fakeCompute> }> {
   const logger = process.env['DEBUG_WORKER'] === '1' ? { debug: console.log, info: console.log, warn: console.log, error: console.log } : undefined;
-  const worker = new Worker({ coordinatorUrl: coordinator.url, token: TOKEN, workerId: 'w-test', maxMessageBytes: 64 * 1024, connectTimeoutMs: 2000 }, { compute, listen, ...(logger === undefined ? {} : { logger }) });
+  const worker = new Worker(
+    { coordinatorUrl: coordinator.url, token: TOKEN, workerId: 'w-test', maxMessageBytes: 64 * 1024, connectTimeoutMs: 2000, ...options },
+    { compute, listen, ...(logger === undefined ? {} : { logger }) },
+  );
   const run = worker.run();
   run.catch(() => {});
   await coordinator.waitFor('hello');
@@ -374,6 +380,17 @@ describe('a worker across generations', () => {
     ]);
     await c.send({ v: PROTOCOL_VERSION, type: 'stop', reason: 'done', failed: false });
     await expect(run).resolves.toMatchObject({ stepsDone: 2 });
+  });
+
+  it('refuses an assignment estimated to need more memory than it may take, before building anything', async () => {
+    const c = await scriptedCoordinator();
+    const compute = fakeCompute();
+    const { run } = await startWorker(c, compute, peersWith(), { memoryLimitBytes: 64 * 1024 * 1024 });
+    await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test', heartbeatIntervalMs: 1000 });
+    await c.send(assign(1));
+    await expect(run).rejects.toThrow(/ResNet-18 \(width ×0\.25, 2×2, [\d.]+ M parameters\) at 2 images per worker needs about \d+ MiB, more than the 64 MiB this worker may take/);
+    expect(await c.waitFor('error')).toMatchObject({ code: 'RINGTRAIN_WORKER_INSUFFICIENT_MEMORY' });
+    expect(compute.created).toBe(0);
   });
 
   it('refuses to keep a replica it does not hold', async () => {

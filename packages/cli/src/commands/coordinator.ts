@@ -4,13 +4,14 @@ import { integerIn } from '../arguments.ts';
 import { dashboardUrl, startCoordinator } from '../coordinator-runner.ts';
 import { createLogger } from '../logging.ts';
 import { createProgressView } from '../progress.ts';
+import { checkMemory, type MemoryCheckFlags } from '../memory-check.ts';
 import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } from '../membership-options.ts';
 import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '../admission-options.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
 import { addTokenOptions, requireToken, TOKEN_ENV, type TokenFlags, addHttpTokenOption, findHttpToken, httpTokenOption, type HttpTokenFlags } from '../token.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 
-export interface CoordinatorFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags {
+export interface CoordinatorFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags, MemoryCheckFlags {
   host: string;
   port: number;
   minWorkers: number;
@@ -33,8 +34,9 @@ export function coordinatorCommand(): Command {
     .addOption(new Option('--min-workers <n>', 'workers needed to start, and to go on (below it the run waits for replacements)').argParser(integerIn(1, 1024)).default(2))
     .addOption(new Option('--max-workers <n>', 'workers accepted at most; more may join a running job up to this (default: --min-workers)').argParser(integerIn(1, 1024)));
   addNetworkOptions(command);
-  addTokenOptions(command, `the shared secret every worker must present (default: $${TOKEN_ENV})`);
+  addTokenOptions(command, 'the shared secret every worker must present', `$${TOKEN_ENV}`);
   addHttpTokenOption(command);
+  command.option('--no-memory-check', 'start even when the coordinator\'s estimated memory (the model\'s state, a few times over) exceeds this machine\'s');
   addMembershipOptions(command);
   addAdmissionOptions(command);
   addTrainingOptions(command);
@@ -46,10 +48,13 @@ export function coordinatorCommand(): Command {
 async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const startedAt = Date.now();
   const token = requireToken(flags, process.env, (text) => process.stderr.write(`ringtrain coordinator: warning: ${text}\n`));
+  const trainingOptions = coordinatorOptionsFrom(flags, token);
+  const depth = trainingOptions.model?.depth;
+  if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, Math.max(1, Math.floor(flags.batchSize / flags.minWorkers)), 0, true);
   const logger = createLogger({ level: flags.logLevel ?? 'info', format: flags.logFormat, name: 'coordinator' });
   const view = createProgressView();
   const options = {
-    ...coordinatorOptionsFrom(flags, token),
+    ...trainingOptions,
     host: flags.host,
     port: flags.port,
     minWorkers: flags.minWorkers,

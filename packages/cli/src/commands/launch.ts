@@ -20,6 +20,7 @@ import { Command, Option } from 'commander';
 import { integerIn } from '../arguments.ts';
 import { dashboardUrl, startCoordinator } from '../coordinator-runner.ts';
 import { InvalidArgumentError, WorkerExitedError } from '../errors.ts';
+import { checkMemory, type MemoryCheckFlags } from '../memory-check.ts';
 import { createLogger, resolveLogFormat, type LogFormat, type LogLevel } from '../logging.ts';
 import { createProgressView } from '../progress.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
@@ -28,7 +29,7 @@ import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } fro
 import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '../admission-options.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 
-export interface LaunchFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags {
+export interface LaunchFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags, MemoryCheckFlags {
   workers: number;
   minWorkers: number;
   maxRestarts: number;
@@ -60,8 +61,9 @@ export function launchCommand(): Command {
     .addOption(
       new Option('--worker-metrics-port-base <n>', 'worker i serves /metrics and /healthz on port N+i, on --host (0: workers serve no metrics)').argParser(integerIn(0, 65_535)).default(0),
     )
-    .option('--no-compute-thread', 'workers compute steps on the thread that holds their connections (heartbeats then wait for each step)');
-  addTokenOptions(command, 'the shared secret of the run (default: a random one, passed to the workers in their environment)');
+    .option('--no-compute-thread', 'workers compute steps on the thread that holds their connections (heartbeats then wait for each step)')
+    .option('--no-memory-check', 'start even when the estimated memory of the workers and the coordinator exceeds this machine\'s');
+  addTokenOptions(command, 'the shared secret of the run', 'a random one, passed to the workers in their environment');
   addHttpTokenOption(command);
   addMembershipOptions(command);
   addAdmissionOptions(command);
@@ -118,10 +120,13 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   if (flags.workerMetricsPortBase !== 0 && flags.workerMetricsPortBase + flags.workers - 1 > 65_535) {
     throw new InvalidArgumentError(`--worker-metrics-port-base ${flags.workerMetricsPortBase} leaves no port for worker ${flags.workers - 1}: ports end at 65535`);
   }
+  const trainingOptions = coordinatorOptionsFrom(flags, token);
+  const depth = trainingOptions.model?.depth;
+  if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, flags.batchSize / flags.workers, flags.workers, true);
   const logger = createLogger({ level: logLevel, format: logFormat, name: 'coordinator' });
   const view = createProgressView();
   const options = {
-    ...coordinatorOptionsFrom(flags, token),
+    ...trainingOptions,
     host: flags.host,
     port: flags.port,
     ...membershipOptionsFrom(flags),

@@ -1,7 +1,7 @@
 /** `ringtrain worker`: one training process; connects to a coordinator and joins the ring. */
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, totalmem } from 'node:os';
 import { Command, Option } from 'commander';
 import { createWorkerMetricsRegistry, modelCompute, startWorkerMetricsServer, threadedCompute, Worker, type ComputeProvider, type InjectedFault, type StepRecord, type WorkerMetricsServer } from '@ringtrain/worker';
 import { BACKEND_CHOICES, faultSpec, integerIn, websocketUrl, type FaultSpec } from '../arguments.ts';
@@ -16,6 +16,7 @@ export interface WorkerFlags extends TokenFlags {
   coordinator: string;
   backend: string;
   computeThread: boolean;
+  memoryCheck: boolean;
   workerId?: string;
   peerHost: string;
   peerPort: number;
@@ -37,9 +38,10 @@ export function workerCommand(): Command {
   const command = new Command('worker')
     .description('run a worker: trains its shard and all-reduces gradients with its ring neighbours')
     .requiredOption('--coordinator <url>', 'the coordinator, e.g. ws://10.0.0.5:7070', websocketUrl);
-  return addTokenOptions(command, `the run's shared secret (default: $${TOKEN_ENV})`)
+  return addTokenOptions(command, "the run's shared secret", `$${TOKEN_ENV}`)
     .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
     .option('--no-compute-thread', 'compute steps on the thread that holds the connections (heartbeats then wait for each step)')
+    .option('--no-memory-check', 'accept an assignment even when its model and batch are estimated to need more than this machine\'s memory over --workers-per-machine')
     .addOption(new Option('--worker-id <id>', 'stable name of this worker (default: host-pid-random)'))
     .addOption(new Option('--threads <n>', 'compute threads of the native backend (default: cores ÷ --workers-per-machine)').argParser(integerIn(1, 1024)))
     .addOption(new Option('--workers-per-machine <n>', 'workers sharing this machine\'s cores').argParser(integerIn(1, 1024)).default(1))
@@ -97,6 +99,7 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
       connectTimeoutMs: flags.connectTimeoutMs,
       reconnectTimeoutMs: flags.reconnectTimeoutMs,
       evalBatchSize: flags.evalBatchSize,
+      ...(flags.memoryCheck ? { memoryLimitBytes: Math.floor(totalmem() / flags.workersPerMachine) } : {}),
       ...(flags.advertiseHost === undefined ? {} : { advertiseHost: flags.advertiseHost }),
     },
     {
