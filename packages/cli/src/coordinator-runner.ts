@@ -17,7 +17,7 @@ export function dashboardUrl(url: string): string {
   const u = new URL(url);
   // A coordinator bound to every interface is reached on this machine through the loopback.
   const host = u.hostname === '0.0.0.0' || u.hostname === '[::]' ? '127.0.0.1' : u.hostname;
-  return `http://${host}:${u.port}/`;
+  return `${u.protocol === 'wss:' ? 'https' : 'http'}://${host}:${u.port}/`;
 }
 
 export async function startCoordinator(

@@ -34,7 +34,7 @@ export function runRingtrain(args: string[], env: NodeJS.ProcessEnv = {}): Runni
   url.catch(() => {});
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
-    const match = /coordinator (?:listening )?on (ws:\/\/[\d.]+:\d+)/.exec(stdout);
+    const match = /coordinator (?:listening )?on (wss?:\/\/[\d.]+:\d+)/.exec(stdout);
     if (match?.[1] !== undefined) resolveUrl(match[1]);
   });
   child.stderr.on('data', (chunk: Buffer) => {

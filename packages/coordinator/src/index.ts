@@ -29,7 +29,7 @@ export type { EpochSharder, SamplerPosition, ShardPlan } from './machine/sharder
 export { CoordinatorServer } from './server.ts';
 export type { CoordinatorDependencies } from './server.ts';
 export { resolveCoordinatorOptions, DEFAULT_MODEL } from './options.ts';
-export type { CoordinatorOptions, ResolvedCoordinatorOptions, LearningRateOptions } from './options.ts';
+export type { CoordinatorOptions, CoordinatorTls, ResolvedCoordinatorOptions, LearningRateOptions } from './options.ts';
 export { checkpointFileName, decodeCheckpoint, encodeCheckpoint, findNewestValidCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 export type { Checkpoint, CheckpointHeader } from './checkpoint.ts';
 export { machineConfig, samplerSharder, learningRateFunction } from './run-config.ts';

@@ -98,6 +98,12 @@ export interface CoordinatorOptions {
    * reads the dashboard should not be able to join the run. @default none: anyone who reaches the port
    */
   httpToken?: string;
+  /**
+   * TLS on the port: workers dial `wss://`, the dashboard is `https://`. PEM text of the
+   * certificate chain and key; with `requireClientCert`, only clients holding a certificate
+   * signed by `ca` complete the handshake (the token is still checked). @default none: cleartext
+   */
+  tls?: CoordinatorTls;
   /** Images per `dataset` message are capped to this many bytes. @default min(4 MiB, maxMessageBytes / 4) */
   datasetChunkBytes?: number;
   /** A state is sent in pieces of at most this many bytes. @default min(16 MiB, maxMessageBytes / 4) */
@@ -162,8 +168,18 @@ export const DEFAULT_MODEL: ModelSpec = {
   seed: 0,
 };
 
-export type ResolvedCoordinatorOptions = Required<Omit<CoordinatorOptions, 'checkpointDir' | 'stepLog' | 'model' | 'learningRate' | 'httpToken'>> & {
+export interface CoordinatorTls {
+  cert: string;
+  key: string;
+  /** The CA whose client certificates are accepted. */
+  ca?: string;
+  /** Refuse clients without a certificate of `ca`. @default false */
+  requireClientCert?: boolean;
+}
+
+export type ResolvedCoordinatorOptions = Required<Omit<CoordinatorOptions, 'checkpointDir' | 'stepLog' | 'model' | 'learningRate' | 'httpToken' | 'tls'>> & {
   httpToken: string | null;
+  tls: CoordinatorTls | null;
   checkpointDir: string | null;
   stepLog: string | null;
   model: ModelSpec;
@@ -264,6 +280,7 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     maxUnauthenticatedConnections: integer('maxUnauthenticatedConnections', input.maxUnauthenticatedConnections ?? 64, 1),
     maxHandshakesPerSecond: integer('maxHandshakesPerSecond', input.maxHandshakesPerSecond ?? 100, 1),
     httpToken: httpTokenOf(input),
+    tls: tlsOf(input.tls),
     datasetChunkBytes,
     stateChunkBytes,
     closeGraceMs: integer('closeGraceMs', input.closeGraceMs ?? 5000, 0),
@@ -322,4 +339,12 @@ function checkBatch(globalBatchSize: number, minWorkers: number, maxWorkers: num
       `globalBatchSize ${globalBatchSize} over up to ${maxWorkers} workers (maxWorkers) leaves ${smallest} image(s) per worker per step; batch norm needs at least ${MIN_BATCH_PER_WORKER}: use a globalBatchSize of ${MIN_BATCH_PER_WORKER * maxWorkers} or more, or fewer maxWorkers`,
     );
   }
+}
+
+function tlsOf(tls: CoordinatorTls | undefined): CoordinatorTls | null {
+  if (tls === undefined) return null;
+  if (!tls.cert.includes('-----BEGIN')) fail('tls.cert must be a PEM certificate (chain)');
+  if (!tls.key.includes('-----BEGIN')) fail('tls.key must be a PEM private key');
+  if (tls.requireClientCert === true && (tls.ca === undefined || !tls.ca.includes('-----BEGIN'))) fail('tls.requireClientCert needs tls.ca, the CA whose client certificates are accepted');
+  return tls;
 }

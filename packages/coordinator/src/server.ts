@@ -14,9 +14,11 @@
  * (`/status`, `/events`, the dashboard at `/`) current. See `http/routes.ts` for the HTTP side.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { LabelledImages } from '@ringtrain/data';
 import type { CoordinatorToWorker, WorkerToCoordinator } from '@ringtrain/protocol';
@@ -36,7 +38,7 @@ import { HttpAccess } from './http/access.ts';
 import { HttpRoutes } from './http/routes.ts';
 import { RunObserver } from './observe/run-observer.ts';
 import type { RunStatus } from './observe/run-status.ts';
-import { resolveCoordinatorOptions, type CoordinatorOptions, type ResolvedCoordinatorOptions } from './options.ts';
+import { resolveCoordinatorOptions, type CoordinatorOptions, type CoordinatorTls, type ResolvedCoordinatorOptions } from './options.ts';
 import { machineConfig } from './run-config.ts';
 import {
   Admission,
@@ -110,7 +112,7 @@ export class CoordinatorServer {
   private readonly logger: Logger;
   private readonly observer: RunObserver;
   private readonly routes: HttpRoutes;
-  private http: Server | null = null;
+  private http: Server | TlsServer | null = null;
   private wss: WebSocketServer | null = null;
   private state: CoordinatorState | null = null;
   private readonly connections = new Map<string, Connection>();
@@ -187,7 +189,20 @@ export class CoordinatorServer {
     this.state = createCoordinatorState(machineConfig(o, counts, resume), this.clock());
     this.observer.attach(this.state);
 
-    const http = createServer((req, res) => this.routes.handle(req, res));
+    const handle = (req: IncomingMessage, res: ServerResponse): void => {
+      const problem = clientCertificateProblem(o.tls, req.socket);
+      if (problem !== null) {
+        res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end(`${problem}\n`);
+        return;
+      }
+      this.routes.handle(req, res);
+    };
+    const http = o.tls === null ? createServer(handle) : createTlsServer(secureOptions(o.tls), handle);
+    // A handshake that fails (a plaintext client, a certificate of another CA, an expired one)
+    // never reaches the WebSocket layer: counted and logged here.
+    http.on('tlsClientError', (error: Error, socket: Socket) => {
+      this.countRefusal('tls_handshake', `refused a TLS handshake from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: ${error.message}`);
+    });
     this.http = http;
     await new Promise<void>((resolve, reject) => {
       const refuse = (error: Error & { code?: string }): void => {
@@ -209,7 +224,7 @@ export class CoordinatorServer {
     const port = (http.address() as AddressInfo).port;
     this.tickTimer = setInterval(() => this.feed({ type: 'tick', atMs: this.clock(), lastHeardAtMs: this.lastHeard() }), o.tickIntervalMs);
     this.heartbeatTimer = setInterval(() => this.heartbeat(), o.heartbeatIntervalMs);
-    const url = `ws://${o.host}:${port}`;
+    const url = `${o.tls === null ? 'ws' : 'wss'}://${o.host}:${port}`;
     if (o.httpToken === null && !isLoopback(o.host)) {
       this.logger.warn(
         { host: o.host },
@@ -218,6 +233,14 @@ export class CoordinatorServer {
     }
     this.logger.info({ url, dashboard: `http://${o.host}:${port}/`, minWorkers: o.minWorkers, maxWorkers: o.maxWorkers }, `coordinator listening on ${url}`);
     return { port, url };
+  }
+
+  /** Takes a new certificate, key and CA for connections from now on (those open keep theirs). */
+  reloadTls(tls: CoordinatorTls): void {
+    const http = this.http;
+    if (http === null || !('setSecureContext' in http)) throw new Error('reloadTls needs a coordinator started with tls');
+    http.setSecureContext(secureOptions(tls));
+    this.logger.info({}, 'reloaded the TLS certificate and key');
   }
 
   /** The run as `/status` shows it. */
@@ -301,6 +324,14 @@ export class CoordinatorServer {
 
   /** A WebSocket handshake: refused with 503 when too many are unauthenticated or they come too fast. */
   private onUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const certificateProblem = clientCertificateProblem(this.options.tls, req.socket);
+    if (certificateProblem !== null) {
+      this.countRefusal('tls_handshake', `refused a connection from ${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}: ${certificateProblem}`);
+      socket.on('error', () => {});
+      socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nX-Ringtrain-Refusal: ${certificateProblem}\r\nContent-Type: text/plain\r\n\r\n${certificateProblem}\n`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
     const refusal = this.admission.admit();
     if (refusal !== null) {
       const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
@@ -769,4 +800,30 @@ function refusalReasonOf(errorCode: string): RefusalReason {
 /** Whether `host` is reachable from this machine only. */
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/**
+ * The handshake asks for a client certificate when the port wants one but does not fail without
+ * it: the refusal comes at the HTTP level (`clientCertificateProblem`), as a 403 that says why,
+ * where a failed handshake would reach the client as a bare reset.
+ */
+function secureOptions(tls: CoordinatorTls): { cert: string; key: string; ca?: string; requestCert: boolean; rejectUnauthorized: boolean; minVersion: 'TLSv1.2' } {
+  return { cert: tls.cert, key: tls.key, ...(tls.ca === undefined ? {} : { ca: tls.ca }), requestCert: tls.requireClientCert === true, rejectUnauthorized: false, minVersion: 'TLSv1.2' };
+}
+
+/** Why the client certificate on `socket` is not accepted, or null when it is (or none is wanted). */
+function clientCertificateProblem(tls: CoordinatorTls | null, socket: unknown): string | null {
+  if (tls?.requireClientCert !== true) return null;
+  const secure = socket as TLSSocket;
+  if (secure.authorized === true) return null;
+  const certificate = typeof secure.getPeerCertificate === 'function' ? secure.getPeerCertificate() : undefined;
+  if (certificate === undefined || Object.keys(certificate).length === 0) return 'no client certificate: this coordinator wants one signed by the run\'s CA (--tls-cert and --tls-key)';
+  const code = String(secure.authorizationError ?? '');
+  const why =
+    code === 'CERT_HAS_EXPIRED'
+      ? 'certificate expired'
+      : code === 'CERT_NOT_YET_VALID'
+        ? 'certificate not yet valid'
+        : `not signed by the run's CA${code === '' ? '' : ` (${code})`}`;
+  return `client certificate refused: ${why}`;
 }

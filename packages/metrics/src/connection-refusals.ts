@@ -16,6 +16,8 @@ export const REFUSAL_REASONS = Object.freeze([
   'wrong_version',
   /** Not a message of the protocol, or not the hello first. */
   'malformed',
+  /** A TLS handshake that failed: a plaintext client, a certificate of another CA, an expired one. */
+  'tls_handshake',
 ] as const);
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];

@@ -19,7 +19,7 @@ export type { ConnectionState } from './lifecycle.ts';
 export { DatasetStore } from './dataset-store.ts';
 export { weightChecksum } from './checksum.ts';
 export { resolveWorkerOptions } from './options.ts';
-export type { WorkerOptions, ResolvedWorkerOptions } from './options.ts';
+export type { WorkerOptions, ResolvedWorkerOptions, WorkerTls } from './options.ts';
 export { Worker } from './worker.ts';
 export type { FaultPoint, InjectedFault, WorkerDependencies, WorkerLogger, WorkerOutcome, StepRecord } from './worker.ts';
 export type { Awaitable, ComputeProvider, ListenForPeers, ReplicaTrainer, Ring, RingServer } from './ports.ts';

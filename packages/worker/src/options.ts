@@ -43,9 +43,22 @@ export interface WorkerOptions {
    * (`estimateTrainingMemory`) is refused before anything is built. 0: no check. @default 0
    */
   memoryLimitBytes?: number;
+  /**
+   * TLS for the coordinator connection (a `wss://` URL) and for the ring's links: PEM text of the
+   * CA that signed the coordinator's and the peers' certificates, and of this worker's own
+   * certificate and key (its peer port's, and the one it shows a coordinator or peer that asks
+   * for one). @default none
+   */
+  tls?: WorkerTls;
 }
 
-export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'workerId'>> & { workerId: string | undefined };
+export interface WorkerTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'workerId' | 'tls'>> & { workerId: string | undefined; tls: WorkerTls | null };
 
 function fail(message: string): never {
   throw new InvalidWorkerOptionError(message);
@@ -85,5 +98,15 @@ export function resolveWorkerOptions(input: WorkerOptions): ResolvedWorkerOption
     stateChunkBytes,
     evalBatchSize: integer('evalBatchSize', input.evalBatchSize ?? 256, 1),
     memoryLimitBytes: integer('memoryLimitBytes', input.memoryLimitBytes ?? 0, 0),
+    tls: tlsOf(input.tls),
   };
+}
+
+function tlsOf(tls: WorkerTls | undefined): WorkerTls | null {
+  if (tls === undefined) return null;
+  if ((tls.cert === undefined) !== (tls.key === undefined)) fail('tls.cert and tls.key go together: a certificate needs its key');
+  for (const [name, pem] of [['ca', tls.ca], ['cert', tls.cert], ['key', tls.key]] as const) {
+    if (pem !== undefined && !pem.includes('-----BEGIN')) fail(`tls.${name} must be PEM text`);
+  }
+  return tls;
 }

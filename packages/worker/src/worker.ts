@@ -35,7 +35,7 @@ import type { WorkerMetrics } from '@ringtrain/metrics';
 import { estimateTrainingMemory, formatBytes } from '@ringtrain/model';
 import type { AssignMessage, CoordinatorToWorker, EvaluateMessage, ModelSpec, PlanMessage, StateMessage, SyncMessage, WorkerToCoordinator } from '@ringtrain/protocol';
 import WebSocket from 'ws';
-import { AllReduceError, startPeerServer } from './allreduce/index.ts';
+import { AllReduceError, startPeerServer, type PeerTls } from './allreduce/index.ts';
 import { DatasetStore } from './dataset-store.ts';
 import {
   ConnectFailedError,
@@ -49,7 +49,7 @@ import {
   WORKER_ERROR_CODES,
 } from './errors.ts';
 import { ConnectionLifecycle } from './lifecycle.ts';
-import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions, type WorkerTls } from './options.ts';
 import type { ComputeProvider, ListenForPeers, ReplicaTrainer, Ring, RingServer } from './ports.ts';
 import { CLOSE_CODES, encodeMessage, parseCoordinatorToWorker, PROTOCOL_VERSION, ProtocolError, recoveryOf } from './wire.ts';
 
@@ -215,8 +215,10 @@ export class Worker {
       token: o.token,
       logger: this.log,
       ...(metrics === undefined ? {} : { onRefused: (reason) => metrics.recordPeerRefusal(reason) }),
+      ...(peerTls(o.tls) === null ? {} : { tls: peerTls(o.tls) as PeerTls }),
     });
-    this.log.info({ peer: this.server.address }, `peer server listening on ${this.server.address.host}:${this.server.address.port}`);
+    const linkTls = peerTls(o.tls) === null ? 'cleartext' : "TLS, peers need a certificate of the run's CA";
+    this.log.info({ peer: this.server.address }, `peer server listening on ${this.server.address.host}:${this.server.address.port} (${linkTls})`);
     const socket = await this.connect(o.connectTimeoutMs, false);
     this.attach(socket);
   }
@@ -274,10 +276,17 @@ export class Worker {
     while (!this.finished) {
       try {
         return await new Promise<WebSocket>((resolve, reject) => {
-          const socket = new WebSocket(o.coordinatorUrl, { maxPayload: o.maxMessageBytes, handshakeTimeout: o.connectRetryMs * 4 });
+          const socket = new WebSocket(o.coordinatorUrl, { maxPayload: o.maxMessageBytes, handshakeTimeout: o.connectRetryMs * 4, ...clientTls(o.tls) });
           socket.once('open', () => {
             socket.removeAllListeners('error');
             resolve(socket);
+          });
+          // A refusal the coordinator explains (a client certificate it does not accept) is final.
+          socket.once('unexpected-response', (_req, res) => {
+            const why = res.headers['x-ringtrain-refusal'];
+            socket.terminate();
+            if (res.statusCode === 403 && typeof why === 'string') reject(Object.assign(new Error(why), { code: 'RINGTRAIN_TLS_REFUSED' }));
+            else reject(new Error(`the coordinator answered HTTP ${res.statusCode ?? '?'} instead of switching protocols`));
           });
           socket.once('error', (error) => {
             socket.terminate();
@@ -285,7 +294,13 @@ export class Worker {
           });
         });
       } catch (error) {
+        const code = (error as { code?: string }).code;
+        // A certificate refused is refused again on the next attempt.
+        if (code !== undefined && TLS_REFUSALS.has(code)) {
+          throw new ConnectFailedError(`could not reach the coordinator at ${o.coordinatorUrl}: its TLS certificate was refused: ${(error as Error).message} (${code})`);
+        }
         lastError = (error as Error).message;
+        if (o.coordinatorUrl.startsWith('ws:') && /socket hang up|ECONNRESET/.test(lastError)) lastError += ' (is its port TLS? then dial wss://)';
         if (Date.now() + pauseMs > deadline) break;
         await new Promise((r) => setTimeout(r, pauseMs));
         if (backOff) pauseMs = Math.min(2 * pauseMs, 5000);
@@ -866,6 +881,35 @@ function failureReason(error: WorkerError): string {
   if (error.cause instanceof AllReduceError) return 'peer_lost';
   if (error instanceof RefusedMessageError || error instanceof RefusedError || error instanceof MissingDataError) return 'protocol_error';
   return 'step_error';
+}
+
+/** Errors of a TLS handshake that no retry mends: the peer's certificate is not one to trust. */
+const TLS_REFUSALS = new Set([
+  'RINGTRAIN_TLS_REFUSED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+]);
+
+/** The ring's links are TLS when this worker has a certificate, its key and the run's CA. */
+function peerTls(tls: WorkerTls | null): PeerTls | null {
+  if (tls === null || tls.ca === undefined || tls.cert === undefined || tls.key === undefined) return null;
+  return { ca: tls.ca, cert: tls.cert, key: tls.key };
+}
+
+/** The `ws` client options for `tls`: whom to trust, and the certificate to show. */
+function clientTls(tls: WorkerTls | null): { ca?: string; cert?: string; key?: string } {
+  if (tls === null) return {};
+  return { ...(tls.ca === undefined ? {} : { ca: tls.ca }), ...(tls.cert === undefined ? {} : { cert: tls.cert }), ...(tls.key === undefined ? {} : { key: tls.key }) };
 }
 
 function asWorkerError(error: unknown): WorkerError {

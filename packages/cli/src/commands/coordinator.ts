@@ -5,13 +5,14 @@ import { dashboardUrl, startCoordinator } from '../coordinator-runner.ts';
 import { createLogger } from '../logging.ts';
 import { createProgressView } from '../progress.ts';
 import { checkMemory, type MemoryCheckFlags } from '../memory-check.ts';
+import { addTlsOptions, coordinatorTlsFrom, type TlsFlags } from '../tls-options.ts';
 import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } from '../membership-options.ts';
 import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '../admission-options.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
 import { addTokenOptions, requireToken, TOKEN_ENV, type TokenFlags, addHttpTokenOption, findHttpToken, httpTokenOption, type HttpTokenFlags } from '../token.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 
-export interface CoordinatorFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags, MemoryCheckFlags {
+export interface CoordinatorFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags, MemoryCheckFlags, TlsFlags {
   host: string;
   port: number;
   minWorkers: number;
@@ -36,6 +37,7 @@ export function coordinatorCommand(): Command {
   addNetworkOptions(command);
   addTokenOptions(command, 'the shared secret every worker must present', `$${TOKEN_ENV}`);
   addHttpTokenOption(command);
+  addTlsOptions(command, 'coordinator');
   command.option('--no-memory-check', 'start even when the coordinator\'s estimated memory (the model\'s state, a few times over) exceeds this machine\'s');
   addMembershipOptions(command);
   addAdmissionOptions(command);
@@ -49,6 +51,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const startedAt = Date.now();
   const token = requireToken(flags, process.env, (text) => process.stderr.write(`ringtrain coordinator: warning: ${text}\n`));
   const trainingOptions = coordinatorOptionsFrom(flags, token);
+  const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;
   if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, Math.max(1, Math.floor(flags.batchSize / flags.minWorkers)), 0, true);
   const logger = createLogger({ level: flags.logLevel ?? 'info', format: flags.logFormat, name: 'coordinator' });
@@ -63,6 +66,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     rendezvousTimeoutMs: flags.rendezvousTimeoutMs,
     ...membershipOptionsFrom(flags),
     ...admissionOptionsFrom(flags),
+    ...(tls === undefined ? {} : { tls }),
     ...httpTokenOption(findHttpToken(flags, process.env, (text) => process.stderr.write(`ringtrain coordinator: warning: ${text}\n`))),
   };
   const { server, url } = await startCoordinator(options, flags, { logger, onProgress: (p) => view.update(p) });
@@ -72,6 +76,17 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.on('SIGUSR2', () => server.requestCheckpoint());
+  // New certificate files take effect for connections from now on.
+  if (tls !== undefined) {
+    process.on('SIGHUP', () => {
+      try {
+        const again = coordinatorTlsFrom(flags);
+        if (again !== undefined) server.reloadTls(again);
+      } catch (error) {
+        logger.error({}, `kept the TLS certificate in use: ${(error as Error).message}`);
+      }
+    });
+  }
   try {
     const result = await server.done;
     view.stop();

@@ -21,6 +21,7 @@ import { integerIn } from '../arguments.ts';
 import { dashboardUrl, startCoordinator } from '../coordinator-runner.ts';
 import { InvalidArgumentError, WorkerExitedError } from '../errors.ts';
 import { checkMemory, type MemoryCheckFlags } from '../memory-check.ts';
+import { addTlsOptions, coordinatorTlsFrom, tlsArguments, type TlsFlags } from '../tls-options.ts';
 import { createLogger, resolveLogFormat, type LogFormat, type LogLevel } from '../logging.ts';
 import { createProgressView } from '../progress.ts';
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
@@ -29,7 +30,7 @@ import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } fro
 import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '../admission-options.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 
-export interface LaunchFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags, MemoryCheckFlags {
+export interface LaunchFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags, MemoryCheckFlags, TlsFlags {
   workers: number;
   minWorkers: number;
   maxRestarts: number;
@@ -65,6 +66,7 @@ export function launchCommand(): Command {
     .option('--no-memory-check', 'start even when the estimated memory of the workers and the coordinator exceeds this machine\'s');
   addTokenOptions(command, 'the shared secret of the run', 'a random one, passed to the workers in their environment');
   addHttpTokenOption(command);
+  addTlsOptions(command, 'coordinator');
   addMembershipOptions(command);
   addAdmissionOptions(command);
   addTrainingOptions(command);
@@ -78,7 +80,7 @@ export function launchCommand(): Command {
  * format, and its metrics port (base + index, or 0 for none).
  */
 export function workerArguments(
-  flags: Pick<LaunchFlags, 'backend' | 'host' | 'workerMetricsPortBase' | 'stepLogDir' | 'workers'> & { computeThread?: boolean },
+  flags: Pick<LaunchFlags, 'backend' | 'host' | 'workerMetricsPortBase' | 'stepLogDir' | 'workers'> & { computeThread?: boolean } & TlsFlags,
   index: number,
   coordinatorUrl: string,
   log: { level: LogLevel; format: LogFormat },
@@ -92,6 +94,8 @@ export function workerArguments(
   args.push('--log-level', log.level, '--log-format', log.format, '--metrics-host', flags.host, '--metrics-port', String(metricsPort));
   if (flags.stepLogDir !== undefined) args.push('--step-log', join(flags.stepLogDir, `${id}.jsonl`));
   if (flags.computeThread === false) args.push('--no-compute-thread');
+  // Local workers trust the coordinator's certificate and show it, to the coordinator and to each other.
+  args.push(...tlsArguments({ ...flags, ...(flags.tlsCa === undefined && flags.tlsCert !== undefined ? { tlsCa: flags.tlsCert } : {}) }));
   return args;
 }
 
@@ -121,6 +125,7 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
     throw new InvalidArgumentError(`--worker-metrics-port-base ${flags.workerMetricsPortBase} leaves no port for worker ${flags.workers - 1}: ports end at 65535`);
   }
   const trainingOptions = coordinatorOptionsFrom(flags, token);
+  const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;
   if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, flags.batchSize / flags.workers, flags.workers, true);
   const logger = createLogger({ level: logLevel, format: logFormat, name: 'coordinator' });
@@ -131,6 +136,7 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
     port: flags.port,
     ...membershipOptionsFrom(flags),
     ...admissionOptionsFrom(flags),
+    ...(tls === undefined ? {} : { tls }),
     ...httpTokenOption(findHttpToken(flags, process.env, (text) => process.stderr.write(`ringtrain launch: warning: ${text}\n`))),
     minWorkers: flags.minWorkers,
     maxWorkers: flags.workers,

@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { createWorkerMetricsRegistry, modelCompute, startWorkerMetricsServer, threadedCompute, Worker, type ComputeProvider, type InjectedFault, type StepRecord, type WorkerMetricsServer } from '@ringtrain/worker';
 import { BACKEND_CHOICES, faultSpec, integerIn, websocketUrl, type FaultSpec } from '../arguments.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormatChoice, type LogLevel } from '../logging.ts';
+import { workerTlsFrom } from '../tls-options.ts';
 import { addTokenOptions, requireToken, TOKEN_ENV, type TokenFlags } from '../token.ts';
 import { VERSION } from '../version.ts';
 
@@ -17,6 +18,9 @@ export interface WorkerFlags extends TokenFlags {
   backend: string;
   computeThread: boolean;
   memoryCheck: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
   workerId?: string;
   peerHost: string;
   peerPort: number;
@@ -41,6 +45,9 @@ export function workerCommand(): Command {
   return addTokenOptions(command, "the run's shared secret", `$${TOKEN_ENV}`)
     .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES).default('auto'))
     .option('--no-compute-thread', 'compute steps on the thread that holds the connections (heartbeats then wait for each step)')
+    .option('--tls-ca <file>', 'PEM CA that signed the coordinator\'s and the peers\' certificates (a wss:// coordinator)')
+    .option('--tls-cert <file>', 'PEM certificate of this worker: its peer port serves TLS with it, and it shows it to a coordinator or peer that asks (with --tls-key and --tls-ca)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--no-memory-check', 'accept an assignment even when its model and batch are estimated to need more than this machine\'s memory over --workers-per-machine')
     .addOption(new Option('--worker-id <id>', 'stable name of this worker (default: host-pid-random)'))
     .addOption(new Option('--threads <n>', 'compute threads of the native backend (default: cores ÷ --workers-per-machine)').argParser(integerIn(1, 1024)))
@@ -72,6 +79,7 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
   // The logger exists before the worker; its lines pick up the rank once one is assigned.
   let worker: Worker | null = null;
   const logger = createLogger({ level: flags.logLevel, format: flags.logFormat, name: 'worker', base: { workerId }, mixin: () => ({ rank: worker?.rank ?? null }) });
+  const tls = workerTlsFrom(flags);
   const threads = { workersPerMachine: flags.workersPerMachine, ...(flags.threads === undefined ? {} : { threads: flags.threads }) };
   const onSelected = (description: string): void => logger.info({}, description);
   let compute: ComputeProvider & { close?: () => Promise<void> };
@@ -100,6 +108,7 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
       reconnectTimeoutMs: flags.reconnectTimeoutMs,
       evalBatchSize: flags.evalBatchSize,
       ...(flags.memoryCheck ? { memoryLimitBytes: Math.floor(totalmem() / flags.workersPerMachine) } : {}),
+      ...(tls === undefined ? {} : { tls }),
       ...(flags.advertiseHost === undefined ? {} : { advertiseHost: flags.advertiseHost }),
     },
     {

@@ -26,6 +26,8 @@ export interface DialOptions {
   connectTimeoutMs: number;
   signal: AbortSignal;
   logger: PeerLogger;
+  /** TLS on the link: the CA the predecessor's certificate must be signed by, and this peer's own. */
+  tls: { ca: string; cert: string; key: string } | null;
 }
 
 const RETRY_FIRST_MS = 50;
@@ -50,6 +52,7 @@ export async function dialPredecessor(options: DialOptions): Promise<InboundLink
         maxChunkBytes: options.maxChunkBytes,
         maxMessageBytes: options.maxMessageBytes,
         handshakeTimeoutMs: Math.ceil(remainingMs),
+        tls: options.tls,
       });
     } catch (error) {
       if (!(error instanceof ConnectionRefusedError)) {

@@ -17,8 +17,9 @@
  * end is ws's server (`peer-server.ts`).
  */
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
 import type { Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import {
   FrameTooLargeError,
   MalformedFrameError,
@@ -59,6 +60,8 @@ export interface InboundSocketOptions {
   maxMessageBytes: number;
   /** How long the TCP connection and the opening handshake may take together. */
   handshakeTimeoutMs: number;
+  /** TLS: the CA the server's certificate must be signed by, and the certificate this side shows. */
+  tls?: { ca: string; cert: string; key: string } | null;
 }
 
 export interface InboundSocketHandlers {
@@ -72,6 +75,11 @@ export interface InboundSocketHandlers {
 
 /** The TCP connection could not be made (nothing listening yet, reset): worth another attempt. */
 export class ConnectionRefusedError extends Error {}
+
+/** Codes of TLS handshakes that refuse a certificate (or a protocol): no retry mends them. */
+function isTlsRefusal(code: string | undefined): boolean {
+  return code !== undefined && /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code);
+}
 
 /** The server answered the opening handshake with something other than a WebSocket upgrade. */
 export class HandshakeRejectedError extends Error {}
@@ -127,18 +135,35 @@ export class InboundSocket {
     const key = randomBytes(16).toString('base64');
     const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     let onRead: (buffer: Buffer, bytes: number) => void = () => {};
-    const socket = connect({
-      host: options.address.host,
-      port: options.address.port,
-      noDelay: true,
-      onread: {
-        buffer: readBuffer,
-        callback: (bytes, buffer) => {
-          onRead(buffer as Buffer, bytes);
-          return true;
-        },
-      },
-    });
+    const tls = options.tls ?? null;
+    // TLS sockets have no `onread`: their data comes as events, each a buffer of its own.
+    const socket: Socket =
+      tls === null
+        ? connect({
+            host: options.address.host,
+            port: options.address.port,
+            noDelay: true,
+            onread: {
+              buffer: readBuffer,
+              callback: (bytes, buffer) => {
+                onRead(buffer as Buffer, bytes);
+                return true;
+              },
+            },
+          })
+        : connectTls({
+            host: options.address.host,
+            port: options.address.port,
+            ca: tls.ca,
+            cert: tls.cert,
+            key: tls.key,
+            minVersion: 'TLSv1.2',
+            ...(isIP(options.address.host) === 0 ? { servername: options.address.host } : {}),
+          });
+    if (tls !== null) {
+      socket.setNoDelay(true);
+      socket.on('data', (chunk: Buffer) => onRead(chunk, chunk.length));
+    }
     const self = new InboundSocket(socket, options, key);
     onRead = (buffer, bytes) => self.#onRead(buffer, bytes);
     return new Promise((resolve, reject) => {
@@ -148,9 +173,12 @@ export class InboundSocket {
         socket.destroy();
         reject(error);
       };
-      socket.once('error', (error) => fail(new ConnectionRefusedError(error.message)));
+      // A certificate refused is refused again on the next attempt; anything else may mend.
+      socket.once('error', (error: Error & { code?: string }) =>
+        fail(isTlsRefusal(error.code) ? new HandshakeRejectedError(`TLS: ${error.message} (${error.code ?? ''})`) : new ConnectionRefusedError(error.message)),
+      );
       socket.once('close', () => fail(new ConnectionRefusedError('connection closed during the WebSocket handshake')));
-      socket.once('connect', () => {
+      socket.once(tls === null ? 'connect' : 'secureConnect', () => {
         const host = options.address.host.includes(':') ? `[${options.address.host}]` : options.address.host;
         socket.write(
           `GET / HTTP/1.1\r\nHost: ${host}:${options.address.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +

@@ -18,5 +18,5 @@ export {
 } from './errors.ts';
 export type { AllReduceErrorCode } from './errors.ts';
 export { PeerServer, startPeerServer } from './peer-server.ts';
-export type { JoinRingOptions, PeerServerOptions } from './peer-server.ts';
+export type { JoinRingOptions, PeerServerOptions, PeerTls } from './peer-server.ts';
 export type { PeerLogger } from './ws-links.ts';

@@ -19,6 +19,7 @@
  */
 import { hostname } from 'node:os';
 import type { IncomingMessage } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import {
   Admission,
@@ -90,6 +91,18 @@ export interface PeerServerOptions {
   logger?: PeerLogger;
   /** Told of every connection refused before it authenticated (for the worker's metrics). */
   onRefused?: (reason: RefusalReason) => void;
+  /**
+   * TLS on the ring's links: this server's certificate and key, and the CA every peer's
+   * certificate must be signed by. The server asks dialling peers for a certificate of that CA
+   * and refuses those without; a dialling peer checks this server's. @default none: cleartext
+   */
+  tls?: PeerTls;
+}
+
+export interface PeerTls {
+  cert: string;
+  key: string;
+  ca: string;
 }
 
 export interface JoinRingOptions extends RingAllReduceOptions {
@@ -150,7 +163,10 @@ export class PeerServer {
   readonly #admission: Admission;
   readonly #refusalLog: ThrottledLog;
   readonly #onRefused: (reason: RefusalReason) => void;
+  readonly #tls: PeerTls | null;
   readonly #wss: WebSocketServer;
+  /** The HTTPS server under `#wss` when the links are TLS. */
+  readonly #tlsServer: TlsServer | null;
   readonly #waiting = new Map<string, Waiting>();
   readonly #sockets = new Set<WebSocket>();
   readonly #transports = new Set<WebSocketTransport>();
@@ -181,23 +197,36 @@ export class PeerServer {
     });
     this.#refusalLog = new ThrottledLog((text) => this.#logger.warn({}, text));
     this.#onRefused = options.onRefused ?? (() => {});
-    this.#wss = new WebSocketServer({
-      host: this.#host,
-      port,
+    this.#tls = options.tls ?? null;
+    const common = {
       perMessageDeflate: false,
       maxPayload: maxHelloBytes,
       skipUTF8Validation: true,
       clientTracking: false,
-      verifyClient: (info, admit) => this.#admit(info.req, admit),
-    });
+      verifyClient: (info: { req: IncomingMessage }, admit: (ok: boolean, status?: number, message?: string) => void) => this.#admit(info.req, admit),
+    };
+    const tls = this.#tls;
+    if (tls === null) {
+      this.#tlsServer = null;
+      this.#wss = new WebSocketServer({ host: this.#host, port, ...common });
+    } else {
+      const server = createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' });
+      server.on('tlsClientError', (error: Error, socket: Duplex & { remoteAddress?: string; remotePort?: number }) => {
+        this.#countRefusal('tls_handshake', `refused a ring peer's TLS handshake from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: ${error.message}`);
+      });
+      this.#tlsServer = server;
+      this.#wss = new WebSocketServer({ server, ...common });
+      server.listen(port, this.#host);
+    }
     this.#wss.on('connection', (socket, request) => this.#accept(socket, request));
+    const listener = this.#tlsServer ?? this.#wss;
     this.listening = new Promise((resolve, reject) => {
-      this.#wss.once('listening', () => {
-        const address = this.#wss.address();
+      listener.once('listening', () => {
+        const address = listener.address();
         this.#port = typeof address === 'object' && address !== null ? address.port : port;
         resolve();
       });
-      this.#wss.once('error', reject);
+      listener.once('error', reject);
     });
   }
 
@@ -250,6 +279,7 @@ export class PeerServer {
           connectTimeoutMs,
           signal: abort.signal,
           logger: this.#logger,
+          tls: this.#tls,
         }),
       ),
     ]);
@@ -293,6 +323,7 @@ export class PeerServer {
       ...[...this.#sockets].map((socket) => closeSocket(socket, 1001, 'peer server closing')),
     ];
     await Promise.all([...closing, new Promise<void>((resolve) => this.#wss.close(() => resolve()))]);
+    await new Promise<void>((resolve) => (this.#tlsServer === null ? resolve() : this.#tlsServer.close(() => resolve())));
   }
 
   #enterGeneration(generation: number): void {
