@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, readSummary } from './launch-helpers.ts';
 import { readCommittedSteps, sampleCounts, type CommittedStep } from './support/committed-steps.ts';
 import { namespacesUnavailable, TestNetwork } from './support/network-hosts.ts';
+import { until } from './support/worker-processes.ts';
 import type { RunSummary } from '../src/index.ts';
 
 const TRAIN = 3600;
@@ -20,14 +21,6 @@ const EPOCHS = 3;
 const TOKEN = 'hosts-test-token-0123456789abcdef';
 const unavailable = namespacesUnavailable();
 
-
-async function until(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 240_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(unavailable !== null)(`a run across network namespaces${unavailable === null ? '' : ` (skipped: ${unavailable})`}`, () => {
   let network: TestNetwork;
@@ -46,20 +39,17 @@ describe.skipIf(unavailable !== null)(`a run across network namespaces${unavaila
     const env = { ...process.env, RINGTRAIN_TOKEN: TOKEN };
     const stepLog = join(dir, 'committed.jsonl');
 
-    const server = network.spawn('coord', process.execPath, [
-      BIN, 'coordinator',
+    const server = network.ringtrain('coord', [
+      'coordinator',
       '--host', coordinator.address, '--port', '7070',
       '--min-workers', '2', '--max-workers', '3', '--rendezvous-settle-ms', '60000',
       '--heartbeat-interval-ms', '250', '--heartbeat-timeout-ms', '2000',
       '--model', 'resnet18', '--width', '0.25', '--epochs', String(EPOCHS), '--batch-size', '60',
       '--limit-train', String(TRAIN), '--limit-test', '600', '--checksum-every', '1',
       '--step-log', stepLog, '--summary-json', join(dir, 'summary.json'), '--log-format', 'json',
-    ], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    processes.push(server);
-    server.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    server.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
-    await until('the coordinator listens', () => output.includes('coordinator listening on'));
+    ], env);
+    processes.push(server.child);
+    await until('the coordinator listens', () => server.output().includes('coordinator listening on'));
 
     for (const w of workers) {
       const worker = network.spawn(w.name, process.execPath, [
@@ -73,10 +63,11 @@ describe.skipIf(unavailable !== null)(`a run across network namespaces${unavaila
 
     // The partition: w2's packets stop; no connection is closed by anyone.
     network.partition('w2', true);
-    await until('the coordinator cuts w2 for silence', () => /worker w2 .*no heartbeat answer/.test(output));
+    await until('the coordinator cuts w2 for silence', () => /worker w2 .*no heartbeat answer/.test(server.output()));
     network.partition('w2', false);
 
-    exitCode = await exited;
+    exitCode = await server.exited;
+    output = server.output();
     summary = await readSummary(join(dir, 'summary.json'));
     committed = await steps();
   }, 600_000);

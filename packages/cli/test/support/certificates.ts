@@ -1,7 +1,7 @@
 /**
  * Real certificates for the TLS suites, made with Debian's openssl in a directory of the test's:
- * a run's CA and a certificate for 127.0.0.1 signed by it (server and client use), one that has
- * already expired, and a certificate of another CA.
+ * a run's CA and a certificate for the given addresses (127.0.0.1 unless told) signed by it
+ * (server and client use), one that has already expired, and a certificate of another CA.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -31,8 +31,8 @@ function leaf(dir: string, name: string, ca: string, days: number): void {
   openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', String(days), '-extfile', 'leaf.ext']);
 }
 
-export function makeCertificates(dir: string): TestCertificates {
-  writeFileSync(join(dir, 'leaf.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+export function makeCertificates(dir: string, addresses: readonly string[] = ['127.0.0.1']): TestCertificates {
+  writeFileSync(join(dir, 'leaf.ext'), `subjectAltName=${addresses.map((a) => `IP:${a}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`);
   authority(dir, 'run-ca');
   authority(dir, 'other-ca');
   leaf(dir, 'node', 'run-ca', 2);

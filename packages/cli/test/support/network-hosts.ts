@@ -5,6 +5,16 @@
  * loopback test can do. Needs root and iproute2; `available()` says whether they are there.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const RINGTRAIN_BIN = fileURLToPath(new URL('../../bin/ringtrain.js', import.meta.url));
+
+/** A `ringtrain` process inside a test host. */
+export interface HostProcess {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
 
 const SUBNET = '10.231.7';
 
@@ -69,6 +79,15 @@ export class TestNetwork {
     const host = this.hosts.find((h) => h.name === name);
     if (host === undefined) throw new Error(`no test host ${name}`);
     return spawn('ip', ['netns', 'exec', host.namespace, command, ...args], options);
+  }
+
+  /** Runs `ringtrain ...args` inside host `name`'s namespace, keeping what it prints. */
+  ringtrain(name: string, args: string[], env: NodeJS.ProcessEnv): HostProcess {
+    const child = this.spawn(name, process.execPath, [RINGTRAIN_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    return { child, output: () => output, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
   }
 
   /** Removes every namespace of this network (and with them their links). */
