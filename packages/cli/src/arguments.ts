@@ -70,8 +70,8 @@ export interface FaultSpec {
 export function faultSpec(text: string): FaultSpec {
   const match = /^(kill|stall)@(\d+):(compute|before-allreduce|during-allreduce|after-allreduce)(?::(\d+))?$/.exec(text.trim());
   const kind = match?.[1] as FaultSpec['kind'] | undefined;
-  if (match === null || kind === undefined || (kind === 'stall') !== (match[4] !== undefined)) {
-    throw new InvalidArgumentError('Expected kill@STEP:POINT or stall@STEP:POINT:MS, POINT one of compute, before-allreduce, during-allreduce, after-allreduce.');
+  if (match === null || kind === undefined || (kind === 'stall') !== (match[4] !== undefined) || (kind === 'stall' && match[3] === 'during-allreduce')) {
+    throw new InvalidArgumentError('Expected kill@STEP:POINT or stall@STEP:POINT:MS, POINT one of compute, before-allreduce, during-allreduce, after-allreduce (a stall not during-allreduce).');
   }
   return { kind, step: Number(match[2]), point: match[3] as FaultSpec['point'], stallMs: Number(match[4] ?? 0) };
 }

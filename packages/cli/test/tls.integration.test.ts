@@ -79,19 +79,19 @@ describe('TLS on every link', () => {
     it('refuses a worker whose certificate has expired, saying so', async () => {
       const { code, stderr } = await worker(['--tls-ca', certs.ca, '--tls-cert', certs.expiredCert, '--tls-key', certs.expiredKey]);
       expect(code).toBe(1);
-      expect(stderr).toMatch(/TLS certificate was refused: client certificate refused: certificate expired/);
+      expect(stderr).toMatch(/it refused this worker's TLS certificate: client certificate refused: certificate expired/);
     });
 
     it('refuses a worker whose certificate another CA signed, saying so', async () => {
       const { code, stderr } = await worker(['--tls-ca', certs.ca, '--tls-cert', certs.otherCert, '--tls-key', certs.otherKey]);
       expect(code).toBe(1);
-      expect(stderr).toMatch(/TLS certificate was refused: client certificate refused: not signed by the run's CA/);
+      expect(stderr).toMatch(/it refused this worker's TLS certificate: client certificate refused: not signed by the run's CA/);
     });
 
     it('refuses a worker with no certificate, saying the coordinator wants one', async () => {
       const { code, stderr } = await worker(['--tls-ca', certs.ca]);
       expect(code).toBe(1);
-      expect(stderr).toMatch(/TLS certificate was refused: no client certificate: this coordinator wants one signed by the run's CA/);
+      expect(stderr).toMatch(/it refused this worker's TLS certificate: no client certificate: this coordinator wants one signed by the run's CA/);
     });
 
     it('lets a worker that trusts another CA refuse the coordinator, saying why', async () => {

@@ -73,7 +73,7 @@ const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { 
 const NOT_A_FAILURE = new Set<string>([COORDINATOR_ERROR_CODES.joinRefused, COORDINATOR_ERROR_CODES.runOver, COORDINATOR_ERROR_CODES.protocolViolation]);
 
 
-type ConnectionStage = 'awaiting-hello' | 'worker' | 'closed';
+type ConnectionStage = 'awaiting-hello' | 'worker' | 'closing' | 'closed';
 
 interface Connection {
   id: string;
@@ -190,7 +190,7 @@ export class CoordinatorServer {
     this.observer.attach(this.state);
 
     const handle = (req: IncomingMessage, res: ServerResponse): void => {
-      const problem = clientCertificateProblem(o.tls, req.socket);
+      const problem = req.url === '/healthz' ? null : clientCertificateProblem(o.tls, req.socket);
       if (problem !== null) {
         res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end(`${problem}\n`);
         return;
@@ -231,7 +231,7 @@ export class CoordinatorServer {
         `the dashboard, /status, /events and /metrics answer anyone who reaches ${o.host}:${port}; give them a token of their own (--http-token-file) or bind to 127.0.0.1`,
       );
     }
-    this.logger.info({ url, dashboard: `http://${o.host}:${port}/`, minWorkers: o.minWorkers, maxWorkers: o.maxWorkers }, `coordinator listening on ${url}`);
+    this.logger.info({ url, dashboard: `${o.tls === null ? 'http' : 'https'}://${o.host}:${port}/`, minWorkers: o.minWorkers, maxWorkers: o.maxWorkers }, `coordinator listening on ${url}`);
     return { port, url };
   }
 
@@ -427,7 +427,7 @@ export class CoordinatorServer {
   }
 
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
-    if (conn.stage === 'closed') return;
+    if (conn.stage === 'closed' || conn.stage === 'closing') return;
     let message: WorkerToCoordinator;
     try {
       message = parseWorkerToCoordinator(data, { isBinary, maxFrameBytes: this.options.maxMessageBytes });
@@ -548,7 +548,7 @@ export class CoordinatorServer {
 
   /** Closes a connection that is not (or no longer) a worker of the run, with an `error` first. */
   private refuse(conn: Connection, closeCode: number, errorCode: string, reason: string): void {
-    if (conn.stage === 'closed') return;
+    if (conn.stage === 'closed' || conn.stage === 'closing') return;
     if (!NOT_A_FAILURE.has(errorCode)) this.observer.recordFailure(errorCode === PROTOCOL_ERROR_CODES.badToken ? 'auth_rejected' : 'protocol_error');
     if (conn.stage === 'awaiting-hello') {
       this.countRefusal(refusalReasonOf(errorCode), `refused connection ${conn.remote}: ${reason} (${errorCode})`);
@@ -576,6 +576,8 @@ export class CoordinatorServer {
   private closeSocket(conn: Connection, code: number, reason: string): void {
     conn.closeReason ??= reason;
     conn.closedByUs = true;
+    // Nothing it sends from now on is read: a hello that comes after its refusal is no join.
+    if (conn.stage === 'awaiting-hello') conn.stage = 'closing';
     if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
     conn.helloTimer = null;
     // Close reasons are limited to 123 bytes by RFC 6455; the `error` message carries the whole text.

@@ -50,6 +50,10 @@ export interface WorkerOptions {
    * for one). @default none
    */
   tls?: WorkerTls;
+  /** Connections to the peer port that have not said `peer-hello` yet; more are refused with 503. @default 16 */
+  peerMaxUnauthenticated?: number;
+  /** Handshakes the peer port takes per second (a burst of as many). @default 50 */
+  peerMaxHandshakesPerSecond?: number;
 }
 
 export interface WorkerTls {
@@ -99,6 +103,8 @@ export function resolveWorkerOptions(input: WorkerOptions): ResolvedWorkerOption
     evalBatchSize: integer('evalBatchSize', input.evalBatchSize ?? 256, 1),
     memoryLimitBytes: integer('memoryLimitBytes', input.memoryLimitBytes ?? 0, 0),
     tls: tlsOf(input.tls),
+    peerMaxUnauthenticated: integer('peerMaxUnauthenticated', input.peerMaxUnauthenticated ?? 16, 1),
+    peerMaxHandshakesPerSecond: integer('peerMaxHandshakesPerSecond', input.peerMaxHandshakesPerSecond ?? 50, 1),
   };
 }
 

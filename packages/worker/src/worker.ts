@@ -214,6 +214,8 @@ export class Worker {
       advertiseHost: o.advertiseHost,
       token: o.token,
       logger: this.log,
+      maxUnauthenticated: o.peerMaxUnauthenticated,
+      maxHandshakesPerSecond: o.peerMaxHandshakesPerSecond,
       ...(metrics === undefined ? {} : { onRefused: (reason) => metrics.recordPeerRefusal(reason) }),
       ...(peerTls(o.tls) === null ? {} : { tls: peerTls(o.tls) as PeerTls }),
     });
@@ -276,7 +278,10 @@ export class Worker {
     while (!this.finished) {
       try {
         return await new Promise<WebSocket>((resolve, reject) => {
-          const socket = new WebSocket(o.coordinatorUrl, { maxPayload: o.maxMessageBytes, handshakeTimeout: o.connectRetryMs * 4, ...clientTls(o.tls) });
+          // Answers to the coordinator's pings would wait behind a large state this worker sends,
+          // and ws cuts a connection with 60 of them pending: the coordinator hears this worker's
+          // own pings and messages instead.
+          const socket = new WebSocket(o.coordinatorUrl, { maxPayload: o.maxMessageBytes, handshakeTimeout: o.connectRetryMs * 4, autoPong: false, ...clientTls(o.tls) });
           socket.once('open', () => {
             socket.removeAllListeners('error');
             resolve(socket);
@@ -297,7 +302,13 @@ export class Worker {
         const code = (error as { code?: string }).code;
         // A certificate refused is refused again on the next attempt.
         if (code !== undefined && TLS_REFUSALS.has(code)) {
-          throw new ConnectFailedError(`could not reach the coordinator at ${o.coordinatorUrl}: its TLS certificate was refused: ${(error as Error).message} (${code})`);
+          const what =
+            code === 'RINGTRAIN_TLS_REFUSED'
+              ? 'it refused this worker\'s TLS certificate'
+              : code === 'ERR_SSL_WRONG_VERSION_NUMBER'
+                ? 'it does not speak TLS there (dial ws://)'
+                : 'its TLS certificate was refused';
+          throw new ConnectFailedError(`could not reach the coordinator at ${o.coordinatorUrl}: ${what}: ${(error as Error).message} (${code})`);
         }
         lastError = (error as Error).message;
         if (o.coordinatorUrl.startsWith('ws:') && /socket hang up|ECONNRESET/.test(lastError)) lastError += ' (is its port TLS? then dial wss://)';

@@ -80,7 +80,7 @@ export function launchCommand(): Command {
  * format, and its metrics port (base + index, or 0 for none).
  */
 export function workerArguments(
-  flags: Pick<LaunchFlags, 'backend' | 'host' | 'workerMetricsPortBase' | 'stepLogDir' | 'workers'> & { computeThread?: boolean } & TlsFlags,
+  flags: Pick<LaunchFlags, 'backend' | 'host' | 'workerMetricsPortBase' | 'stepLogDir' | 'workers'> & { computeThread?: boolean; memoryCheck?: boolean } & TlsFlags,
   index: number,
   coordinatorUrl: string,
   log: { level: LogLevel; format: LogFormat },
@@ -94,6 +94,7 @@ export function workerArguments(
   args.push('--log-level', log.level, '--log-format', log.format, '--metrics-host', flags.host, '--metrics-port', String(metricsPort));
   if (flags.stepLogDir !== undefined) args.push('--step-log', join(flags.stepLogDir, `${id}.jsonl`));
   if (flags.computeThread === false) args.push('--no-compute-thread');
+  if (flags.memoryCheck === false) args.push('--no-memory-check');
   // Local workers trust the coordinator's certificate and show it, to the coordinator and to each other.
   args.push(...tlsArguments({ ...flags, ...(flags.tlsCa === undefined && flags.tlsCert !== undefined ? { tlsCa: flags.tlsCert } : {}) }));
   return args;

@@ -18,6 +18,8 @@ export interface WorkerFlags extends TokenFlags {
   backend: string;
   computeThread: boolean;
   memoryCheck: boolean;
+  peerMaxUnauthenticated: number;
+  peerMaxHandshakesPerSecond: number;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -48,6 +50,8 @@ export function workerCommand(): Command {
     .option('--tls-ca <file>', 'PEM CA that signed the coordinator\'s and the peers\' certificates (a wss:// coordinator)')
     .option('--tls-cert <file>', 'PEM certificate of this worker: its peer port serves TLS with it, and it shows it to a coordinator or peer that asks (with --tls-key and --tls-ca)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .addOption(new Option('--peer-max-unauthenticated <n>', 'connections to the peer port that have not said peer-hello yet; more are refused with HTTP 503').argParser(integerIn(1)).default(16))
+    .addOption(new Option('--peer-max-handshakes-per-second <n>', 'handshakes the peer port takes per second (a burst of as many); more are refused with HTTP 503').argParser(integerIn(1)).default(50))
     .option('--no-memory-check', 'accept an assignment even when its model and batch are estimated to need more than this machine\'s memory over --workers-per-machine')
     .addOption(new Option('--worker-id <id>', 'stable name of this worker (default: host-pid-random)'))
     .addOption(new Option('--threads <n>', 'compute threads of the native backend (default: cores ÷ --workers-per-machine)').argParser(integerIn(1, 1024)))
@@ -107,6 +111,8 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
       connectTimeoutMs: flags.connectTimeoutMs,
       reconnectTimeoutMs: flags.reconnectTimeoutMs,
       evalBatchSize: flags.evalBatchSize,
+      peerMaxUnauthenticated: flags.peerMaxUnauthenticated,
+      peerMaxHandshakesPerSecond: flags.peerMaxHandshakesPerSecond,
       ...(flags.memoryCheck ? { memoryLimitBytes: Math.floor(totalmem() / flags.workersPerMachine) } : {}),
       ...(tls === undefined ? {} : { tls }),
       ...(flags.advertiseHost === undefined ? {} : { advertiseHost: flags.advertiseHost }),
