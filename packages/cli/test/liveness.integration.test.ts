@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSummary, runRingtrain, type RunningCommand } from './launch-helpers.ts';
+import { until } from './support/worker-processes.ts';
 
 const SHORT_HEARTBEATS = ['--heartbeat-interval-ms', '100', '--heartbeat-timeout-ms', '500'];
 
@@ -28,14 +29,6 @@ async function launch(
   await during?.(run);
   const { code } = await run.exited;
   return { code, output: run.output(), summaryPath };
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('heartbeats during long steps', () => {

@@ -19,10 +19,6 @@ export class HttpAccess {
     this.#token = token === null || token === '' ? null : token;
   }
 
-  get protected(): boolean {
-    return this.#token !== null;
-  }
-
   /**
    * Lets the request through, or answers it: 401 without a valid token, and a redirect that
    * sets the cookie for `/?token=`.

@@ -25,8 +25,6 @@ export type ComputeRequest =
   | { id: number; op: 'weight-checksum' }
   | { id: number; op: 'dispose' };
 
-export type ComputeOp = ComputeRequest['op'];
-
 /** An error thrown on the compute thread, as it crosses to the control thread. */
 export interface ThrownOnThread {
   name: string;
