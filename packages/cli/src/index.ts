@@ -4,4 +4,6 @@ export type { CliErrorCode } from './errors.ts';
 export { summarize, formatSummary, writeSummaryJson } from './summary.ts';
 export type { RunSummary } from './summary.ts';
 export { generateToken, requireToken, TOKEN_ENV } from './token.ts';
-export { PRESETS, recipeOf, coordinatorOptionsFrom } from './training-options.ts';
+export { recipeOf, coordinatorOptionsFrom } from './training-options.ts';
+export { DEFAULT_RECIPE, PRESETS, describeRecipe, resolveRecipe } from './recipes.ts';
+export type { Recipe, PresetName } from './recipes.ts';

@@ -1,10 +1,11 @@
 /**
  * The `ringtrain` command line: `launch` (a whole run on this machine), `coordinator` and
- * `worker` (the parts, for runs across hosts).
+ * `worker` (the parts, for runs across hosts), `plan` (the cost model's predictions).
  */
 import { Command, CommanderError } from 'commander';
 import { coordinatorCommand } from './commands/coordinator.ts';
 import { launchCommand } from './commands/launch.ts';
+import { planCommand } from './commands/plan.ts';
 import { workerCommand } from './commands/worker.ts';
 
 export function buildProgram(): Command {
@@ -14,7 +15,8 @@ export function buildProgram(): Command {
     .exitOverride()
     .addCommand(launchCommand())
     .addCommand(coordinatorCommand())
-    .addCommand(workerCommand());
+    .addCommand(workerCommand())
+    .addCommand(planCommand());
 }
 
 /** Runs the command line; resolves to the exit code. */

@@ -3,7 +3,7 @@
  * (logs, CI), both fed from the coordinator's progress updates.
  */
 import cliProgress from 'cli-progress';
-import type { ProgressUpdate } from '@ringtrain/coordinator';
+import type { ProgressUpdate, TargetReached } from '@ringtrain/coordinator';
 
 export interface ProgressView {
   update(progress: ProgressUpdate): void;
@@ -61,6 +61,9 @@ class BarView implements ProgressView {
         this.testAccuracy = p.testAccuracy;
         this.bar.update({ test: pct(p.testAccuracy) });
         return;
+      case 'target-reached':
+        this.note(targetLine(p));
+        return;
     }
   }
 
@@ -102,6 +105,8 @@ class LineView implements ProgressView {
         return this.note(
           `epoch ${p.epoch + 1}/${this.epochs} done | train loss ${p.trainLoss.toFixed(4)} | train ${pct(p.trainAccuracy)} | test ${pct(p.testAccuracy)} | ${p.examplesPerSecond.toFixed(1)} ex/s`,
         );
+      case 'target-reached':
+        return this.note(targetLine(p));
     }
   }
 
@@ -110,4 +115,8 @@ class LineView implements ProgressView {
   }
 
   stop(): void {}
+}
+
+function targetLine(p: TargetReached): string {
+  return `test accuracy ${pct(p.testAccuracy)} reached the target ${p.target} after ${p.wallSeconds.toFixed(1)} s (epoch ${p.epoch + 1}, step ${p.step})`;
 }

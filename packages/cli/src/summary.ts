@@ -21,6 +21,8 @@ export interface RunSummary {
   stem: string;
   imageSize: number;
   widthMultiplier: number;
+  /** The recipe in one line: the preset (or default), optimizer, schedule and other ingredients. */
+  recipe: string;
   backend: string;
   globalBatchSize: number;
   steps: number;
@@ -35,14 +37,36 @@ export interface RunSummary {
   meanComputeMs: number;
   meanAllReduceMs: number;
   meanWaitMs: number;
+  /** How gradients travelled in the all-reduce. */
+  compression: RunCompression;
+  /** Bytes one worker sent per step in the all-reduces (mean over ranks and steps). */
+  sentBytesPerStep: number;
+  /** Each target of `--target-accuracy` reached, with the wall time from the start of training. */
+  timeToAccuracy: { target: number; testAccuracy: number; epoch: number; step: number; wallSeconds: number; trainingSeconds: number }[];
+  /** Why the run ended before its last epoch, or null. */
+  stoppedEarly: string | null;
   history: { epoch: number; trainLoss: number; trainAccuracy: number; testLoss: number | null; testAccuracy: number | null; examplesPerSecond: number }[];
+}
+
+/** The run's gradient compression, as the coordinator sent it to every worker. */
+export interface RunCompression {
+  method: string;
+  rank: number;
+  startStep: number;
+}
+
+/** `none (f32)`, `bf16 with error feedback`, `PowerSGD rank 2 from step 20`. */
+export function describeCompression(c: RunCompression): string {
+  if (c.method === 'none') return 'none (f32)';
+  if (c.method === 'powersgd') return `PowerSGD rank ${c.rank} from step ${c.startStep}`;
+  return `${c.method} with error feedback`;
 }
 
 const orNull = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
 export function summarize(
   result: RunResult,
-  context: { wallSeconds: number; model: string; stem: string; imageSize: number; widthMultiplier: number; backends: string[] },
+  context: { wallSeconds: number; model: string; stem: string; imageSize: number; widthMultiplier: number; recipe: string; backends: string[]; compression: RunCompression },
 ): RunSummary {
   return {
     testAccuracy: orNull(result.testAccuracy),
@@ -58,6 +82,7 @@ export function summarize(
     stem: context.stem,
     imageSize: context.imageSize,
     widthMultiplier: context.widthMultiplier,
+    recipe: context.recipe,
     backend: [...new Set(context.backends)].join(',') || 'unknown',
     globalBatchSize: result.globalBatchSize,
     steps: result.steps,
@@ -68,6 +93,10 @@ export function summarize(
     meanComputeMs: result.meanComputeMs,
     meanAllReduceMs: result.meanAllReduceMs,
     meanWaitMs: result.meanWaitMs,
+    compression: { ...context.compression },
+    sentBytesPerStep: result.meanSentBytesPerStep,
+    timeToAccuracy: result.timeToAccuracy.map((r) => ({ ...r, epoch: r.epoch + 1 })),
+    stoppedEarly: result.stoppedEarly,
     history: result.epochs.map((e) => ({
       epoch: e.epoch + 1,
       trainLoss: e.trainLoss,
@@ -90,8 +119,14 @@ export function formatSummary(s: RunSummary): string {
     ['wall time', `${s.wallSeconds.toFixed(1)} s (training ${s.trainingSeconds.toFixed(1)} s)`],
     ['step time split', `compute ${s.meanComputeMs.toFixed(1)} ms, all-reduce ${s.meanAllReduceMs.toFixed(1)} ms, waiting ${s.meanWaitMs.toFixed(1)} ms`],
     ['run', `${s.model} (${s.stem} stem, ${s.imageSize}×${s.imageSize}${s.widthMultiplier === 1 ? '' : `, width ×${s.widthMultiplier}`}), ${s.epochs} epoch(s), ${s.steps} steps`],
+    ['recipe', s.recipe],
+    ['gradient on the wire', `${describeCompression(s.compression)}: ${(s.sentBytesPerStep / 1e6).toFixed(3)} MB sent per worker per step`],
     ['workers', `${s.workers} × batch ${s.globalBatchSize / Math.max(1, s.workers)} = ${s.globalBatchSize}, backend ${s.backend}`],
   ];
+  for (const r of s.timeToAccuracy) {
+    rows.push([`time to ${r.target}`, `${r.wallSeconds.toFixed(1)} s (epoch ${r.epoch}, step ${r.step}, test accuracy ${pct(r.testAccuracy)})`]);
+  }
+  if (s.stoppedEarly !== null) rows.push(['stopped early', s.stoppedEarly]);
   if (s.generations > 1) {
     rows.push(['membership', `${s.generations} generations, ${s.stepsDiscarded} step(s) discarded, ${s.recoverySeconds.toFixed(1)} s recovering`]);
   }

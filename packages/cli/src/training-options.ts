@@ -2,27 +2,21 @@
  * The training options `launch` and `coordinator` share, their defaults (shown by --help), and
  * their translation into `CoordinatorOptions`.
  */
-import { Command, Option } from 'commander';
-import type { CoordinatorOptions } from '@ringtrain/coordinator';
+import { Command, InvalidArgumentError as InvalidFlagValue, Option } from 'commander';
+import { COMPRESSION_DEFAULTS, COMPRESSION_METHODS, type CoordinatorOptions } from '@ringtrain/coordinator';
 import { BACKEND_CHOICES, depthOf, integerIn, MODEL_NAMES, numberIn, type ModelName } from './arguments.ts';
+import { InvalidArgumentError } from './errors.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormatChoice } from './logging.ts';
+import { DEFAULT_RECIPE, LR_REFERENCE_BATCH, PRESET_NAMES, PRESETS, resolveRecipe, type PresetName, type Recipe, type RecipeFlags } from './recipes.ts';
 
-export interface TrainingFlags {
+/** The recipe's flags are undefined unless given: the preset, then the default recipe, fill them in. */
+export interface TrainingFlags extends RecipeFlags {
   model: ModelName;
-  stem: 'd2l' | 'small';
-  width: number;
-  imageSize?: number;
-  epochs?: number;
-  batchSize: number;
-  lr: number;
-  lrSchedule: 'constant' | 'step' | 'cosine';
-  warmupSteps: number;
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-  augment: boolean;
+  warmupSteps?: number;
+  targetAccuracy?: number[];
+  stopAtTarget: boolean;
   seed: number;
-  preset?: 'd2l';
+  preset?: PresetName;
   limitTrain?: number;
   limitTest?: number;
   dataDir?: string;
@@ -32,6 +26,9 @@ export interface TrainingFlags {
   resume: boolean;
   checksumEvery: number;
   maxBucketBytes: number;
+  compression: (typeof COMPRESSION_METHODS)[number];
+  powersgdRank: number;
+  powersgdStartStep: number;
   summaryJson?: string;
   maxMessageBytes: number;
   backend: (typeof BACKEND_CHOICES)[number];
@@ -39,28 +36,58 @@ export interface TrainingFlags {
   logFormat: LogFormatChoice;
 }
 
-/** What `--preset d2l` stands for: the d2l chapter's recipe (inputs resized to 96, 10 epochs). */
-export const PRESETS = { d2l: { imageSize: 96, epochs: 10 } } as const;
-export const DEFAULT_IMAGE_SIZE = 28;
-export const DEFAULT_EPOCHS = 1;
+/** The help text's default: the default recipe's value, and what each preset changes. */
+function byRecipe<K extends keyof Recipe>(key: K, show: (value: Recipe[K]) => string = String): string {
+  const changes = PRESET_NAMES.flatMap((name) => {
+    const value = PRESETS[name].recipe[key];
+    return value === undefined || value === DEFAULT_RECIPE[key] ? [] : [`${show(value)} with --preset ${name}`];
+  });
+  return `(default: ${[show(DEFAULT_RECIPE[key]), ...changes].join(', ')})`;
+}
+
+const onOff = (value: boolean): string => (value ? 'on' : 'off');
+
+/** `--name` and `--no-name`, undefined when neither is given. */
+function toggle(command: Command, name: string, description: string, key: keyof Recipe): Command {
+  return command
+    .addOption(new Option(`--${name}`, `${description} ${byRecipe(key, (v) => onOff(v as boolean))}`))
+    .addOption(new Option(`--no-${name}`, `turn ${name} off`).hideHelp());
+}
+
+/** A comma-separated list of test accuracies, each in (0, 1]. */
+function accuracies(text: string): number[] {
+  const values = text.split(',').map((part) => Number(part.trim()));
+  const bad = values.findIndex((v) => !Number.isFinite(v) || v <= 0 || v > 1);
+  if (text.trim() === '' || bad !== -1) {
+    throw new InvalidFlagValue(`expected test accuracies between 0 and 1, separated by commas (e.g. 0.9,0.93), got '${text}'`);
+  }
+  return values;
+}
 
 export function addTrainingOptions(command: Command): Command {
-  return command
+  command
     .addOption(new Option('--model <name>', 'ResNet depth').choices(MODEL_NAMES).default('resnet18'))
-    .addOption(new Option('--stem <stem>', 'd2l: 7×7/2 conv + max-pool (the d2l chapter); small: 3×3/1, for 28×28 inputs').choices(['d2l', 'small']).default('d2l'))
-    .addOption(new Option('--width <factor>', 'width multiplier of every stage').argParser(numberIn(0, 8, { exclusiveMin: true })).default(1))
-    .addOption(new Option('--image-size <px>', `side the images are resized to (default: ${DEFAULT_IMAGE_SIZE}, ${PRESETS.d2l.imageSize} with --preset d2l)`).argParser(integerIn(8, 1024)))
-    .addOption(new Option('--epochs <n>', `passes over the training set (default: ${DEFAULT_EPOCHS}, ${PRESETS.d2l.epochs} with --preset d2l)`).argParser(integerIn(1, 100_000)))
-    .addOption(new Option('--batch-size <n>', 'global batch per step, split evenly across the workers').argParser(integerIn(1, 1 << 20)).default(256))
-    .addOption(new Option('--lr <rate>', 'SGD learning rate').argParser(numberIn(0)).default(0.05))
-    .addOption(new Option('--lr-schedule <kind>', 'learning-rate schedule over the steps').choices(['constant', 'step', 'cosine']).default('constant'))
-    .addOption(new Option('--warmup-steps <n>', 'steps of linear learning-rate warmup').argParser(integerIn(0)).default(0))
-    .addOption(new Option('--momentum <m>', 'SGD momentum').argParser(numberIn(0, 1)).default(0))
-    .addOption(new Option('--nesterov', 'Nesterov momentum (needs --momentum above 0)').default(false))
-    .addOption(new Option('--weight-decay <wd>', 'L2 weight decay').argParser(numberIn(0)).default(0))
-    .addOption(new Option('--augment', 'random crop and horizontal flip').default(false))
+    .addOption(new Option('--preset <name>', `a named recipe: ${PRESET_NAMES.map((n) => `${n} = ${PRESETS[n].summary}`).join('; ')}; flags given with it win`).choices(PRESET_NAMES))
+    .addOption(new Option('--stem <stem>', `d2l: 7×7/2 conv + max-pool (the d2l chapter); small: 3×3/1, for 28×28 inputs; compact: 3×3/1 conv + max-pool ${byRecipe('stem')}`).choices(['d2l', 'small', 'compact']))
+    .addOption(new Option('--width <factor>', `width multiplier of every stage ${byRecipe('width')}`).argParser(numberIn(0, 8, { exclusiveMin: true })))
+    .addOption(new Option('--image-size <px>', `side the images are resized to ${byRecipe('imageSize')}`).argParser(integerIn(8, 1024)))
+    .addOption(new Option('--epochs <n>', `passes over the training set ${byRecipe('epochs')}`).argParser(integerIn(1, 100_000)))
+    .addOption(new Option('--batch-size <n>', `global batch per step, split evenly across the workers ${byRecipe('batchSize')}`).argParser(integerIn(1, 1 << 20)))
+    .addOption(new Option('--lr <rate>', `peak SGD learning rate, taken as given (default: the recipe's rate for a batch of ${LR_REFERENCE_BATCH}, scaled linearly to --batch-size: ${byRecipe('lr').slice(10, -1)})`).argParser(numberIn(0)))
+    .addOption(new Option('--lr-schedule <kind>', `learning-rate schedule over the run; onecycle: up during the warmup, then straight down to 0 ${byRecipe('lrSchedule')}`).choices(['constant', 'step', 'cosine', 'onecycle']))
+    .addOption(new Option('--warmup-epochs <e>', `linear learning-rate warmup over this share of the epochs (e.g. 0.2) ${byRecipe('warmupEpochs')}`).argParser(numberIn(0)))
+    .addOption(new Option('--warmup-steps <n>', 'linear learning-rate warmup over this many steps instead of --warmup-epochs').argParser(integerIn(0)))
+    .addOption(new Option('--momentum <m>', `SGD momentum ${byRecipe('momentum')}`).argParser(numberIn(0, 1)))
+    .addOption(new Option('--weight-decay <wd>', `L2 weight decay of the convolution and dense kernels (never of batch norm or biases) ${byRecipe('weightDecay')}`).argParser(numberIn(0)))
+    .addOption(new Option('--label-smoothing <eps>', `label smoothing of the training loss ${byRecipe('labelSmoothing')}`).argParser(numberIn(0, 0.999)));
+  toggle(command, 'nesterov', 'Nesterov momentum (needs --momentum above 0)', 'nesterov');
+  toggle(command, 'augment', 'random crop (4 px padding) and horizontal flip of the training images', 'augment');
+  toggle(command, 'zero-init-residual', 'start the batch-norm γ that ends each residual block at 0, so deep ResNets train from the first step', 'zeroInitResidual');
+  toggle(command, 'test-time-flip', 'evaluate on each test image and its mirror, averaging the two predictions', 'testTimeFlip');
+  return command
+    .addOption(new Option('--target-accuracy <list>', 'test accuracies to time: the summary, /status and the metrics give the wall time at which each was first reached (e.g. 0.9,0.913,0.93)').argParser(accuracies))
+    .addOption(new Option('--stop-at-target', 'end the run after the epoch whose evaluation reached every --target-accuracy').default(false))
     .addOption(new Option('--seed <n>', 'seed of the initial weights, the data order and the augmentation').argParser(integerIn(0, 2 ** 32 - 1)).default(0))
-    .addOption(new Option('--preset <name>', 'a named recipe: d2l = image size 96, 10 epochs (for machines with GPUs)').choices(['d2l']))
     .addOption(new Option('--limit-train <k>', 'train on the first k training images (default: all 60000)').argParser(integerIn(1, 60_000)))
     .addOption(new Option('--limit-test <k>', 'evaluate on the first k test images (default: all 10000)').argParser(integerIn(0, 10_000)))
     .addOption(new Option('--data-dir <dir>', 'where Fashion-MNIST is (default: $FASHION_MNIST_DIR, /usr/share/datasets/fashion-mnist, the user cache)'))
@@ -70,6 +97,17 @@ export function addTrainingOptions(command: Command): Command {
     .addOption(new Option('--resume', 'continue from the newest valid checkpoint in --checkpoint-dir').default(false))
     .addOption(new Option('--checksum-every <steps>', 'compare the replicas\' weight checksums every this many steps (0: never)').argParser(integerIn(0)).default(20))
     .addOption(new Option('--max-bucket-bytes <n>', 'gradient bucket cap of the ring all-reduce').argParser(integerIn(4)).default(25 * 1024 * 1024))
+    .addOption(
+      new Option('--compression <method>', 'how gradients travel in the all-reduce: none (f32), bf16 or f16 (16 bits with error feedback), powersgd (low-rank factors)')
+        .choices(COMPRESSION_METHODS)
+        .default(COMPRESSION_DEFAULTS.method),
+    )
+    .addOption(new Option('--powersgd-rank <r>', 'rank of the PowerSGD factors (with --compression powersgd)').argParser(integerIn(1, 256)).default(COMPRESSION_DEFAULTS.rank))
+    .addOption(
+      new Option('--powersgd-start-step <step>', 'global step PowerSGD starts at; the steps before are all-reduced uncompressed')
+        .argParser(integerIn(0, 2 ** 31 - 1))
+        .default(COMPRESSION_DEFAULTS.startStep),
+    )
     .addOption(new Option('--max-message-bytes <n>', 'largest message the coordinator port accepts; larger ones are refused with close code 1009').argParser(integerIn(2 * 1024 * 1024)).default(64 * 1024 * 1024))
     .addOption(new Option('--summary-json <file>', 'also write the final summary as JSON to this file'))
     .addOption(new Option('--backend <name>', 'compute backend of the workers').choices(BACKEND_CHOICES).default('auto'))
@@ -77,32 +115,49 @@ export function addTrainingOptions(command: Command): Command {
     .addOption(new Option('--log-format <format>', 'log lines for people (pretty) or for machines (json); auto: pretty on a terminal').choices(LOG_FORMATS).default('auto'));
 }
 
-/** Image size and epochs after the preset; explicit flags win over the preset. */
-export function recipeOf(flags: TrainingFlags): { imageSize: number; epochs: number } {
-  const preset = flags.preset === undefined ? undefined : PRESETS[flags.preset];
-  return {
-    imageSize: flags.imageSize ?? preset?.imageSize ?? DEFAULT_IMAGE_SIZE,
-    epochs: flags.epochs ?? preset?.epochs ?? DEFAULT_EPOCHS,
-  };
+/** The recipe the flags ask for: flags over the preset over the default. */
+export function recipeOf(flags: TrainingFlags): Recipe {
+  return resolveRecipe(flags, flags.preset);
 }
 
 /** The coordinator options the training flags describe (the network options are added by the caller). */
 export function coordinatorOptionsFrom(flags: TrainingFlags, token: string): CoordinatorOptions {
-  const { imageSize, epochs } = recipeOf(flags);
+  const recipe = recipeOf(flags);
+  if (recipe.nesterov && recipe.momentum === 0) {
+    throw new InvalidArgumentError('--nesterov needs --momentum above 0 (the recipe has momentum 0; give --momentum or --no-nesterov)');
+  }
   const options: CoordinatorOptions = {
     token,
-    epochs,
-    globalBatchSize: flags.batchSize,
+    epochs: recipe.epochs,
+    globalBatchSize: recipe.batchSize,
     samplerSeed: flags.seed,
-    model: { depth: depthOf(flags.model), stem: flags.stem, widthMultiplier: flags.width, imageSize, channels: 1, classes: 10, seed: flags.seed },
-    momentum: flags.momentum,
-    nesterov: flags.nesterov,
-    weightDecay: flags.weightDecay,
-    augment: flags.augment,
+    model: {
+      depth: depthOf(flags.model),
+      stem: recipe.stem,
+      widthMultiplier: recipe.width,
+      imageSize: recipe.imageSize,
+      channels: 1,
+      classes: 10,
+      seed: flags.seed,
+      zeroInitResidual: recipe.zeroInitResidual,
+    },
+    momentum: recipe.momentum,
+    nesterov: recipe.nesterov,
+    weightDecay: recipe.weightDecay,
+    labelSmoothing: recipe.labelSmoothing,
+    testTimeFlip: recipe.testTimeFlip,
+    augment: recipe.augment,
     augmentSeed: flags.seed,
+    targetAccuracies: flags.targetAccuracy ?? [],
+    stopAtTargetAccuracy: flags.stopAtTarget,
     checksumEverySteps: flags.checksumEvery,
     maxBucketBytes: flags.maxBucketBytes,
-    learningRate: { schedule: flags.lrSchedule, baseLr: flags.lr, warmupSteps: flags.warmupSteps },
+    compression: { method: flags.compression, rank: flags.powersgdRank, startStep: flags.powersgdStartStep },
+    learningRate: {
+      schedule: recipe.lrSchedule,
+      baseLr: recipe.lr,
+      ...(flags.warmupSteps === undefined ? { warmupEpochs: recipe.warmupEpochs } : { warmupSteps: flags.warmupSteps }),
+    },
     checkpointEveryEpochs: flags.checkpointEvery,
     resume: flags.resume,
     maxMessageBytes: flags.maxMessageBytes,

@@ -33,6 +33,30 @@ describe('configurations refused before anything starts', () => {
     expect(stdout).not.toMatch(/coordinator on ws:/);
   });
 
+  it.each([
+    [['--compression', 'zip'], /option '--compression <method>' argument 'zip' is invalid\. Allowed choices are none, bf16, f16, powersgd/],
+    [['--powersgd-rank', '0'], /option '--powersgd-rank <r>' argument '0' is invalid\. Expected a whole number from 1 to 256/],
+    [['--powersgd-start-step', '-1'], /option '--powersgd-start-step <step>' argument '-1' is invalid/],
+  ])('a launch with %j, naming the flag', async (flags, message) => {
+    const { code, stderr, stdout } = await refusal(['launch', '--port', '0', ...flags]);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(message);
+    expect(stdout).not.toMatch(/coordinator on ws:/);
+  });
+
+  it.each([
+    [['--target-accuracy', '0.9,1.5'], /option '--target-accuracy <list>' argument '0\.9,1\.5' is invalid\. expected test accuracies between 0 and 1/],
+    [['--target-accuracy', '0.9,0.9'], /targetAccuracies lists 0\.9 twice/],
+    [['--stop-at-target'], /stopAtTargetAccuracy needs targetAccuracies/],
+    [['--momentum', '0'], /--nesterov needs --momentum above 0 \(the recipe has momentum 0; give --momentum or --no-nesterov\)/],
+    [['--label-smoothing', '1'], /option '--label-smoothing <eps>' argument '1' is invalid/],
+  ])('a launch with the recipe flags %j, naming what is wrong', async (flags, message) => {
+    const { code, stderr, stdout } = await refusal(['launch', '--workers', '2', '--port', '0', ...flags]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(message);
+    expect(stdout).not.toMatch(/coordinator on ws:/);
+  });
+
   it('a coordinator whose HTTP token is its run token', async () => {
     const { code, stderr } = await refusal(['coordinator', '--port', '0'], { RINGTRAIN_TOKEN: 'same-token-0123456789', RINGTRAIN_HTTP_TOKEN: 'same-token-0123456789' });
     expect(code).toBe(1);

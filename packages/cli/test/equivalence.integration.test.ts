@@ -22,7 +22,7 @@ const TRAIN = 96;
 const LR = 0.1;
 const MOMENTUM = 0.9;
 const SEED = 3;
-const MODEL = { depth: 18, stem: 'd2l', widthMultiplier: 0.25, imageSize: 28, channels: 1, classes: 10, seed: SEED } as const;
+const MODEL = { depth: 18, stem: 'd2l', widthMultiplier: 0.25, imageSize: 28, channels: 1, classes: 10, seed: SEED, zeroInitResidual: false } as const;
 
 describe(`${WORKERS} workers with batch ${PER_WORKER} each`, () => {
   let dir: string;

@@ -23,12 +23,14 @@ export type { StepResult } from './machine/step.ts';
 export { createCoordinatorState } from './machine/state.ts';
 export type { CoordinatorState, GenerationCause, GenerationRecord, HeldState, MachineConfig, Phase, WorkerRecord } from './machine/state.ts';
 export type { CoordinatorEvent } from './machine/events.ts';
-export type { Effect, ProgressUpdate, StepProgress, EpochProgress, RunResult } from './machine/effects.ts';
+export type { Effect, ProgressUpdate, StepProgress, EpochProgress, RunResult, TargetReached } from './machine/effects.ts';
 export { contiguousShare } from './machine/sharder.ts';
 export type { EpochSharder, SamplerPosition, ShardPlan } from './machine/sharder.ts';
 export { CoordinatorServer } from './server.ts';
 export type { CoordinatorDependencies } from './server.ts';
-export { resolveCoordinatorOptions, DEFAULT_MODEL } from './options.ts';
+export { resolveCoordinatorOptions, COMPRESSION_DEFAULTS, DEFAULT_MODEL } from './options.ts';
+/** The gradient compressions a run may choose (`CoordinatorOptions.compression.method`). */
+export { COMPRESSION_METHODS } from '@ringtrain/protocol';
 export type { CoordinatorOptions, CoordinatorTls, ResolvedCoordinatorOptions, LearningRateOptions } from './options.ts';
 export { checkpointFileName, decodeCheckpoint, encodeCheckpoint, findNewestValidCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 export type { Checkpoint, CheckpointHeader } from './checkpoint.ts';

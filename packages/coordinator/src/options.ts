@@ -3,22 +3,25 @@
  * the coordinator is built (etcd's `Config.validate()`): a bad value is an error that names the
  * option, the value and what would do.
  */
-import type { ModelSpec } from '@ringtrain/protocol';
+import { COMPRESSION_METHODS, MAX_POWERSGD_RANK } from '@ringtrain/protocol';
+import type { CompressionSpec, ModelSpec } from '@ringtrain/protocol';
 import { InvalidCoordinatorOptionError } from './errors.ts';
 
 /** The learning-rate schedule, in optimizer steps (the coordinator knows the steps per epoch). */
 export interface LearningRateOptions {
   /** @default 'constant' */
-  schedule?: 'constant' | 'step' | 'cosine';
+  schedule?: 'constant' | 'step' | 'cosine' | 'onecycle';
   /** Rate at the global batch size of the run (no implicit scaling). @default 0.05 */
   baseLr?: number;
   /** Steps of linear warmup. @default 0 */
   warmupSteps?: number;
+  /** Warmup as a share of the epochs instead (e.g. 0.3 of the first epoch); wins over `warmupSteps` when above 0. @default 0 */
+  warmupEpochs?: number;
   /** `step` schedule: epochs after which the rate is multiplied by `gamma`. @default [] */
   milestoneEpochs?: number[];
   /** `step` schedule factor. @default 0.1 */
   gamma?: number;
-  /** `cosine` schedule: the rate it ends at. @default 0 */
+  /** `cosine` and `onecycle` schedules: the rate they end at. @default 0 */
   minLr?: number;
 }
 
@@ -128,6 +131,17 @@ export interface CoordinatorOptions {
   nesterov?: boolean;
   /** @default 0 */
   weightDecay?: number;
+  /** Label smoothing ε of the training loss, in [0, 1). @default 0 */
+  labelSmoothing?: number;
+  /** Evaluate each test image and its mirror, averaging the predictions. @default false */
+  testTimeFlip?: boolean;
+  /**
+   * Test accuracies whose first crossing is timed: the wall time from the start of training to
+   * the end of the first evaluation that reached each (summary, `/status`, metrics). @default []
+   */
+  targetAccuracies?: number[];
+  /** End the run after the evaluation that first reaches every one of `targetAccuracies`. @default false */
+  stopAtTargetAccuracy?: boolean;
   /** Random crop and flip on the workers. @default false */
   augment?: boolean;
   /** Seed of the augmentation. @default 0 */
@@ -136,6 +150,12 @@ export interface CoordinatorOptions {
   checksumEverySteps?: number;
   /** Gradient bucket cap of the ring all-reduce. @default 26214400 (25 MiB) */
   maxBucketBytes?: number;
+  /**
+   * How gradients travel in the all-reduce, the same for every worker: `method` none, bf16, f16 or
+   * powersgd; PowerSGD's `rank` and the global step it starts at (`startStep`; plain before).
+   * @default { method: 'none', rank: 2, startStep: 20 } (see `COMPRESSION_DEFAULTS`)
+   */
+  compression?: Partial<CompressionSpec>;
   learningRate?: LearningRateOptions;
   /** Where checkpoints go; none are written without it. */
   checkpointDir?: string;
@@ -166,6 +186,7 @@ export const DEFAULT_MODEL: ModelSpec = {
   channels: 1,
   classes: 10,
   seed: 0,
+  zeroInitResidual: false,
 };
 
 export interface CoordinatorTls {
@@ -177,7 +198,8 @@ export interface CoordinatorTls {
   requireClientCert?: boolean;
 }
 
-export type ResolvedCoordinatorOptions = Required<Omit<CoordinatorOptions, 'checkpointDir' | 'stepLog' | 'model' | 'learningRate' | 'httpToken' | 'tls'>> & {
+export type ResolvedCoordinatorOptions = Required<Omit<CoordinatorOptions, 'checkpointDir' | 'stepLog' | 'model' | 'learningRate' | 'httpToken' | 'tls' | 'compression'>> & {
+  compression: CompressionSpec;
   httpToken: string | null;
   tls: CoordinatorTls | null;
   checkpointDir: string | null;
@@ -187,6 +209,13 @@ export type ResolvedCoordinatorOptions = Required<Omit<CoordinatorOptions, 'chec
 };
 
 const MIB = 1024 * 1024;
+
+/**
+ * The compression a run uses unless told otherwise: none. PowerSGD's rank 2 is the paper's
+ * choice for ResNet-18 (its accuracy cost after one Fashion-MNIST epoch is in docs/benchmarks.md);
+ * its 20 plain steps let the first, largest gradients through whole.
+ */
+export const COMPRESSION_DEFAULTS: CompressionSpec = { method: 'none', rank: 2, startStep: 20 };
 
 function fail(message: string): never {
   throw new InvalidCoordinatorOptionError(message);
@@ -199,8 +228,10 @@ function integer(name: string, value: number, min: number, max = Number.MAX_SAFE
   return value;
 }
 
-function finite(name: string, value: number, min: number): number {
-  if (!Number.isFinite(value) || value < min) fail(`${name} must be a number of at least ${min}, got ${String(value)}`);
+function finite(name: string, value: number, min: number, max = Number.MAX_VALUE): number {
+  if (!Number.isFinite(value) || value < min || value > max) {
+    fail(`${name} must be a number ${max === Number.MAX_VALUE ? `of at least ${min}` : `from ${min} to ${max}`}, got ${String(value)}`);
+  }
   return value;
 }
 
@@ -238,17 +269,19 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
   }
   const model = { ...DEFAULT_MODEL, ...input.model };
   oneOf('model.depth', String(model.depth), ['18', '34', '50', '101', '152']);
-  oneOf('model.stem', model.stem, ['d2l', 'small']);
+  oneOf('model.stem', model.stem, ['d2l', 'small', 'compact']);
   finite('model.widthMultiplier', model.widthMultiplier, Number.MIN_VALUE);
   integer('model.imageSize', model.imageSize, 8, 1024);
   integer('model.channels', model.channels, 1, 1);
   integer('model.classes', model.classes, 2, 100_000);
   integer('model.seed', model.seed, 0, 2 ** 32 - 1);
+  if (typeof model.zeroInitResidual !== 'boolean') fail(`model.zeroInitResidual must be true or false, got ${String(model.zeroInitResidual)}`);
   const lr = input.learningRate ?? {};
   const learningRate: Required<LearningRateOptions> = {
-    schedule: oneOf('learningRate.schedule', lr.schedule ?? 'constant', ['constant', 'step', 'cosine']),
+    schedule: oneOf('learningRate.schedule', lr.schedule ?? 'constant', ['constant', 'step', 'cosine', 'onecycle']),
     baseLr: finite('learningRate.baseLr', lr.baseLr ?? 0.05, 0),
     warmupSteps: integer('learningRate.warmupSteps', lr.warmupSteps ?? 0, 0),
+    warmupEpochs: finite('learningRate.warmupEpochs', lr.warmupEpochs ?? 0, 0),
     milestoneEpochs: (lr.milestoneEpochs ?? []).map((m, i) => integer(`learningRate.milestoneEpochs[${i}]`, m, 1)),
     gamma: finite('learningRate.gamma', lr.gamma ?? 0.1, 0),
     minLr: finite('learningRate.minLr', lr.minLr ?? 0, 0),
@@ -293,10 +326,20 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     momentum: finite('momentum', input.momentum ?? 0, 0),
     nesterov: input.nesterov ?? false,
     weightDecay: finite('weightDecay', input.weightDecay ?? 0, 0),
+    labelSmoothing: finite('labelSmoothing', input.labelSmoothing ?? 0, 0, 0.999),
+    testTimeFlip: input.testTimeFlip ?? false,
+    targetAccuracies: targetAccuraciesOf(input.targetAccuracies ?? []),
+    stopAtTargetAccuracy: stopAtTargetOf(input),
     augment: input.augment ?? false,
     augmentSeed: integer('augmentSeed', input.augmentSeed ?? 0, 0, 2 ** 32 - 1),
     checksumEverySteps: integer('checksumEverySteps', input.checksumEverySteps ?? 20, 0),
     maxBucketBytes: integer('maxBucketBytes', input.maxBucketBytes ?? 25 * MIB, 4),
+    compression: {
+      method: oneOf('compression.method', input.compression?.method ?? COMPRESSION_DEFAULTS.method, COMPRESSION_METHODS),
+      rank: integer('compression.rank', input.compression?.rank ?? COMPRESSION_DEFAULTS.rank, 1, MAX_POWERSGD_RANK),
+      // Its ring calls are numbered 2·step and 2·step + 1, which must fit the ring's 32 bits.
+      startStep: integer('compression.startStep', input.compression?.startStep ?? COMPRESSION_DEFAULTS.startStep, 0, 2 ** 31 - 1),
+    },
     learningRate,
     checkpointDir: input.checkpointDir ?? null,
     stepLog: input.stepLog ?? null,
@@ -308,6 +351,20 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     maxSeriesPoints: integer('maxSeriesPoints', input.maxSeriesPoints ?? 2000, 16),
     statusIntervalMs: integer('statusIntervalMs', input.statusIntervalMs ?? 500, 0),
   };
+}
+
+/** Each in (0, 1], ascending, no repeats, so the summary lists them in the order they are met. */
+function targetAccuraciesOf(targets: readonly number[]): number[] {
+  const sorted = targets.map((t, i) => finite(`targetAccuracies[${i}]`, t, Number.MIN_VALUE, 1)).sort((a, b) => a - b);
+  const repeated = sorted.find((t, i) => i > 0 && t === sorted[i - 1]);
+  if (repeated !== undefined) fail(`targetAccuracies lists ${repeated} twice`);
+  return sorted;
+}
+
+function stopAtTargetOf(input: CoordinatorOptions): boolean {
+  const stop = input.stopAtTargetAccuracy ?? false;
+  if (stop && (input.targetAccuracies ?? []).length === 0) fail('stopAtTargetAccuracy needs targetAccuracies, the accuracies to stop at');
+  return stop;
 }
 
 function httpTokenOf(input: CoordinatorOptions): string | null {

@@ -34,13 +34,16 @@ export function learningRateFunction(options: ResolvedCoordinatorOptions): (glob
   let cached: { stepsPerEpoch: number; schedule: LearningRateSchedule } | null = null;
   return (globalStep, stepsPerEpoch) => {
     if (cached === null || cached.stepsPerEpoch !== stepsPerEpoch) {
-      const common = { baseLr: lr.baseLr, warmupSteps: lr.warmupSteps };
+      const totalSteps = Math.max(1, options.epochs * stepsPerEpoch);
+      // A warmup given in epochs follows the epoch's length; it always leaves one step to anneal.
+      const warmupSteps = lr.warmupEpochs > 0 ? Math.min(totalSteps - 1, Math.round(lr.warmupEpochs * stepsPerEpoch)) : lr.warmupSteps;
+      const common = { baseLr: lr.baseLr, warmupSteps };
       const schedule =
         lr.schedule === 'constant'
           ? createLearningRateSchedule({ kind: 'constant', ...common })
           : lr.schedule === 'step'
             ? createLearningRateSchedule({ kind: 'step', ...common, milestones: lr.milestoneEpochs.map((e) => e * stepsPerEpoch), gamma: lr.gamma })
-            : createLearningRateSchedule({ kind: 'cosine', ...common, totalSteps: Math.max(1, options.epochs * stepsPerEpoch), minLr: lr.minLr });
+            : createLearningRateSchedule({ kind: lr.schedule, ...common, totalSteps, minLr: lr.minLr });
       cached = { stepsPerEpoch, schedule };
     }
     return cached.schedule(globalStep);
@@ -70,14 +73,19 @@ export function machineConfig(
     epochs: options.epochs,
     globalBatchSize: options.globalBatchSize,
     testCount: counts.test,
+    targetAccuracies: options.targetAccuracies,
+    stopAtTargetAccuracy: options.stopAtTargetAccuracy,
     model: options.model,
     hyper: {
       momentum: options.momentum,
       nesterov: options.nesterov,
       weightDecay: options.weightDecay,
+      labelSmoothing: options.labelSmoothing,
+      testTimeFlip: options.testTimeFlip,
       preprocess: { mean: 0.286, std: 0.353, augment: options.augment, seed: options.augmentSeed },
       checksumEverySteps: options.checksumEverySteps,
       maxBucketBytes: options.maxBucketBytes,
+      compression: options.compression,
     },
     checkpointEveryEpochs: options.checkpointDir === null ? 0 : options.checkpointEveryEpochs,
     onDivergence: options.onDivergence,

@@ -31,6 +31,7 @@ import { silentLogger, type Logger } from './logger.ts';
 import type { Effect, ProgressUpdate, RunResult } from './machine/effects.ts';
 import type { CoordinatorEvent } from './machine/events.ts';
 import type { SamplerPosition } from './machine/sharder.ts';
+import { isActive } from './machine/context.ts';
 import { createCoordinatorState, type CoordinatorState } from './machine/state.ts';
 import { step } from './machine/step.ts';
 import { StepLog } from './step-log.ts';
@@ -158,6 +159,7 @@ export class CoordinatorServer {
       source: this.observer,
       registry: this.registry,
       health: () => this.health(),
+      readiness: () => this.readiness(),
       statusIntervalMs: this.options.statusIntervalMs,
       logger: this.logger,
       access: new HttpAccess(this.options.httpToken),
@@ -190,7 +192,8 @@ export class CoordinatorServer {
     this.observer.attach(this.state);
 
     const handle = (req: IncomingMessage, res: ServerResponse): void => {
-      const problem = req.url === '/healthz' ? null : clientCertificateProblem(o.tls, req.socket);
+      const probe = req.url === '/healthz' || req.url === '/readyz';
+      const problem = probe ? null : clientCertificateProblem(o.tls, req.socket);
       if (problem !== null) {
         res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end(`${problem}\n`);
         return;
@@ -294,6 +297,8 @@ export class CoordinatorServer {
     const o = this.options;
     const mismatches: string[] = [];
     for (const key of Object.keys(o.model) as (keyof typeof o.model)[]) {
+      // How γ started says nothing about the weights a checkpoint holds.
+      if (key === 'zeroInitResidual') continue;
       if (header.model[key] !== o.model[key]) mismatches.push(`model.${key} is ${String(header.model[key])} there and ${String(o.model[key])} here`);
     }
     if (mismatches.length > 0) throw new CheckpointMismatchError(`${path} cannot be resumed: ${mismatches.join('; ')}`);
@@ -317,6 +322,22 @@ export class CoordinatorServer {
         step: s?.nextStep ?? 0,
         epoch: s?.epoch ?? 0,
       },
+    };
+  }
+
+  /**
+   * `/readyz`: whether a worker that dials now can join, that is the port listens and the run
+   * goes on. A full ring still counts as ready: its members reconnect through the same address
+   * (a Service drops an unready pod), and a newcomer refused for a full ring dials again.
+   */
+  private readiness(): { ready: boolean; body: Record<string, unknown> } {
+    const s = this.state;
+    const ready = s !== null && isActive(s);
+    const workers = s?.workers.length ?? 0;
+    const maxWorkers = this.options.maxWorkers;
+    return {
+      ready,
+      body: { status: ready ? 'ready' : (s?.phase ?? 'starting'), phase: s?.phase ?? 'starting', generation: s?.generation ?? 0, workers, maxWorkers, seats: Math.max(0, maxWorkers - workers) },
     };
   }
 

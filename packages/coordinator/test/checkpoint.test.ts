@@ -19,8 +19,8 @@ function header(step: number, epoch: number, stateBytes: number): CheckpointHead
     reason: 'epoch',
     step,
     position: { epoch, offset: 0 },
-    model: { depth: 18, stem: 'small', widthMultiplier: 0.25, imageSize: 28, channels: 1, classes: 10, seed: 0 },
-    hyper: { momentum: 0.9, nesterov: false, weightDecay: 0, preprocess: { mean: 0.286, std: 0.353, augment: false, seed: 0 }, checksumEverySteps: 5, maxBucketBytes: 1024 },
+    model: { depth: 18, stem: 'small', widthMultiplier: 0.25, imageSize: 28, channels: 1, classes: 10, seed: 0, zeroInitResidual: false },
+    hyper: { momentum: 0.9, nesterov: false, weightDecay: 0, labelSmoothing: 0, testTimeFlip: false, preprocess: { mean: 0.286, std: 0.353, augment: false, seed: 0 }, checksumEverySteps: 5, maxBucketBytes: 1024, compression: { method: 'none', rank: 2, startStep: 0 } },
     run: { epochs: 3 },
     stateBytes,
   };

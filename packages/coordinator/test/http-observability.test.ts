@@ -64,7 +64,7 @@ describe('the coordinator port after a scripted run of two workers', () => {
 
   beforeAll(async () => {
     server = new CoordinatorServer(
-      { token: TOKEN, port: 0, minWorkers: 2, tickIntervalMs: 20, rendezvousSettleMs: 0, globalBatchSize: GLOBAL_BATCH, epochs: EPOCHS, statusIntervalMs: 10, checksumEverySteps: 0 },
+      { token: TOKEN, port: 0, minWorkers: 2, tickIntervalMs: 20, rendezvousSettleMs: 0, globalBatchSize: GLOBAL_BATCH, epochs: EPOCHS, statusIntervalMs: 10, checksumEverySteps: 0, compression: { method: 'powersgd', rank: 3, startStep: 7 } },
       { data: { train: images(TRAIN), test: images(TEST) }, initialState: () => new Uint8Array([1, 2, 3, 4]), version: '9.8.7' },
     );
     const { port, url } = await server.start();
@@ -99,7 +99,7 @@ describe('the coordinator port after a scripted run of two workers', () => {
       version: '9.8.7',
       phase: 'rendezvous',
       failure: null,
-      run: { model: 'resnet18', epochs: EPOCHS, globalBatchSize: GLOBAL_BATCH, batchSizePerWorker: null, minWorkers: 2, worldSize: 0, trainExamples: TRAIN, testExamples: TEST },
+      run: { model: 'resnet18', epochs: EPOCHS, globalBatchSize: GLOBAL_BATCH, batchSizePerWorker: null, minWorkers: 2, worldSize: 0, trainExamples: TRAIN, testExamples: TEST, compression: { method: 'powersgd', rank: 3, startStep: 7 } },
       progress: { stepsDone: 0, totalSteps: null, fraction: 0, etaSeconds: null, startedAtMs: null },
       throughput: { examplesPerSecond: 0, windowSeconds: 30, examplesProcessed: 0 },
       latest: { step: null, trainLoss: null, testAccuracy: null },

@@ -25,12 +25,13 @@ describe('coordinator options', () => {
       globalBatchSize: 256,
       checksumEverySteps: 20,
       maxBucketBytes: 25 * 1024 * 1024,
+      compression: { method: 'none', rank: 2, startStep: 20 },
       checkpointDir: null,
       throughputWindowMs: 30_000,
       maxSeriesPoints: 2000,
       statusIntervalMs: 500,
     });
-    expect(o.model).toEqual({ depth: 18, stem: 'd2l', widthMultiplier: 1, imageSize: 28, channels: 1, classes: 10, seed: 0 });
+    expect(o.model).toEqual({ depth: 18, stem: 'd2l', widthMultiplier: 1, imageSize: 28, channels: 1, classes: 10, seed: 0, zeroInitResidual: false });
     expect(o.learningRate).toMatchObject({ schedule: 'constant', baseLr: 0.05 });
   });
 
@@ -59,6 +60,9 @@ describe('coordinator options', () => {
     [{ token, throughputWindowMs: 0 }, 'throughputWindowMs must be an integer from 1 up, got 0'],
     [{ token, maxSeriesPoints: 10 }, 'maxSeriesPoints must be an integer from 16 up, got 10'],
     [{ token, statusIntervalMs: -1 }, 'statusIntervalMs must be an integer from 0 up, got -1'],
+    [{ token, compression: { method: 'zip' as 'none' } }, 'compression.method must be one of none, bf16, f16, powersgd, got zip'],
+    [{ token, compression: { method: 'powersgd' as const, rank: 0 } }, 'compression.rank must be an integer from 1 to 256, got 0'],
+    [{ token, compression: { method: 'powersgd' as const, startStep: -3 } }, 'compression.startStep must be an integer from 0 to 2147483647, got -3'],
   ])('refuses %j with a sentence naming the option', (input, message) => {
     expect(() => resolveCoordinatorOptions(input)).toThrow(InvalidCoordinatorOptionError);
     expect(() => resolveCoordinatorOptions(input)).toThrow(message);

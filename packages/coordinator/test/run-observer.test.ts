@@ -32,7 +32,7 @@ describe('the run observer across a regroup', () => {
       feed({
         type: 'step-reported',
         workerId,
-        report: { generation: state.generation, epoch: 0, step: stepIndex, loss: 1, correct: 1, count: 2, computeMs: 10, allReduceMs: 1, waitMs: 0, weightChecksum: '' },
+        report: { generation: state.generation, epoch: 0, step: stepIndex, loss: 1, correct: 1, count: 2, computeMs: 10, allReduceMs: 1, waitMs: 0, sentBytes: 0, weightChecksum: '' },
       });
     for (const [i, id] of ['w1', 'w2', 'w3'].entries()) {
       feed({ type: 'worker-joined', connectionId: id, workerId: id, hostname: 'h', pid: i, backend: 'cpu', peerAddress: { host: '127.0.0.1', port: 9000 + i }, generation: 0 });

@@ -66,6 +66,7 @@ export async function startScriptedWorker(options: ScriptedWorkerOptions): Promi
             computeMs: step.computeMs,
             allReduceMs: step.allReduceMs,
             waitMs: step.waitMs,
+            sentBytes: 1024,
             weightChecksum: '',
           });
         }

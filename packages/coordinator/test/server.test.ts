@@ -69,7 +69,7 @@ describe('the coordinator server', () => {
       slow.socket.send(hello('slow-worker', TOKEN, heartbeatsDuringSteps));
       // Its last step took 400 ms of compute.
       slow.socket.send(
-        encodeMessage({ v: PROTOCOL_VERSION, type: 'step-report', generation: 0, epoch: 0, step: 0, loss: 1, correct: 0, count: 1, computeMs: 400, allReduceMs: 1, waitMs: 0, weightChecksum: '' }),
+        encodeMessage({ v: PROTOCOL_VERSION, type: 'step-report', generation: 0, epoch: 0, step: 0, loss: 1, correct: 0, count: 1, computeMs: 400, allReduceMs: 1, waitMs: 0, sentBytes: 0, weightChecksum: '' }),
       );
       await slow.closed;
       const cut = lines.find((line) => line.includes('worker slow-worker: no heartbeat answer'));

@@ -121,14 +121,19 @@ function configFrom(args: Args): MachineConfig {
     epochs: num(args, 'epochs', 1),
     globalBatchSize: num(args, 'batch', 4),
     testCount: num(args, 'test', 6),
-    model: { depth: 18, stem: 'small', widthMultiplier: 0.25, imageSize: 28, channels: 1, classes: 10, seed: 1 },
+    targetAccuracies: (args.get('targets') ?? '').split(',').filter((t) => t !== '').map(Number),
+    stopAtTargetAccuracy: args.get('stop-at-target') === 'true',
+    model: { depth: 18, stem: 'small', widthMultiplier: 0.25, imageSize: 28, channels: 1, classes: 10, seed: 1, zeroInitResidual: false },
     hyper: {
       momentum: 0.9,
       nesterov: false,
       weightDecay: 0,
+      labelSmoothing: 0,
+      testTimeFlip: false,
       preprocess: { mean: 0.286, std: 0.353, augment: false, seed: 1 },
       checksumEverySteps: num(args, 'checksum-every', 1),
       maxBucketBytes: 1 << 20,
+      compression: { method: 'none', rank: 2, startStep: 0 },
     },
     checkpointEveryEpochs: num(args, 'checkpoint-every', 0),
     onDivergence: args.get('on-divergence') === 'warn' ? 'warn' : 'fail',
@@ -215,12 +220,14 @@ export function renderEffect(e: Effect): string | null {
           return `progress step epoch=${p.epoch} step=${p.step} ${p.stepInEpoch}/${p.stepsPerEpoch} loss=${fmt(p.loss)} acc=${fmt(p.accuracy)} epoch-loss=${fmt(p.epochLoss)} ex/s=${fmt(p.examplesPerSecond)}`;
         case 'epoch':
           return `progress epoch ${p.epoch} train-loss=${fmt(p.trainLoss)} train-acc=${fmt(p.trainAccuracy)} test-loss=${fmt(p.testLoss)} test-acc=${fmt(p.testAccuracy)} examples=${p.examples} ms=${p.trainingMs}`;
+        case 'target-reached':
+          return `progress target-reached target=${p.target} test-acc=${fmt(p.testAccuracy)} epoch=${p.epoch} step=${p.step} wall-s=${fmt(p.wallSeconds)} training-s=${fmt(p.trainingSeconds)}`;
       }
       return null;
     }
     case 'finished': {
       const r = e.result;
-      return `finished steps=${r.steps} workers=${r.workers} generations=${r.generations} discarded=${r.stepsDiscarded} recovery-s=${fmt(r.recoverySeconds)} checksums-agreed=${r.checksumsAgreed} test-acc=${fmt(r.testAccuracy)} train-acc=${fmt(r.trainAccuracy)} train-loss=${fmt(r.trainLoss)} ex/s=${fmt(r.examplesPerSecond)} wall-s=${fmt(r.wallSeconds)}`;
+      return `finished steps=${r.steps} workers=${r.workers} generations=${r.generations} discarded=${r.stepsDiscarded} recovery-s=${fmt(r.recoverySeconds)} checksums-agreed=${r.checksumsAgreed} test-acc=${fmt(r.testAccuracy)} train-acc=${fmt(r.trainAccuracy)} train-loss=${fmt(r.trainLoss)} ex/s=${fmt(r.examplesPerSecond)} wall-s=${fmt(r.wallSeconds)}${r.timeToAccuracy.map((t) => ` tta-${t.target}=${fmt(t.wallSeconds)}`).join('')}${r.stoppedEarly === null ? '' : ` stopped-early="${r.stoppedEarly}"`}`;
     }
     case 'failed':
       return `failed ${e.code} "${e.message}"`;
@@ -326,6 +333,7 @@ function eventsFor(verb: string, positional: string[], args: Args, atMs: number,
           computeMs: num(args, 'compute-ms', 10),
           allReduceMs: num(args, 'allreduce-ms', 5),
           waitMs: num(args, 'wait-ms', 1),
+          sentBytes: num(args, 'sent-bytes', 4096),
           weightChecksum: args.get(`checksum${rankOf(id)}`) ?? args.get('checksum') ?? '',
         },
       }));

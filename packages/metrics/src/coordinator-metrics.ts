@@ -196,6 +196,12 @@ export class CoordinatorMetrics {
       }),
       evaluatedEpoch: new Gauge({ name: NAMES.evaluatedEpoch, help: 'Epoch of the last evaluation.', registers }),
       evaluations: new Counter({ name: NAMES.evaluations, help: 'Evaluations of the test set completed.', registers }),
+      timeToAccuracy: new Gauge({
+        name: NAMES.timeToAccuracy,
+        help: 'Seconds from the start of training to the end of the first evaluation whose test accuracy reached the target (only targets reached are present).',
+        labelNames: ['target'] as const,
+        registers,
+      }),
       stepPhaseSeconds: new Histogram({
         name: NAMES.stepPhaseSeconds,
         help: "Each rank's step time by phase: compute, all_reduce, waiting.",
@@ -378,6 +384,13 @@ export class CoordinatorMetrics {
     this.handles.testAccuracy.set(evaluation.accuracy);
     this.handles.evaluatedEpoch.set(evaluation.epoch);
     this.handles.evaluations.inc();
+  }
+
+  /** The test accuracy first reached `target` (a ratio, one of the run's few configured targets) `seconds` after training started. */
+  recordTargetReached(target: number, seconds: number): void {
+    assertRatio('target', target);
+    assertNumber('seconds', seconds);
+    this.handles.timeToAccuracy.set({ target: String(target) }, seconds);
   }
 
   /**

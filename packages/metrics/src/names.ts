@@ -53,6 +53,8 @@ export const COORDINATOR_METRIC_NAMES = {
   evaluatedEpoch: 'ringtrain_evaluated_epoch',
   /** Evaluations of the test set completed. */
   evaluations: 'ringtrain_evaluations_total',
+  /** Wall time from the start of training to the first evaluation that reached a target test accuracy; label `target`. */
+  timeToAccuracy: 'ringtrain_time_to_accuracy_seconds',
   /** Histogram of each rank's step time by phase; labels `rank`, `phase`. */
   stepPhaseSeconds: 'ringtrain_step_phase_seconds',
   /** Training examples per second of one rank; label `rank`. */

@@ -49,6 +49,35 @@ function dockerfileProblems(text: string, ignoreFile: string): string[] {
   return problems;
 }
 
+/**
+ * What keeps the CPU worker image off ringtrain's native backend, or makes its build download
+ * more than npm and Debian packages: oneDNN's headers at build, its runtime (and OpenMP's) in
+ * the final stage, both stages on one base image (so the libdnnl linked against is the one
+ * installed), no tfjs-node, and a command that insists on the native backend.
+ */
+function cpuWorkerProblems(text: string): string[] {
+  const problems: string[] = [];
+  const stages = stagesOf(parseDockerfile(text));
+  const build = stages.find((s) => s.name === 'build');
+  const final = stages.at(-1)!;
+  const runs = (stage: Stage | undefined) => (stage?.instructions ?? []).filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
+  if (!/apt-get install[^&]*\blibdnnl-dev\b/.test(runs(build))) problems.push('the build stage does not install libdnnl-dev');
+  if (build?.from !== final.from) problems.push(`the build stage starts from ${build?.from}, the final stage from ${final.from}`);
+  if (/@tensorflow\/tfjs-node/.test(stages.map(runs).join('\n')))
+    problems.push('a RUN installs @tensorflow/tfjs-node, whose install downloads libtensorflow');
+  for (const [pkg, what] of [
+    ['libdnnl2', 'the oneDNN runtime'],
+    ['libgomp1', 'the OpenMP runtime'],
+  ])
+    if (!new RegExp(`apt-get install[^&]*\\b${pkg}\\b`).test(runs(final)))
+      problems.push(`the final stage does not install ${pkg}, ${what} the addon links to`);
+  const cmd = final.instructions.find((i) => i.keyword === 'CMD');
+  const args = cmd === undefined ? [] : (JSON.parse(cmd.args) as string[]);
+  if (args[args.indexOf('--backend') + 1] !== 'native' || !args.includes('--backend'))
+    problems.push('CMD does not ask for --backend native, so a worker without the addon would train on a fallback');
+  return problems;
+}
+
 const read = (image: string) => readFileSync(join(DOCKER_DIR, `${image}.Dockerfile`), 'utf8');
 const ignoreFileOf = (image: string) => join(DOCKER_DIR, `${image}.Dockerfile.dockerignore`);
 const entrypoint = (image: string) =>
@@ -140,10 +169,33 @@ describe('deploy/docker', () => {
     expect(stages.find((s) => s.name === 'node')?.from).toMatch(/^node:20-/);
   });
 
-  it('installs the same tfjs version as @ringtrain/model depends on', () => {
+  it('installs the same tfjs version in the GPU worker as @ringtrain/model depends on', () => {
     const model = JSON.parse(readFileSync(join(REPO_ROOT, 'packages', 'model', 'package.json'), 'utf8'));
     const version = model.dependencies['@tensorflow/tfjs-core'];
     expect(read('worker-gpu')).toContain(`@tensorflow/tfjs-node-gpu@${version}`);
-    expect(read('worker-cpu')).toContain(`@tensorflow/tfjs-node@${version}`);
+  });
+
+  it('builds the CPU worker on the native backend from Debian oneDNN, with nothing downloaded but packages', () => {
+    expect(cpuWorkerProblems(read('worker-cpu'))).toEqual([]);
+  });
+
+  it('names a tfjs-node install, a missing oneDNN runtime and a worker free to fall back, so the check can fail', () => {
+    const broken = read('worker-cpu')
+      .replace('npm ci --omit=dev --no-audit --no-fund', 'npm ci --omit=dev --no-audit --no-fund && npm install --no-save @tensorflow/tfjs-node@4.22.0')
+      .replace('tini libdnnl2 libgomp1', 'tini')
+      .replace('"--backend", "native", ', '');
+    expect(cpuWorkerProblems(broken)).toEqual([
+      'a RUN installs @tensorflow/tfjs-node, whose install downloads libtensorflow',
+      'the final stage does not install libdnnl2, the oneDNN runtime the addon links to',
+      'the final stage does not install libgomp1, the OpenMP runtime the addon links to',
+      'CMD does not ask for --backend native, so a worker without the addon would train on a fallback',
+    ]);
+  });
+
+  it('leaves a native addon built on the host out of the build context', () => {
+    const ignore = readDockerignore(ignoreFileOf('worker-cpu'));
+    expect(isIgnored(ignore, 'packages/backend-native/build/Release/ringtrain_dnnl.node')).toBe(true);
+    expect(isIgnored(ignore, 'packages/backend-native/binding.gyp')).toBe(false);
+    expect(isIgnored(ignore, 'packages/backend-native/native/conv.cc')).toBe(false);
   });
 });

@@ -1,13 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { consistencyProblems } from './support/kubernetes-consistency.ts';
 import { validateKubernetesObject } from './support/kubernetes-validation.ts';
-import { checkKustomization } from './support/kustomization.ts';
+import { checkKustomization, hasKubectl, kustomize, overlayWithComponent } from './support/kustomization.ts';
 import { DEPLOY_DIR, filesUnder, fromRoot, isYaml, readYaml, readYamlDocuments } from './support/repo.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -15,8 +14,12 @@ type Obj = Record<string, any>;
 
 const K8S_DIR = join(DEPLOY_DIR, 'k8s');
 const BASE = join(K8S_DIR, 'base');
+const SHARED = join(K8S_DIR, 'shared');
 const OVERLAYS = { cpu: join(K8S_DIR, 'overlays', 'cpu'), gpu: join(K8S_DIR, 'overlays', 'gpu') };
+const JOBSET = join(K8S_DIR, 'jobset');
+const TRAINER = join(K8S_DIR, 'trainer');
 const OPERATOR_COMPONENT = join(K8S_DIR, 'components', 'prometheus-operator');
+const KUEUE_COMPONENT = join(K8S_DIR, 'components', 'kueue');
 
 const yamlFiles = filesUnder(K8S_DIR, isYaml);
 const kustomizationFiles = yamlFiles.filter((f) => f.endsWith('/kustomization.yaml'));
@@ -33,27 +36,20 @@ const objects = objectFiles.flatMap((file) =>
   (readYamlDocuments(file) as Obj[]).map((object) => ({ file, object, patch: patchFiles.has(file) })),
 );
 
-const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
-const hasKubectl = kubectl.status === 0;
-
-/** `kubectl kustomize dir` as objects. */
-function render(dir: string): Obj[] {
-  const result = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
-  if (result.status !== 0) throw new Error(`kubectl kustomize ${fromRoot(dir)} failed: ${result.stderr}`);
-  return parseAllDocuments(result.stdout).map((d) => d.toJS() as Obj);
-}
+const render = (dir: string) => kustomize(dir) as Obj[];
 
 /**
- * The base as kustomize would render it, without kustomize: its resources in order, with the
- * namespace and the part-of label (on objects and pod templates) that its kustomization adds.
+ * A kustomization as kustomize would render it, without kustomize: its resources in order (a
+ * directory's own kustomization rendered first, in place), with the namespace and the part-of
+ * label (on objects and pod templates) that its kustomization adds.
  */
-function renderBaseByHand(): Obj[] {
+function renderByHand(dir: string): Obj[] {
   const k = readYaml<{ namespace: string; resources: string[]; labels: { pairs: Record<string, string> }[] }>(
-    join(BASE, 'kustomization.yaml'),
+    join(dir, 'kustomization.yaml'),
   );
   const labels = Object.assign({}, ...k.labels.map((l) => l.pairs));
   return k.resources.flatMap((r) =>
-    (readYamlDocuments(join(BASE, r)) as Obj[]).map((o) => {
+    (r.endsWith('.yaml') ? (readYamlDocuments(join(dir, r)) as Obj[]) : renderByHand(join(dir, r))).map((o) => {
       o.metadata.labels = { ...o.metadata.labels, ...labels };
       if (o.kind !== 'Namespace') o.metadata.namespace = k.namespace;
       if (o.spec?.template?.metadata)
@@ -62,23 +58,13 @@ function renderBaseByHand(): Obj[] {
     }),
   );
 }
+const renderBaseByHand = () => renderByHand(BASE);
 
 const scratch = mkdtempSync(join(tmpdir(), 'ringtrain-k8s-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-/**
- * A copy of an overlay in the scratch directory with the prometheus-operator component added,
- * as docs/deploy.md tells users to do.
- */
-function withOperatorComponent(overlay: string): string {
-  const dir = mkdtempSync(join(scratch, 'with-operator-'));
-  const k = readYaml<Obj>(join(overlay, 'kustomization.yaml'));
-  k.resources = k.resources.map((r: string) => relative(dir, join(overlay, r)));
-  k.components = [relative(dir, OPERATOR_COMPONENT)];
-  for (const patch of k.patches ?? []) copyFileSync(join(overlay, patch.path), join(dir, patch.path));
-  writeFileSync(join(dir, 'kustomization.yaml'), stringify(k));
-  return dir;
-}
+const withComponent = (base: string, component: string) => overlayWithComponent(base, component, scratch);
+const withOperatorComponent = (overlay: string) => withComponent(overlay, OPERATOR_COMPONENT);
 
 const worker = (rendered: Obj[]) =>
   rendered.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'ringtrain-worker')!;
@@ -140,12 +126,13 @@ describe('deploy/k8s', () => {
       ),
     );
     // The entry points: the overlays users deploy and the component they may add.
-    for (const root of [...Object.values(OVERLAYS), OPERATOR_COMPONENT]) used.add(join(root, 'kustomization.yaml'));
+    for (const root of [...Object.values(OVERLAYS), JOBSET, TRAINER, OPERATOR_COMPONENT, KUEUE_COMPONENT])
+      used.add(join(root, 'kustomization.yaml'));
     for (const file of yamlFiles) expect(used.has(file), `${fromRoot(file)} is used by no kustomization`).toBe(true);
   });
 
   it('commits only the placeholder token, never a real one', () => {
-    const secret = readYaml<Obj>(join(BASE, 'token-secret.yaml'));
+    const secret = readYaml<Obj>(join(SHARED, 'token-secret.yaml'));
     expect(secret.stringData).toEqual({ token: 'REPLACE_ME' });
     expect(secret.data).toBeUndefined();
   });
@@ -171,6 +158,10 @@ describe('deploy/k8s', () => {
           gpu: render(OVERLAYS.gpu),
           cpuWithOperator: render(withOperatorComponent(OVERLAYS.cpu)),
           gpuWithOperator: render(withOperatorComponent(OVERLAYS.gpu)),
+          jobset: render(JOBSET),
+          trainer: render(TRAINER),
+          jobsetWithKueue: render(withComponent(JOBSET, KUEUE_COMPONENT)),
+          trainerWithKueue: render(withComponent(TRAINER, KUEUE_COMPONENT)),
         }
       : undefined;
     const variants = Object.entries(rendered ?? {});
@@ -199,7 +190,7 @@ describe('deploy/k8s', () => {
         expect.objectContaining({ key: 'nvidia.com/gpu' }),
       );
       // The patch replaced only what it names: the probes and ports of the base are still there.
-      expect(container.readinessProbe.httpGet.path).toBe('/healthz');
+      expect(container.readinessProbe.httpGet.path).toBe('/readyz');
       expect(container.ports.map((p: Obj) => p.name)).toEqual(['peer', 'metrics']);
     });
 

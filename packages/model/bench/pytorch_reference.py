@@ -90,6 +90,10 @@ def main() -> None:
     parser.add_argument("--image-size", type=positive_int, default=28, help="image side in pixels (default 28)")
     parser.add_argument("--steps", type=positive_int, default=10, help="timed steps (default 10)")
     parser.add_argument("--warmup", type=non_negative_int, default=3, help="untimed steps first (default 3)")
+    parser.add_argument(
+        "--autocast-bf16", action="store_true",
+        help="forward and backward in bfloat16 under torch.autocast('cpu'), f32 master weights (mixed precision)",
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -106,7 +110,8 @@ def main() -> None:
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(images), labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.autocast_bf16):
+            loss = loss_fn(model(images), labels)
         loss.backward()
         optimizer.step()
         loss.item()
@@ -133,6 +138,7 @@ def main() -> None:
             "threads": torch.get_num_threads(),
             "batchSize": args.batch,
             "imageSize": args.image_size,
+            "precision": "bf16 autocast" if args.autocast_bf16 else "f32",
             "examplesPerSecond": args.batch * 1000 / step_ms,
             "stepMs": step_ms,
             # ru_maxrss is in KiB on Linux: the peak over this process's life.

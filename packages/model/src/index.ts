@@ -121,4 +121,5 @@ export type {
   WasmTrainingKernelOptions,
 } from './backends/index.ts';
 export { estimateTrainingMemory, formatBytes } from './memory-estimate.ts';
+export { createRandom, fillUniform } from './seeded-random.ts';
 export type { TrainingMemoryEstimate } from './memory-estimate.ts';

@@ -7,6 +7,9 @@
  *   step:      η(s) = w(s)·η₀·γ^(number of milestones ≤ s)          (PyTorch's MultiStepLR)
  *   cosine:    η(s) = w(s)·η₀ during warmup, then
  *              η_min + (η₀ − η_min)·(1 + cos(π·t))/2, t = (s − W)/(T − W) clamped to [0, 1]
+ *   onecycle:  η(s) = w(s)·η₀ during warmup, then
+ *              η₀ − (η₀ − η_min)·t, the same t: a triangle, up then straight down (Smith's
+ *              one-cycle policy with linear annealing)
  *
  * Schedules count steps, not epochs: the coordinator, which owns the schedule, knows how
  * many steps an epoch has for the current world size.
@@ -34,6 +37,14 @@ export type LearningRateScheduleSpec =
       readonly kind: 'cosine';
       readonly baseLr: number;
       /** Step at which the cosine reaches `minLr` (warmup included). */
+      readonly totalSteps: number;
+      /** @default 0 */
+      readonly minLr?: number;
+    } & WarmupOptions)
+  | ({
+      readonly kind: 'onecycle';
+      readonly baseLr: number;
+      /** Step at which the rate reaches `minLr` (warmup included). */
       readonly totalSteps: number;
       /** @default 0 */
       readonly minLr?: number;
@@ -77,18 +88,22 @@ export function createLearningRateSchedule(spec: LearningRateScheduleSpec): Lear
       };
       break;
     }
-    case 'cosine': {
+    case 'cosine':
+    case 'onecycle': {
       const minLr = spec.minLr ?? 0;
       requireNonNegative('minLr', minLr);
       if (!Number.isInteger(spec.totalSteps) || spec.totalSteps <= warmupSteps) {
         throw new InvalidOptionsError(
-          `cosine schedule totalSteps must be an integer greater than warmupSteps (${warmupSteps}), got ${spec.totalSteps}`,
+          `${spec.kind} schedule totalSteps must be an integer greater than warmupSteps (${warmupSteps}), got ${spec.totalSteps}`,
         );
       }
+      const anneal =
+        spec.kind === 'cosine'
+          ? (t: number) => minLr + ((spec.baseLr - minLr) * (1 + Math.cos(Math.PI * t))) / 2
+          : (t: number) => spec.baseLr - (spec.baseLr - minLr) * t;
       schedule = (step) => {
         if (step < warmupSteps) return warmup(step) * spec.baseLr;
-        const t = Math.min(1, (step - warmupSteps) / (spec.totalSteps - warmupSteps));
-        return minLr + ((spec.baseLr - minLr) * (1 + Math.cos(Math.PI * t))) / 2;
+        return anneal(Math.min(1, (step - warmupSteps) / (spec.totalSteps - warmupSteps)));
       };
       break;
     }

@@ -51,6 +51,13 @@ export interface ResNetSpec {
   readonly classes: number;
   /** Seed of the deterministic initialisation, an integer in [0, 2³²). @default 0 */
   readonly seed: number;
+  /**
+   * Start the batch-norm scale γ that ends every residual path at 0, so each block begins as the
+   * identity and a deep network trains like a shallow one at first (Goyal et al., 2017;
+   * torchvision's `zero_init_residual`).
+   * @default false
+   */
+  readonly zeroInitResidual: boolean;
 }
 
 /** A spec where everything but the depth may be left to its default. */
@@ -116,6 +123,8 @@ export interface ParameterSpec {
   readonly fanIn: number;
   /** Outputs fed by one input (kh·kw·out for a convolution, out for the dense layer). */
   readonly fanOut: number;
+  /** The γ of the batch norm that ends a residual path (before the addition). */
+  readonly endsResidualPath?: boolean;
 }
 
 /** One batch-norm running statistic, e.g. `layer1.0.bn1/moving_mean`. */
@@ -133,6 +142,7 @@ const DEFAULT_SPEC: Omit<ResNetSpec, 'depth'> = {
   channels: 1,
   classes: 10,
   seed: 0,
+  zeroInitResidual: false,
 };
 
 /** Fills in defaults and validates; every error names the field and the value. */
@@ -144,7 +154,7 @@ export function resolveResNetSpec(input: ResNetSpecInput): ResNetSpec {
     );
   }
   if (!Object.hasOwn(STEMS, spec.stem)) {
-    throw new InvalidResNetSpecError(`ResNet stem '${String(spec.stem)}' is unknown; use 'd2l' or 'small'`);
+    throw new InvalidResNetSpecError(`ResNet stem '${String(spec.stem)}' is unknown; use 'd2l', 'small' or 'compact'`);
   }
   if (!Number.isFinite(spec.widthMultiplier) || spec.widthMultiplier <= 0) {
     throw new InvalidResNetSpecError(`widthMultiplier must be a positive number, got ${spec.widthMultiplier}`);
@@ -153,6 +163,9 @@ export function resolveResNetSpec(input: ResNetSpecInput): ResNetSpec {
   requireInteger('channels', spec.channels, 1);
   requireInteger('classes', spec.classes, 1);
   requireInteger('seed', spec.seed, 0, 2 ** 32 - 1);
+  if (typeof spec.zeroInitResidual !== 'boolean') {
+    throw new InvalidResNetSpecError(`zeroInitResidual must be true or false, got ${String(spec.zeroInitResidual)}`);
+  }
   return spec;
 }
 
@@ -250,6 +263,7 @@ export function convBnUnits(architecture: ResNetArchitecture): ConvBnSpec[] {
 /** The trainable tensors in model order (the order of the flat gradient). */
 export function listParameters(architecture: ResNetArchitecture): ParameterSpec[] {
   const parameters: ParameterSpec[] = [];
+  const residualEnds = new Set(architecture.blocks.map((block) => block.path[block.path.length - 1]?.bn.name));
   for (const { conv, bn } of convBnUnits(architecture)) {
     const area = conv.kernelSize * conv.kernelSize;
     parameters.push({
@@ -261,7 +275,8 @@ export function listParameters(architecture: ResNetArchitecture): ParameterSpec[
       fanOut: area * conv.filters,
     });
     const perChannel = { layer: bn.name, shape: [bn.channels], fanIn: 1, fanOut: 1 };
-    parameters.push({ name: `${bn.name}/gamma`, role: 'bn-gamma', ...perChannel });
+    const gamma: ParameterSpec = { name: `${bn.name}/gamma`, role: 'bn-gamma', ...perChannel };
+    parameters.push(residualEnds.has(bn.name) ? { ...gamma, endsResidualPath: true } : gamma);
     parameters.push({ name: `${bn.name}/beta`, role: 'bn-beta', ...perChannel });
   }
   const { head } = architecture;
@@ -294,14 +309,15 @@ function sizeOf(shape: readonly number[]): number {
  * Initial value of one parameter, as torchvision initialises it: convolutions He-normal with
  * fan-out (`kaiming_normal_(mode='fan_out', nonlinearity='relu')`), BN γ = 1 and β = 0, the
  * dense layer as `nn.Linear` (kernel and bias uniform in ±1/√fan_in). Seeded per parameter name.
+ * With `zeroInitResidual`, the γ that ends a residual path starts at 0.
  */
-export function initialParameterValue(parameter: ParameterSpec, seed: number): Float32Array {
+export function initialParameterValue(parameter: ParameterSpec, seed: number, zeroInitResidual = false): Float32Array {
   const values = new Float32Array(sizeOf(parameter.shape));
   switch (parameter.role) {
     case 'conv-kernel':
       return fillNormal(values, Math.sqrt(2 / parameter.fanOut), createRandom(seed, parameter.name));
     case 'bn-gamma':
-      return values.fill(1);
+      return zeroInitResidual && parameter.endsResidualPath === true ? values : values.fill(1);
     case 'bn-beta':
       return values;
     case 'dense-kernel':
@@ -353,7 +369,7 @@ export class ResNet {
     // (two replicas in one test process, say) must be able to coexist.
     this.parameters = listParameters(architecture).map((spec) => ({
       spec,
-      variable: createVariable(initialParameterValue(spec, this.spec.seed), spec.shape, true),
+      variable: createVariable(initialParameterValue(spec, this.spec.seed, this.spec.zeroInitResidual), spec.shape, true),
     }));
     this.statistics = listStatistics(architecture).map((spec) => ({
       spec,

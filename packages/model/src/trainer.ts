@@ -39,6 +39,19 @@ export interface TrainerOptions {
   readonly learningRate?: number | LearningRateSchedule;
   /** SGD hyper-parameters; see `SgdOptions` for each default. */
   readonly sgd?: Partial<SgdOptions>;
+  /**
+   * Label smoothing ε of the training loss, in [0, 1): the target is 1 − ε + ε/classes on the
+   * label and ε/classes elsewhere (PyTorch's `CrossEntropyLoss(label_smoothing=ε)`). Evaluation
+   * reports the plain cross-entropy.
+   * @default 0
+   */
+  readonly labelSmoothing?: number;
+  /**
+   * Evaluate on every image and its left-right mirror, averaging the two softmax outputs
+   * (flip test-time augmentation). Fashion-MNIST's classes are symmetric under that flip.
+   * @default false
+   */
+  readonly testTimeFlip?: boolean;
 }
 
 export interface GradientResult {
@@ -71,6 +84,8 @@ export class Trainer {
   readonly layout: FlatLayout;
   readonly optimizer: Sgd;
   private readonly learningRate: LearningRateSchedule;
+  private readonly labelSmoothing: number;
+  private readonly testTimeFlip: boolean;
   private readonly values: Float32Array;
   /** Each variable's slice of `values`, in the order of `allVariables()`. */
   private readonly slices: readonly Float32Array[];
@@ -92,6 +107,11 @@ export class Trainer {
     } else {
       this.learningRate = learningRate;
     }
+    this.labelSmoothing = options.labelSmoothing ?? 0;
+    if (!Number.isFinite(this.labelSmoothing) || this.labelSmoothing < 0 || this.labelSmoothing >= 1) {
+      throw new InvalidOptionsError(`labelSmoothing must be in [0, 1), got ${String(options.labelSmoothing)}`);
+    }
+    this.testTimeFlip = options.testTimeFlip ?? false;
     this.parameterEntries = sectionEntries(this.layout, 'gradient');
     this.statisticEntries = sectionEntries(this.layout, 'statistics');
     this.values = new Float32Array(this.layout.totalLength);
@@ -143,7 +163,7 @@ export class Trainer {
           kept.push(tf.keep(m.mean), tf.keep(m.variance));
           momentsByLayer.set(layer, m);
         }
-        return crossEntropy(logits, labelTensor, this.model.spec.classes);
+        return crossEntropy(logits, labelTensor, this.model.spec.classes, this.labelSmoothing);
       }, this.model.trainableVariables);
       kept.push(value, ...Object.values(grads));
 
@@ -183,7 +203,10 @@ export class Trainer {
     this.writeVariables();
   }
 
-  /** Loss and accuracy with batch norm in inference mode (running statistics). */
+  /**
+   * Loss and accuracy with batch norm in inference mode (running statistics); with
+   * `testTimeFlip`, of the mean softmax over each image and its mirror.
+   */
   evaluate(x: ImageBatch, labels: LabelBatch): EvaluationResult {
     this.assertUsable();
     const count = this.checkBatch(x, labels);
@@ -191,7 +214,14 @@ export class Trainer {
       const input = this.toTensor(x, count);
       const labelTensor = tf.tensor1d(Int32Array.from(labels), 'int32');
       const { logits } = this.model.forward(input, 'eval');
-      return [crossEntropy(logits, labelTensor, this.model.spec.classes), countCorrect(logits, labelTensor)];
+      if (!this.testTimeFlip) {
+        return [crossEntropy(logits, labelTensor, this.model.spec.classes), countCorrect(logits, labelTensor)];
+      }
+      // The mirror goes through the same network; log of the mean probability is a logit vector
+      // whose softmax is that mean, so loss and arg-max read it like any other logits.
+      const mirrored = this.model.forward(tf.reverse(input, 2), 'eval').logits;
+      const meanLogProbability = tf.sub(tf.logSumExp(tf.stack([tf.logSoftmax(logits), tf.logSoftmax(mirrored)]), 0), Math.log(2)) as tf.Tensor2D;
+      return [crossEntropy(meanLogProbability, labelTensor, this.model.spec.classes), countCorrect(meanLogProbability, labelTensor)];
     });
     try {
       return { loss: loss.dataSync()[0] as number, correct: correct.dataSync()[0] as number, count };
@@ -323,9 +353,9 @@ export class Trainer {
   }
 }
 
-function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, classes: number): tf.Scalar {
+function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, classes: number, labelSmoothing = 0): tf.Scalar {
   const oneHot = tf.oneHot(labels, classes);
-  return tf.losses.softmaxCrossEntropy(oneHot, logits, undefined, 0, tf.Reduction.MEAN) as tf.Scalar;
+  return tf.losses.softmaxCrossEntropy(oneHot, logits, undefined, labelSmoothing, tf.Reduction.MEAN) as tf.Scalar;
 }
 
 function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {

@@ -44,6 +44,16 @@ describe('learning-rate schedules', () => {
     expectClose([0, 2, 4].map(floored), [0.5, 0.3, 0.1]);
   });
 
+  it('runs one cycle: linear warmup to the peak, then straight down to the minimum, then stays there', () => {
+    const schedule = createLearningRateSchedule({ kind: 'onecycle', baseLr: 1, totalSteps: 10, warmupSteps: 2, warmupStartFactor: 0.5 });
+    expectClose([0, 1, 2, 4, 6, 10, 12].map(schedule), [0.5, 0.75, 1, 0.75, 0.5, 0, 0]);
+    const floored = createLearningRateSchedule({ kind: 'onecycle', baseLr: 0.5, minLr: 0.1, totalSteps: 4 });
+    expectClose([0, 2, 4].map(floored), [0.5, 0.3, 0.1]);
+    expect(() => createLearningRateSchedule({ kind: 'onecycle', baseLr: 1, totalSteps: 2, warmupSteps: 2 })).toThrow(
+      /onecycle schedule totalSteps must be an integer greater than warmupSteps \(2\)/,
+    );
+  });
+
   it('scales the rate linearly with the global batch size', () => {
     expect(linearScaledLearningRate(0.1, 1024)).toBeCloseTo(0.4, 12);
     expect(linearScaledLearningRate(0.1, 96, 128)).toBeCloseTo(0.075, 12);

@@ -86,6 +86,8 @@ describe('the ResNet family', () => {
     ['d2l', 224, 7],
     ['small', 32, 4],
     ['d2l', 96, 3],
+    ['compact', 28, 2],
+    ['compact', 96, 6],
   ] as const)('with the %s stem turns %i×%i images into a %i×%i feature map', (stem, size, featureMapSize) => {
     expect(describeResNet({ depth: 18, stem, imageSize: size }).featureMapSize).toBe(featureMapSize);
   });

@@ -76,4 +76,24 @@ describe('deterministic initialisation', () => {
       expect(Math.max(...values)).toBeGreaterThan(bound * 0.9);
     }
   });
+
+  it.each([18, 50] as const)('with zeroInitResidual starts exactly the γ ending each residual path of ResNet-%i at 0', (depth) => {
+    const architecture = describeResNet({ depth, zeroInitResidual: true });
+    const ends = new Set(architecture.blocks.map((b) => `${b.path[b.path.length - 1]!.bn.name}/gamma`));
+    expect(ends.size).toBe(architecture.blocks.length);
+    const model = buildResNet({ depth, stem: 'small', widthMultiplier: 0.125, imageSize: 8, zeroInitResidual: true });
+    try {
+      for (const { spec, variable } of model.parameters) {
+        if (spec.role !== 'bn-gamma') continue;
+        const values = [...(variable.dataSync() as Float32Array)];
+        expect(values.every((v) => v === (ends.has(spec.name) ? 0 : 1)), spec.name).toBe(true);
+      }
+    } finally {
+      model.dispose();
+    }
+    // Shortcut batch norms and the stem keep γ = 1, and without the option every γ is 1.
+    expect(ends.has('layer2.0.downsample.1/gamma')).toBe(false);
+    const plain = listParameters(describeResNet({ depth })).filter((p) => p.role === 'bn-gamma');
+    expect(plain.every((p) => initialParameterValue(p, 0).every((v) => v === 1))).toBe(true);
+  });
 });

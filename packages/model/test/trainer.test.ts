@@ -197,6 +197,59 @@ describe.each(BACKENDS)('the training step on the $name backend', ({ use }) => {
     expect(alone).not.toBeCloseTo(together, 3);
   });
 
+  it('smooths the training labels as PyTorch does, mixing the cross-entropy with the uniform target linearly in ε', () => {
+    // loss(ε) = (1 − ε)·CE + ε·U with U = mean over the classes of −log p: same weights (same seed)
+    // and batch give the same training-mode logits, so loss(0.1) = 0.8·loss(0) + 0.2·loss(0.5).
+    const batch = slice(data.train, 0, 16);
+    const loss = (labelSmoothing: number): number => makeTrainer({ labelSmoothing }).computeGradients(batch.images, batch.labels).loss;
+    const [plain, tenth, half] = [loss(0), loss(0.1), loss(0.5)];
+    expect(tenth).not.toBeCloseTo(plain, 3);
+    expect(tenth).toBeCloseTo(0.8 * plain + 0.2 * half, 5);
+    // U is at least log 10 − (max log-probability gap), and CE at a fresh start is near log 10.
+    expect(2 * half - plain).toBeGreaterThan(Math.log(10) - 1);
+    expect(() => makeTrainer({ labelSmoothing: 1 })).toThrow(/labelSmoothing must be in \[0, 1\), got 1/);
+  });
+
+  it('evaluates with flip test-time augmentation as the mean softmax of an image and its mirror', () => {
+    const trainer = makeTrainer({ learningRate: 0.05 });
+    for (let step = 0; step < 2; step++) {
+      const batch = slice(data.train, step * 16, 16);
+      trainer.applyGradients(trainer.computeGradients(batch.images, batch.labels).flat);
+    }
+    const flipping = makeTrainer({ testTimeFlip: true });
+    flipping.setState(trainer.getState());
+    const size = 12;
+    const mirrored = new Float32Array(data.test.images.length);
+    for (let n = 0; n < 16; n++) {
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) mirrored[(n * size + y) * size + x] = data.test.images[(n * size + y) * size + (size - 1 - x)] as number;
+      }
+    }
+    const softmax = (row: number[]): number[] => {
+      const max = Math.max(...row);
+      const e = row.map((z) => Math.exp(z - max));
+      const sum = e.reduce((a, b) => a + b, 0);
+      return e.map((v) => v / sum);
+    };
+    const straight = trainer.predict(data.test.images);
+    const flipped = trainer.predict(mirrored);
+    let correct = 0;
+    let loss = 0;
+    for (let n = 0; n < 16; n++) {
+      const a = softmax([...straight.subarray(n * 10, n * 10 + 10)]);
+      const b = softmax([...flipped.subarray(n * 10, n * 10 + 10)]);
+      const mean = a.map((p, c) => (p + (b[c] as number)) / 2);
+      const label = data.test.labels[n] as number;
+      if (mean.indexOf(Math.max(...mean)) === label) correct++;
+      loss -= Math.log(mean[label] as number) / 16;
+    }
+    const evaluation = flipping.evaluate(data.test.images, data.test.labels);
+    expect(evaluation.correct).toBe(correct);
+    expect(evaluation.loss).toBeCloseTo(loss, 4);
+    // Without the flip, the same weights score the straight images alone.
+    expect(trainer.evaluate(data.test.images, data.test.labels).loss).not.toBeCloseTo(loss, 4);
+  });
+
   it('rejects batches that do not fit the model with errors that say what is wrong', () => {
     const trainer = makeTrainer();
     const batch = slice(data.train, 0, 4);

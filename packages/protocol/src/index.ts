@@ -1,6 +1,7 @@
-export { PROTOCOL_VERSION, assertNever } from './messages.ts';
+export { COMPRESSION_METHODS, PROTOCOL_VERSION, WIRE_FORMATS, assertNever } from './messages.ts';
 export type {
   AssignMessage,
+  CompressionSpec,
   CoordinatorToWorker,
   DatasetMessage,
   ErrorMessage,
@@ -27,6 +28,7 @@ export type {
   StopMessage,
   SyncMessage,
   WelcomeMessage,
+  WireFormat,
   WorkerToCoordinator,
 } from './messages.ts';
 export { createMsgpackCodec, msgpackCodec } from './codec.ts';
@@ -39,7 +41,7 @@ export {
   parseWorkerToCoordinator,
 } from './validate.ts';
 export type { FrameData, ParseOptions } from './validate.ts';
-export { MAX_WORLD_SIZE } from './schemas.ts';
+export { MAX_POWERSGD_RANK, MAX_WORLD_SIZE } from './schemas.ts';
 export {
   PEER_CHUNK_HEADER_BYTES,
   PEER_CHUNK_MARKER,
@@ -47,6 +49,8 @@ export {
   decodePeerChunkHeader,
   encodePeerChunk,
   encodePeerChunkHeader,
+  elementView,
+  wireElementBytes,
 } from './peer-chunk.ts';
 export type { PeerChunk, PeerChunkHeader } from './peer-chunk.ts';
 export { tokensEqual } from './token.ts';

@@ -64,12 +64,14 @@ export interface PeerAddress {
 /** The model every replica builds. */
 export interface ModelSpec {
   depth: 18 | 34 | 50 | 101 | 152;
-  stem: 'd2l' | 'small';
+  stem: 'd2l' | 'small' | 'compact';
   widthMultiplier: number;
   imageSize: number;
   channels: number;
   classes: number;
   seed: number;
+  /** The batch-norm γ ending every residual path starts at 0 (each block begins as the identity). */
+  zeroInitResidual: boolean;
 }
 
 /** Optimizer and schedule settings, identical on every worker. */
@@ -79,6 +81,10 @@ export interface HyperParameters {
   momentum: number;
   nesterov: boolean;
   weightDecay: number;
+  /** Label smoothing ε of the training loss: the target puts 1 − ε on the label and ε/classes on every class. */
+  labelSmoothing: number;
+  /** Evaluate on each test image and its mirror image, averaging the two predictions. */
+  testTimeFlip: boolean;
   /** Normalisation and augmentation applied by each worker before a step. */
   preprocess: {
     mean: number;
@@ -90,6 +96,24 @@ export interface HyperParameters {
   checksumEverySteps: number;
   /** Gradient bucket cap for the ring all-reduce. */
   maxBucketBytes: number;
+  /** How gradients travel in the all-reduce; one choice for the whole run. */
+  compression: CompressionSpec;
+}
+
+/** The ways a gradient may travel in the all-reduce. */
+export const COMPRESSION_METHODS = ['none', 'bf16', 'f16', 'powersgd'] as const;
+
+/**
+ * Gradient compression of a run. `none`: the f32 gradient as computed; `bf16`/`f16`: every value
+ * sent in 16 bits, summed in f32, with error feedback; `powersgd`: every weight matrix as a rank-r
+ * product (PowerSGD, with error feedback and warm start), the rest uncompressed.
+ */
+export interface CompressionSpec {
+  method: (typeof COMPRESSION_METHODS)[number];
+  /** PowerSGD's rank r; the other methods ignore it. */
+  rank: number;
+  /** PowerSGD all-reduces uncompressed before this global step; the other methods ignore it. */
+  startStep: number;
 }
 
 /** One member of the ring. */
@@ -186,6 +210,8 @@ export interface StepReportMessage {
   computeMs: number;
   allReduceMs: number;
   waitMs: number;
+  /** Bytes this worker sent in the step's all-reduces: what the gradient cost on the wire. */
+  sentBytes: number;
   /** Checksum of the weights after the step (empty when not due). */
   weightChecksum: string;
 }
@@ -346,9 +372,13 @@ export interface PeerHelloMessage {
   rank: number;
 }
 
+/** The element formats a ring all-reduce may send: float32, or 16-bit bfloat16 / IEEE half. */
+export const WIRE_FORMATS = ['f32', 'bf16', 'f16'] as const;
+export type WireFormat = (typeof WIRE_FORMATS)[number];
+
 /**
  * One piece of a bucket in a ring all-reduce. Unlike every other message it is not msgpack: it
- * travels as a fixed 32-byte binary header followed by the raw float32 bytes (see
+ * travels as a fixed 32-byte binary header followed by the raw element bytes (see
  * `peer-chunk.ts`).
  */
 export interface PeerChunkMessage {
@@ -362,7 +392,13 @@ export interface PeerChunkMessage {
   round: number;
   /** Index of the segment within the bucket. */
   segment: number;
-  data: Float32Array;
+  /**
+   * The element format of `data`; absent means f32. With `bf16` or `f16`, `data` holds the raw
+   * 16-bit values.
+   */
+  format?: WireFormat;
+  /** Float32Array for f32, Uint16Array for the 16-bit formats. */
+  data: Float32Array | Uint16Array;
 }
 
 export type CoordinatorToWorker =

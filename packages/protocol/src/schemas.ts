@@ -19,10 +19,14 @@ import {
   uint32Array,
 } from './fields.ts';
 import type { Check } from './fields.ts';
+import { COMPRESSION_METHODS } from './messages.ts';
 import type { Message, MessageType } from './messages.ts';
 
 /** The largest world a ring may have. */
 export const MAX_WORLD_SIZE = 4096;
+
+/** The largest PowerSGD rank: beyond it a low-rank product stops being small. */
+export const MAX_POWERSGD_RANK = 256;
 
 const version = integer(0);
 const token = text(4096);
@@ -33,12 +37,13 @@ const peerAddress = object({ host: text(255, 1), port: integer(1, 65_535) });
 
 const modelSpec = object({
   depth: oneOf(18, 34, 50, 101, 152),
-  stem: oneOf('d2l', 'small'),
+  stem: oneOf('d2l', 'small', 'compact'),
   widthMultiplier: finite(Number.MIN_VALUE, 64),
   imageSize: integer(1, 4096),
   channels: integer(1, 64),
   classes: integer(2, 100_000),
   seed: integer(0),
+  zeroInitResidual: boolean,
 });
 
 const hyperParameters = object({
@@ -46,6 +51,8 @@ const hyperParameters = object({
   momentum: finite(0, 1),
   nesterov: boolean,
   weightDecay: finite(0),
+  labelSmoothing: finite(0, 0.999),
+  testTimeFlip: boolean,
   preprocess: object({
     mean: finite(),
     std: finite(Number.MIN_VALUE),
@@ -54,6 +61,11 @@ const hyperParameters = object({
   }),
   checksumEverySteps: integer(0),
   maxBucketBytes: integer(4, 2 ** 31),
+  compression: object({
+    method: oneOf(...COMPRESSION_METHODS),
+    rank: integer(1, MAX_POWERSGD_RANK),
+    startStep: u32,
+  }),
 });
 
 const ringMember = object({ rank: u32, workerId: identifier, address: peerAddress });
@@ -114,6 +126,7 @@ export const schemas: Schemas = {
       computeMs: finite(0),
       allReduceMs: finite(0),
       waitMs: finite(0),
+      sentBytes: integer(0),
       weightChecksum: text(256),
     }),
     (m, type) => {

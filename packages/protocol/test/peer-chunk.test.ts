@@ -52,6 +52,44 @@ describe('the binary peer-chunk encoding', () => {
     expect(parsePeerMessage(encodePeerChunk({ ...chunk, data }))).toEqual({ ...chunk, data });
   });
 
+  it.each([
+    ['bf16', 1],
+    ['f16', 2],
+  ] as const)('carries %s elements as raw 16-bit values, with format code %i in byte 3', (format, code) => {
+    const data = Uint16Array.from({ length: 5 }, (_, i) => 0x3c00 + i);
+    const frame = encodePeerChunk({ ...chunk, format, data });
+    expect(frame[3]).toBe(code);
+    expect(new DataView(frame.buffer).getUint32(24, true)).toBe(10);
+    const decoded = parsePeerMessage(frame);
+    if (decoded.type !== 'peer-chunk') throw new Error(`expected a chunk, got ${decoded.type}`);
+    expect(decoded.format).toBe(format);
+    expect(decoded.data).toBeInstanceOf(Uint16Array);
+    expect(Array.from(decoded.data)).toEqual(Array.from(data));
+  });
+
+  it('leaves the format out of an f32 chunk, which keeps byte 3 at 0', () => {
+    const decoded = parsePeerMessage(encodePeerChunk({ ...chunk, format: 'f32' }));
+    expect(decoded).toEqual(chunk);
+    expect('format' in decoded).toBe(false);
+  });
+
+  it('refuses an unknown element format', () => {
+    const frame = encodePeerChunk(chunk);
+    frame[3] = 3;
+    expect(() => parsePeerMessage(frame)).toThrow("bad field 'format' in 'peer-chunk': expected 0 (f32), 1 (bf16) or 2 (f16), got 3");
+  });
+
+  it('refuses 16-bit data whose length is not a whole number of elements', () => {
+    const header = encodePeerChunkHeader({ ...chunk, format: 'bf16', data: new Uint16Array(2) });
+    new DataView(header.buffer).setUint32(24, 3, true);
+    expect(() => parsePeerMessage([header, new Uint8Array(3)])).toThrow("bad field 'data' in 'peer-chunk': 3 bytes is not a whole number of bf16 elements");
+  });
+
+  it('refuses to encode data whose element type does not match the format', () => {
+    expect(() => encodePeerChunkHeader({ ...chunk, format: 'f16' })).toThrow('a peer-chunk of format f16 cannot carry a Float32Array');
+    expect(() => encodePeerChunkHeader({ ...chunk, data: new Uint16Array(2) })).toThrow('a peer-chunk of format f32 cannot carry a Uint16Array');
+  });
+
   it('refuses to announce a field that does not fit in 32 bits', () => {
     expect(() => encodePeerChunkHeader({ ...chunk, step: 2 ** 32 })).toThrow(/must be a u32, got 4294967296/);
   });

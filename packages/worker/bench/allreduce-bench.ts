@@ -1,26 +1,34 @@
 /**
  * `npm run bench:allreduce [-- --json]`: the ring all-reduce between N worker processes on
- * loopback, for N = 2, 3, 4 and gradients of 1 M, 11.2 M (ResNet-18) and 60 M floats: median time
- * per call, algorithm bandwidth (bytes / time) and bus bandwidth (x 2(N-1)/N, what each link
- * carries), next to the raw loopback TCP throughput measured in the same run.
+ * loopback, for N = 2, 3, 4, gradients of 1 M, 11.2 M (ResNet-18) and 60 M floats and each
+ * wire format (f32, bf16, f16): median time per call, bytes each rank sends, bus bandwidth, and
+ * the same bytes streamed over raw loopback TCP in the same run.
+ *
+ * Calls and raw transfers are interleaved (call, transfer, transfer, call, ...), between the
+ * same two processes (ranks 0 and 1), so that load from elsewhere on the machine hits both
+ * alike; `busbw/TCP` is the median of each call's bus bandwidth over its neighbouring
+ * transfer's rate, the figure that is compared with the goal.
  *
  * A call's time is the longest of the ranks' times for it (a ring is as fast as its slowest
- * rank); the median is over repeated calls after warm-up ones.
+ * rank); medians are over repeated calls after warm-up ones.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { RingMember } from '@ringtrain/protocol';
+import { WIRE_FORMATS } from '../src/allreduce/index.ts';
+import type { WireFormat } from '../src/allreduce/index.ts';
 import type { BenchReply, BenchRequest } from './bench-messages.ts';
-import { measureLoopbackTcp } from './loopback-tcp.ts';
 
 const { values: args } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     workers: { type: 'string', default: '2,3,4' },
     sizes: { type: 'string', default: '1000000,11200000,60000000' },
+    wire: { type: 'string', default: WIRE_FORMATS.join(',') },
+    repetitions: { type: 'string' },
     'max-bucket-bytes': { type: 'string' },
     'buckets-in-flight': { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -29,105 +37,91 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   console.log(`usage: npm run bench:allreduce -- [--json] [--workers 2,3,4] [--sizes 1000000,11200000,60000000]
+                                    [--wire f32,bf16,f16] [--repetitions R]
                                     [--max-bucket-bytes B] [--buckets-in-flight K]
   --json               print one JSON object per row instead of the table
   --workers            world sizes to run (default 2,3,4)
   --sizes              vector lengths in float32 elements (default 1000000,11200000,60000000)
-  --max-bucket-bytes   bucket cap passed to the ring (default: the ring's default, 4 MiB)
-  --buckets-in-flight  buckets started at once (default: the ring's default, 4)`);
+  --wire               element formats on the wire (default f32,bf16,f16)
+  --repetitions        timed calls per row, each next to a raw TCP transfer (default: 20 up to
+                       2 M floats, 10 up to 20 M, 5 beyond)
+  --max-bucket-bytes   bucket cap passed to the ring (default: the ring's default)
+  --buckets-in-flight  buckets started at once (default: the ring's default)`);
   process.exit(0);
 }
 
 const worldSizes = parseList(args.workers, 'workers', 2);
 const sizes = parseList(args.sizes, 'sizes', 1);
+const wireFormats = parseWireFormats(args.wire);
+const fixedRepetitions = args.repetitions === undefined ? undefined : (parseList(args.repetitions, 'repetitions', 1)[0] as number);
 const maxBucketBytes = args['max-bucket-bytes'] === undefined ? undefined : Number(args['max-bucket-bytes']);
 const bucketsInFlight = args['buckets-in-flight'] === undefined ? undefined : Number(args['buckets-in-flight']);
 
 /** Fewer repetitions for larger vectors keep the whole bench within a few minutes on 2 cores. */
 function repetitionsFor(elements: number): { warmup: number; repetitions: number } {
-  if (elements <= 2_000_000) return { warmup: 3, repetitions: 20 };
-  if (elements <= 20_000_000) return { warmup: 2, repetitions: 10 };
-  return { warmup: 1, repetitions: 3 };
+  const warmup = elements <= 20_000_000 ? 2 : 1;
+  if (fixedRepetitions !== undefined) return { warmup, repetitions: fixedRepetitions };
+  if (elements <= 2_000_000) return { warmup, repetitions: 20 };
+  if (elements <= 20_000_000) return { warmup, repetitions: 10 };
+  return { warmup, repetitions: 5 };
 }
 
 interface Row {
   workers: number;
   elements: number;
-  bytes: number;
+  wireFormat: WireFormat;
+  /** Chunk data bytes one rank sends per call, in the wire format. */
+  bytesSentPerRank: number;
   repetitions: number;
   medianMs: number;
   minMs: number;
+  /** float32 vector bytes / median time. */
   algorithmGBps: number;
+  /** algbw x 2(N-1)/N: the float32 bytes each rank sends and receives per second. */
   busGBps: number;
+  /** Raw loopback TCP between ranks 0 and 1, the transfers interleaved with the calls. */
+  rawTcpGBps: number;
+  /** Median over the calls of busbw / the neighbouring raw transfer's rate. */
+  busOverRawTcp: number;
   /** CPU time (user + system) per call, averaged over the ranks. */
   cpuMsPerRank: number;
-  /** Raw loopback TCP, receiver reading 1 MiB at a time. */
-  rawTcpGBps: number;
-  /** Raw loopback TCP, receiver on Node's default 'data' events. */
-  rawTcpDataEventsGBps: number;
+  /** CPU time of rank 0 streaming the vector's bytes over raw TCP. */
+  rawSenderCpuMs: number;
+  /**
+   * CPU time of rank 1 receiving them. Where every side is bound by the CPU (an idle machine),
+   * busbw/TCP comes near the larger of the two x 2(N-1)/N / cpuMsPerRank; unlike the times,
+   * these CPU times move little with load from elsewhere.
+   */
+  rawReceiverCpuMs: number;
   cores: number;
+  /** The 1-minute load average when the row was measured. */
+  loadAverage: number;
 }
 
 const workerScript = fileURLToPath(new URL('./allreduce-worker.ts', import.meta.url));
 const cores = availableParallelism();
-
-const loopback = await measureLoopbackTcp(256 * 1024 * 1024, 3);
-const rawTcpGBps = loopback.largeReadsBytesPerSecond / 1e9;
 const rows: Row[] = [];
 if (!args.json) {
-  console.log(`ring all-reduce on loopback (127.0.0.1), float32 SUM; ${cores} cores`);
-  console.log(
-    `raw loopback TCP, one stream between two processes: ${rawTcpGBps.toFixed(2)} GB/s reading 1 MiB at a time, ` +
-      `${(loopback.dataEventsBytesPerSecond / 1e9).toFixed(2)} GB/s with Node's default 'data' events`,
-  );
+  console.log(`ring all-reduce on loopback (127.0.0.1), float32 SUM, next to raw loopback TCP between the same two processes; ${cores} cores`);
   console.log('');
-  console.log(['workers', 'elements', 'MB', 'calls', 'median ms', 'min ms', 'algbw GB/s', 'busbw GB/s', 'busbw/TCP', 'CPU ms/rank'].map(pad).join(''));
+  console.log(
+    ['workers', 'elements', 'wire', 'MB sent/rank', 'calls', 'median ms', 'min ms', 'busbw GB/s', 'raw TCP GB/s', 'busbw/TCP', 'CPU ms/rank', 'raw CPU ms', 'CPU ratio', 'load']
+      .map(pad)
+      .join(''),
+  );
 }
 
 for (const workers of worldSizes) {
   const ranks = await startRanks(workers);
   try {
+    const { port } = expectReply(await request(ranks[0] as ChildProcess, { type: 'raw-listen' }), 'raw-listening');
+    await request(ranks[1] as ChildProcess, { type: 'raw-connect', port });
     for (const elements of sizes) {
-      const { warmup, repetitions } = repetitionsFor(elements);
-      const replies = await Promise.all(ranks.map((rank) => request(rank, { type: 'run', elements, warmup, repetitions })));
-      const perCall = Array.from({ length: repetitions }, (_, i) => Math.max(...replies.map((r) => (r.type === 'ran' ? (r.timesMs[i] ?? 0) : 0))));
-      const medianMs = median(perCall);
-      const bytes = elements * Float32Array.BYTES_PER_ELEMENT;
-      const algorithmGBps = bytes / (medianMs / 1000) / 1e9;
-      const row: Row = {
-        workers,
-        elements,
-        bytes,
-        repetitions,
-        medianMs,
-        minMs: Math.min(...perCall),
-        algorithmGBps,
-        busGBps: (algorithmGBps * 2 * (workers - 1)) / workers,
-        cpuMsPerRank: replies.reduce((sum, r) => sum + (r.type === 'ran' ? r.cpuMsPerCall : 0), 0) / replies.length,
-        rawTcpGBps,
-        rawTcpDataEventsGBps: loopback.dataEventsBytesPerSecond / 1e9,
-        cores,
-      };
-      rows.push(row);
-      if (args.json) {
-        console.log(JSON.stringify(row));
-      } else {
-        console.log(
-          [
-            String(workers),
-            elements.toLocaleString('en-US'),
-            (bytes / 1e6).toFixed(1),
-            String(repetitions),
-            medianMs.toFixed(1),
-            row.minMs.toFixed(1),
-            algorithmGBps.toFixed(2),
-            row.busGBps.toFixed(2),
-            (row.busGBps / rawTcpGBps).toFixed(2),
-            row.cpuMsPerRank.toFixed(1),
-          ]
-            .map(pad)
-            .join(''),
-        );
+      for (const wireFormat of wireFormats) {
+        const row = await measureRow(ranks, elements, wireFormat);
+        rows.push(row);
+        if (args.json) console.log(JSON.stringify(row));
+        else printRow(row);
       }
     }
   } finally {
@@ -137,8 +131,12 @@ for (const workers of worldSizes) {
 
 if (!args.json) {
   console.log('');
-  console.log('algbw = vector bytes / median time; busbw = algbw x 2(N-1)/N, the bytes each rank sends and receives per second;');
-  console.log('CPU ms/rank = user + system time of one call, averaged over the ranks.');
+  console.log('MB sent/rank = chunk data one rank sends per call (2 bytes per element with bf16/f16, 4 with f32);');
+  console.log('busbw = float32 vector bytes / median time x 2(N-1)/N, what each rank sends and receives per second in float32 terms;');
+  console.log('raw TCP = one loopback stream from rank 0 to rank 1, 1 MiB writes and reads, each transfer next to a call;');
+  console.log('busbw/TCP = median over the calls of busbw / the neighbouring transfer\'s rate; CPU ms/rank = user + system time of one call;');
+  console.log('raw CPU ms = user + system time of rank 0 sending / rank 1 receiving the vector\'s bytes over raw TCP;');
+  console.log('CPU ratio = the larger raw CPU ms x 2(N-1)/N / CPU ms/rank: what busbw/TCP comes near when every side is CPU-bound (an idle machine).');
   const crowded = worldSizes.filter((n) => n > cores);
   if (crowded.length > 0) {
     console.log(
@@ -146,6 +144,95 @@ if (!args.json) {
         'those rows are CPU-bound and measure contention as much as the ring.',
     );
   }
+}
+
+async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: WireFormat): Promise<Row> {
+  const workers = ranks.length;
+  const { warmup, repetitions } = repetitionsFor(elements);
+  const vectorBytes = elements * Float32Array.BYTES_PER_ELEMENT;
+  const busFactor = (2 * (workers - 1)) / workers;
+  const callMs: number[] = [];
+  const rawMs: number[] = [];
+  const ratios: number[] = [];
+  let cpuMs = 0;
+  let rawCpuMs = 0;
+  let rawReceiverCpuMs = 0;
+  let bytesSent = 0;
+  for (let i = 0; i < warmup + repetitions; i++) {
+    // Alternate which goes first, so that neither always follows the other.
+    const call = async (): Promise<number> => {
+      const replies = await Promise.all(ranks.map((rank) => request(rank, { type: 'call', elements, wireFormat })));
+      const called = replies.map((reply) => expectReply(reply, 'called'));
+      if (i >= warmup) cpuMs += called.reduce((sum, r) => sum + r.cpuMs, 0) / called.length;
+      bytesSent = called[0]?.bytesSent ?? 0;
+      return Math.max(...called.map((r) => r.durationMs));
+    };
+    const raw = async (): Promise<number> => {
+      await request(ranks[1] as ChildProcess, { type: 'raw-expect', bytes: vectorBytes });
+      const sent = expectReply(await request(ranks[0] as ChildProcess, { type: 'raw-send', bytes: vectorBytes }), 'raw-sent');
+      if (i >= warmup) {
+        rawCpuMs += sent.cpuMs;
+        rawReceiverCpuMs += expectReply(await request(ranks[1] as ChildProcess, { type: 'raw-received' }), 'raw-received').cpuMs;
+      }
+      return sent.durationMs;
+    };
+    let callTime: number;
+    let rawTime: number;
+    if (i % 2 === 0) {
+      callTime = await call();
+      rawTime = await raw();
+    } else {
+      rawTime = await raw();
+      callTime = await call();
+    }
+    if (i < warmup) continue;
+    callMs.push(callTime);
+    rawMs.push(rawTime);
+    ratios.push((vectorBytes * busFactor) / callTime / (vectorBytes / rawTime));
+  }
+  const medianMs = median(callMs);
+  const algorithmGBps = vectorBytes / (medianMs / 1000) / 1e9;
+  return {
+    workers,
+    elements,
+    wireFormat,
+    bytesSentPerRank: bytesSent,
+    repetitions,
+    medianMs,
+    minMs: Math.min(...callMs),
+    algorithmGBps,
+    busGBps: algorithmGBps * busFactor,
+    rawTcpGBps: vectorBytes / (median(rawMs) / 1000) / 1e9,
+    busOverRawTcp: median(ratios),
+    cpuMsPerRank: cpuMs / repetitions,
+    rawSenderCpuMs: rawCpuMs / repetitions,
+    rawReceiverCpuMs: rawReceiverCpuMs / repetitions,
+    cores,
+    loadAverage: loadavg()[0] ?? 0,
+  };
+}
+
+function printRow(row: Row): void {
+  console.log(
+    [
+      String(row.workers),
+      row.elements.toLocaleString('en-US'),
+      row.wireFormat,
+      (row.bytesSentPerRank / 1e6).toFixed(1),
+      String(row.repetitions),
+      row.medianMs.toFixed(1),
+      row.minMs.toFixed(1),
+      row.busGBps.toFixed(2),
+      row.rawTcpGBps.toFixed(2),
+      row.busOverRawTcp.toFixed(2),
+      row.cpuMsPerRank.toFixed(1),
+      `${row.rawSenderCpuMs.toFixed(1)}/${row.rawReceiverCpuMs.toFixed(1)}`,
+      ((Math.max(row.rawSenderCpuMs, row.rawReceiverCpuMs) * (2 * (row.workers - 1))) / row.workers / row.cpuMsPerRank).toFixed(2),
+      row.loadAverage.toFixed(2),
+    ]
+      .map(pad)
+      .join(''),
+  );
 }
 
 function pad(text: string): string {
@@ -157,10 +244,7 @@ async function startRanks(worldSize: number): Promise<ChildProcess[]> {
     fork(workerScript, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
   );
   const listening = await Promise.all(ranks.map((rank) => nextReply(rank)));
-  const ring: RingMember[] = listening.map((reply, rank) => {
-    if (reply.type !== 'listening') throw new Error(`rank ${rank}: expected its address, got ${reply.type}`);
-    return { rank, workerId: `bench-${rank}`, address: reply.address };
-  });
+  const ring: RingMember[] = listening.map((reply, rank) => ({ rank, workerId: `bench-${rank}`, address: expectReply(reply, 'listening').address }));
   await Promise.all(
     ranks.map((child, rank) =>
       request(child, { type: 'join', join: { generation: 1, rank, worldSize, ring, maxBucketBytes, bucketsInFlight } }),
@@ -193,6 +277,11 @@ async function request(child: ChildProcess, message: BenchRequest): Promise<Benc
   return answer;
 }
 
+function expectReply<T extends BenchReply['type']>(reply: BenchReply, type: T): Extract<BenchReply, { type: T }> {
+  if (reply.type !== type) throw new Error(`expected '${type}' from a rank, got '${reply.type}'`);
+  return reply as Extract<BenchReply, { type: T }>;
+}
+
 function nextReply(child: ChildProcess): Promise<BenchReply> {
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null): void => reject(new Error(`a rank exited with code ${code}`));
@@ -217,4 +306,15 @@ function parseList(text: string, name: string, min: number): number[] {
     process.exit(2);
   }
   return list;
+}
+
+function parseWireFormats(text: string): WireFormat[] {
+  const list = text.split(',').map((part) => part.trim());
+  const known: readonly string[] = WIRE_FORMATS;
+  const bad = list.filter((format) => !known.includes(format));
+  if (list.length === 0 || bad.length > 0) {
+    console.error(`--wire must be a comma-separated list of ${WIRE_FORMATS.join(', ')}, got "${text}"`);
+    process.exit(2);
+  }
+  return list as WireFormat[];
 }

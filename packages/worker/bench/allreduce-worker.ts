@@ -1,15 +1,20 @@
 /**
  * One rank of `allreduce-bench.ts`, in its own process: starts a peer server, joins the ring it
- * is told, then all-reduces vectors of the sizes it is told and reports each call's time.
- * Talks to the bench over the IPC channel of `fork`.
+ * is told, then runs the all-reduce calls and raw TCP transfers it is told, one at a time, and
+ * reports each one's time. Talks to the bench over the IPC channel of `fork`.
  */
 import { startPeerServer } from '../src/allreduce/index.ts';
 import type { RingAllReduce } from '../src/allreduce/index.ts';
 import type { BenchReply, BenchRequest } from './bench-messages.ts';
+import { RawStreamReceiver, RawStreamSender } from './loopback-tcp.ts';
 
 const token = process.env.RINGTRAIN_BENCH_TOKEN ?? 'bench';
 const server = await startPeerServer({ token });
 let ring: RingAllReduce | undefined;
+let rawSender: RawStreamSender | undefined;
+let rawReceiver: RawStreamReceiver | undefined;
+/** One vector per length, kept across calls so that no call pays for allocating it. */
+const vectors = new Map<number, Float32Array>();
 
 function reply(message: BenchReply): void {
   process.send?.(message);
@@ -27,34 +32,52 @@ async function handle(request: BenchRequest): Promise<void> {
       ring = await server.joinRing({ ...request.join, stallTimeoutMs: 120_000 });
       reply({ type: 'joined' });
       return;
-    case 'run': {
-      if (ring === undefined) throw new Error('run before join');
+    case 'call': {
+      if (ring === undefined) throw new Error('call before join');
       const { rank, worldSize } = ring;
-      const vector = new Float32Array(request.elements).fill(rank + 1);
-      // Calls follow each other without refilling the vector (a refill on one rank would count as
-      // waiting on the others), so every element holds the same value after the first call and
-      // each call sums N copies of it, in float32, in ring order.
-      let expected = (worldSize * (worldSize + 1)) / 2;
-      const timesMs: number[] = [];
-      let cpuMs = 0;
-      for (let i = 0; i < request.warmup + request.repetitions; i++) {
-        const cpuBefore = process.cpuUsage();
-        const result = await ring.allReduce(vector);
-        const cpu = process.cpuUsage(cpuBefore);
-        if (i >= request.warmup) {
-          timesMs.push(result.durationMs);
-          cpuMs += (cpu.user + cpu.system) / 1000;
-        }
-        const last = vector.length - 1;
-        if (vector.length > 0 && (vector[0] !== expected || vector[last] !== expected || vector[last >> 1] !== expected)) {
-          throw new Error(`rank ${rank}: wrong sum after call ${i}: got ${vector[0]}, expected ${expected}`);
-        }
-        expected = sumOfCopies(expected, worldSize);
+      let vector = vectors.get(request.elements);
+      if (vector === undefined) {
+        // Small integers: every wire format carries them and their sums exactly.
+        vector = new Float32Array(request.elements).fill(rank + 1);
+        vectors.set(request.elements, vector);
       }
-      reply({ type: 'ran', timesMs, cpuMsPerCall: cpuMs / request.repetitions });
+      const cpuBefore = process.cpuUsage();
+      const result = await ring.allReduce(vector, { wireFormat: request.wireFormat });
+      const cpu = process.cpuUsage(cpuBefore);
+      const expected = (worldSize * (worldSize + 1)) / 2;
+      const last = vector.length - 1;
+      if (vector.length > 0 && (vector[0] !== expected || vector[last] !== expected || vector[last >> 1] !== expected)) {
+        throw new Error(`rank ${rank}: wrong sum with ${request.wireFormat}: got ${vector[0]}, expected ${expected}`);
+      }
+      // Refilled now rather than before the next call, where it would count as waiting for the others.
+      vector.fill(rank + 1);
+      reply({ type: 'called', durationMs: result.durationMs, cpuMs: (cpu.user + cpu.system) / 1000, bytesSent: result.bytesSent });
       return;
     }
+    case 'raw-listen':
+      rawSender = await RawStreamSender.listen();
+      reply({ type: 'raw-listening', port: rawSender.port });
+      return;
+    case 'raw-connect':
+      rawReceiver = await RawStreamReceiver.connect(request.port);
+      reply({ type: 'raw-ready' });
+      return;
+    case 'raw-expect':
+      if (rawReceiver === undefined) throw new Error('raw-expect before raw-connect');
+      rawReceiver.expect(request.bytes);
+      reply({ type: 'raw-ready' });
+      return;
+    case 'raw-received':
+      if (rawReceiver === undefined) throw new Error('raw-received before raw-connect');
+      reply({ type: 'raw-received', cpuMs: rawReceiver.lastCpuMs });
+      return;
+    case 'raw-send':
+      if (rawSender === undefined) throw new Error('raw-send before raw-listen');
+      reply({ type: 'raw-sent', ...(await rawSender.send(request.bytes)) });
+      return;
     case 'exit':
+      rawReceiver?.close();
+      await rawSender?.close();
       await ring?.close();
       await server.close();
       process.disconnect();
@@ -63,10 +86,3 @@ async function handle(request: BenchRequest): Promise<void> {
 }
 
 reply({ type: 'listening', address: server.address });
-
-/** `value` added to itself `copies` times in float32, as the ring does. */
-function sumOfCopies(value: number, copies: number): number {
-  let sum = value;
-  for (let i = 1; i < copies; i++) sum = Math.fround(sum + value);
-  return sum;
-}

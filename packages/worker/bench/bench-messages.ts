@@ -1,13 +1,29 @@
 /** What the all-reduce bench and its rank processes say to each other over IPC. */
 import type { PeerAddress, RingMember } from '@ringtrain/protocol';
+import type { WireFormat } from '../src/allreduce/index.ts';
 
 export type BenchRequest =
   | { type: 'join'; join: { generation: number; rank: number; worldSize: number; ring: RingMember[]; maxBucketBytes?: number; bucketsInFlight?: number } }
-  | { type: 'run'; elements: number; warmup: number; repetitions: number }
+  /** One all-reduce of a vector of `elements` floats with `wireFormat` on the wire. */
+  | { type: 'call'; elements: number; wireFormat: WireFormat }
+  /** Rank 0: open the raw TCP server it will stream to rank 1 from. */
+  | { type: 'raw-listen' }
+  /** Rank 1: connect to rank 0's raw TCP server. */
+  | { type: 'raw-connect'; port: number }
+  /** Rank 1: the next raw transfer carries `bytes`; acknowledge it once all have arrived. */
+  | { type: 'raw-expect'; bytes: number }
+  /** Rank 1: the CPU time the last complete transfer cost it. */
+  | { type: 'raw-received' }
+  /** Rank 0: stream `bytes` to rank 1 and time it until rank 1's acknowledgement. */
+  | { type: 'raw-send'; bytes: number }
   | { type: 'exit' };
 
 export type BenchReply =
   | { type: 'listening'; address: PeerAddress }
   | { type: 'joined' }
-  | { type: 'ran'; timesMs: number[]; cpuMsPerCall: number }
+  | { type: 'called'; durationMs: number; cpuMs: number; bytesSent: number }
+  | { type: 'raw-listening'; port: number }
+  | { type: 'raw-ready' }
+  | { type: 'raw-sent'; durationMs: number; cpuMs: number }
+  | { type: 'raw-received'; cpuMs: number }
   | { type: 'failed'; message: string };

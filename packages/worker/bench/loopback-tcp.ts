@@ -1,99 +1,134 @@
 /**
- * Raw loopback TCP throughput between two processes over a plain `net` socket pair: this process
- * writes 1 MiB buffers as fast as the socket takes them, a child process counts what arrives and
- * reports the rate. The reference the all-reduce's bandwidth is read against.
+ * Raw loopback TCP between two bench processes over one plain `net` connection: the reference
+ * the all-reduce's bandwidth is read against. The sender writes 1 MiB buffers as fast as the
+ * socket takes them; the receiver reads into a reused 1 MiB buffer (`onread`, what the loopback
+ * can carry without Node's per-read allocations) and answers one byte once a transfer is
+ * complete. A transfer is timed by the sender, from its first write to that answer, as an
+ * all-reduce is timed from its call to its last send.
  *
- * The receiver reads either into a reused 1 MiB buffer (`onread`, what the loopback can carry) or
- * through Node's default 'data' events (a fresh 64 KiB buffer per read, as ws receives).
+ * The connection stays open across transfers, as the ring's links do, so the bench can
+ * interleave transfers with all-reduce calls and both see the same load. The sender listens
+ * (`onread` exists only on the connecting side).
  */
-import { fork } from 'node:child_process';
 import { connect, createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import type { AddressInfo, Server, Socket } from 'node:net';
 
 const WRITE_BYTES = 1 << 20;
 const READ_BYTES = 1 << 20;
 
-export interface LoopbackResult {
-  /** Bytes per second with the receiver reading into a 1 MiB buffer. */
-  largeReadsBytesPerSecond: number;
-  /** Bytes per second with Node's default 'data' events. */
-  dataEventsBytesPerSecond: number;
-}
+/** The sending end. */
+export class RawStreamSender {
+  readonly #server: Server;
+  readonly #connected: Promise<Socket>;
+  readonly #block = Buffer.alloc(WRITE_BYTES, 0x5a);
+  #onAck: (() => void) | undefined;
 
-/** The median throughput of `runs` transfers of `totalBytes`, for each way of reading. */
-export async function measureLoopbackTcp(totalBytes: number, runs: number): Promise<LoopbackResult> {
-  const large: number[] = [];
-  const events: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    large.push(await transfer(totalBytes, 'large-reads'));
-    events.push(await transfer(totalBytes, 'data-events'));
+  private constructor(server: Server) {
+    this.#server = server;
+    this.#connected = new Promise((resolve) => {
+      server.once('connection', (socket: Socket) => {
+        socket.setNoDelay(true);
+        socket.on('error', () => {});
+        socket.on('data', () => {
+          const done = this.#onAck;
+          this.#onAck = undefined;
+          done?.();
+        });
+        resolve(socket);
+      });
+    });
   }
-  return { largeReadsBytesPerSecond: median(large), dataEventsBytesPerSecond: median(events) };
-}
 
-type ReadMode = 'large-reads' | 'data-events';
+  static async listen(): Promise<RawStreamSender> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return new RawStreamSender(server);
+  }
 
-function transfer(totalBytes: number, mode: ReadMode): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer((socket) => {
-      const block = Buffer.alloc(WRITE_BYTES, 0x5a);
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  /**
+   * Streams `bytes` and resolves with the milliseconds until the receiver acknowledged them, and
+   * the CPU time (user + system) this sending process spent meanwhile.
+   */
+  async send(bytes: number): Promise<{ durationMs: number; cpuMs: number }> {
+    const socket = await this.#connected;
+    const startedAt = performance.now();
+    const cpuBefore = process.cpuUsage();
+    return new Promise((resolve) => {
+      this.#onAck = () => {
+        const cpu = process.cpuUsage(cpuBefore);
+        resolve({ durationMs: performance.now() - startedAt, cpuMs: (cpu.user + cpu.system) / 1000 });
+      };
       let sent = 0;
       const pump = (): void => {
-        while (sent < totalBytes) {
-          sent += block.length;
-          if (!socket.write(block)) {
+        while (sent < bytes) {
+          const take = Math.min(WRITE_BYTES, bytes - sent);
+          sent += take;
+          if (!socket.write(take === WRITE_BYTES ? this.#block : this.#block.subarray(0, take))) {
             socket.once('drain', pump);
             return;
           }
         }
-        socket.end();
       };
-      socket.on('error', () => {});
       pump();
     });
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      const receiver = fork(fileURLToPath(import.meta.url), ['--receive', String(port), String(totalBytes), mode], {
-        execArgv: ['--import', 'tsx'],
+  }
+
+  async close(): Promise<void> {
+    this.#server.close();
+    (await this.#connected).destroy();
+  }
+}
+
+/** The receiving end: counts what arrives and acknowledges each expected transfer. */
+export class RawStreamReceiver {
+  #socket: Socket | undefined;
+  #expected = 0;
+  #received = 0;
+
+  static connect(port: number): Promise<RawStreamReceiver> {
+    const receiver = new RawStreamReceiver();
+    return new Promise((resolve, reject) => {
+      const socket = connect({
+        port,
+        host: '127.0.0.1',
+        noDelay: true,
+        onread: { buffer: Buffer.allocUnsafe(READ_BYTES), callback: (bytes) => (receiver.#count(bytes), true) },
       });
-      receiver.once('message', (bytesPerSecond: number) => {
-        server.close();
-        resolve(bytesPerSecond);
-      });
-      receiver.once('error', reject);
-      receiver.once('exit', (code) => {
-        if (code !== 0) reject(new Error(`loopback receiver exited with code ${code}`));
-      });
+      receiver.#socket = socket;
+      socket.once('error', reject);
+      socket.once('connect', () => resolve(receiver));
     });
-  });
-}
+  }
 
-/** The child's side: connect, count bytes, report bytes per second from the first byte to the last. */
-function receive(port: number, totalBytes: number, mode: ReadMode): void {
-  let received = 0;
-  let startedAt = 0;
-  const count = (bytes: number): void => {
-    if (startedAt === 0) startedAt = performance.now();
-    received += bytes;
-    if (received >= totalBytes) {
-      const rate = received / ((performance.now() - startedAt) / 1000);
-      socket.destroy();
-      process.send?.(rate, () => process.disconnect());
+  #cpuBefore: NodeJS.CpuUsage | undefined;
+  /** CPU time (user + system) this process spent on the last complete transfer. */
+  lastCpuMs = 0;
+
+  /** The next transfer carries `bytes`. */
+  expect(bytes: number): void {
+    this.#expected = bytes;
+    this.#received = 0;
+    this.#cpuBefore = process.cpuUsage();
+  }
+
+  #count(bytes: number): void {
+    this.#received += bytes;
+    if (this.#expected > 0 && this.#received >= this.#expected) {
+      this.#expected = 0;
+      this.#socket?.write(Buffer.of(1));
+      const cpu = process.cpuUsage(this.#cpuBefore);
+      this.lastCpuMs = (cpu.user + cpu.system) / 1000;
     }
-  };
-  const socket =
-    mode === 'large-reads'
-      ? connect({ port, host: '127.0.0.1', onread: { buffer: Buffer.allocUnsafe(READ_BYTES), callback: (bytes) => (count(bytes), true) } })
-      : connect({ port, host: '127.0.0.1' }).on('data', (chunk: Buffer) => count(chunk.length));
-}
+  }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
-}
-
-if (process.argv[2] === '--receive') {
-  receive(Number(process.argv[3]), Number(process.argv[4]), process.argv[5] as ReadMode);
+  close(): void {
+    this.#socket?.destroy();
+  }
 }

@@ -4,6 +4,8 @@
  *   GET /metrics   the exposition of the worker's registry
  *   GET /healthz   200 while the worker is alive (connecting, in its ring, training), 503 once it
  *                  is draining or closed; JSON with its state, rank and steps
+ *   GET /readyz    200 while the worker is in a ring of the current generation (it trains, or is
+ *                  ready to), 503 while it connects, waits to enter the run or regroups; the same JSON
  *
  * Kept apart from the peer port, which speaks only the ring's WebSocket protocol.
  */
@@ -72,13 +74,15 @@ async function handle(options: WorkerMetricsServerOptions, req: IncomingMessage,
     }
     return;
   }
-  if (path === '/healthz') {
+  if (path === '/healthz' || path === '/readyz') {
     const w = options.worker;
     const state = w.lifecycle.state;
     const alive = state !== 'draining' && state !== 'closed';
-    const body = { status: alive ? 'ok' : state, state, workerId: w.workerId, rank: w.rank, generation: w.generation, inRing: w.inRing, steps: w.steps };
-    res.writeHead(alive ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+    const ok = path === '/healthz' ? alive : alive && w.inRing;
+    const status = ok ? 'ok' : alive ? 'not-in-ring' : state;
+    const body = { status, state, workerId: w.workerId, rank: w.rank, generation: w.generation, inRing: w.inRing, steps: w.steps };
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body));
     return;
   }
-  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`not found: ${path} (this port serves /metrics and /healthz)\n`);
+  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`not found: ${path} (this port serves /metrics, /healthz and /readyz)\n`);
 }

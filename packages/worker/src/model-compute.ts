@@ -45,6 +45,8 @@ export async function modelCompute(
     createTrainer(model, hyper) {
       const trainer = new Trainer(buildResNet(model), {
         sgd: { momentum: hyper.momentum, nesterov: hyper.nesterov, weightDecay: hyper.weightDecay },
+        labelSmoothing: hyper.labelSmoothing,
+        testTimeFlip: hyper.testTimeFlip,
       });
       // One gradient buffer for the trainer's life: a fresh 45 MB array per step (ResNet-18)
       // costs more than some kernels. The averaged gradient a step applies is the next step's

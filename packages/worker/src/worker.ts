@@ -32,10 +32,11 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { gatherLabels, preprocessBatch } from '@ringtrain/data';
 import type { WorkerMetrics } from '@ringtrain/metrics';
-import { estimateTrainingMemory, formatBytes } from '@ringtrain/model';
+import { describeResNet, estimateTrainingMemory, flatLayoutFor, formatBytes } from '@ringtrain/model';
 import type { AssignMessage, CoordinatorToWorker, EvaluateMessage, ModelSpec, PlanMessage, StateMessage, SyncMessage, WorkerToCoordinator } from '@ringtrain/protocol';
 import WebSocket from 'ws';
 import { AllReduceError, startPeerServer, type PeerTls } from './allreduce/index.ts';
+import { createGradientReducer, type GradientReducer } from './compression/index.ts';
 import { DatasetStore } from './dataset-store.ts';
 import {
   ConnectFailedError,
@@ -133,6 +134,8 @@ export class Worker {
   /** The generation whose ring this worker left (superseded, failed, or the run stopped): its messages are dropped. */
   private abandoned = -1;
   private trainer: ReplicaTrainer | null = null;
+  /** Averages each step's gradient over the ring as the run's compression says; lives as long as the replica. */
+  private reducer: GradientReducer | null = null;
   /** Whether the trainer holds a replica of the run (a state was loaded), as against fresh weights. */
   private hasReplica = false;
   private assignment: AssignMessage | null = null;
@@ -477,6 +480,9 @@ export class Worker {
     if (this.trainer === null) this.checkMemory(model, message.hyper.batchSizePerWorker);
     // The replica outlives generations: it is what the next one may start from.
     this.trainer ??= await this.deps.compute.createTrainer(model, message.hyper);
+    if (this.reducer === null || JSON.stringify(this.reducer.compression) !== JSON.stringify(message.hyper.compression)) {
+      this.reducer = createGradientReducer(message.hyper.compression, flatLayoutFor(describeResNet(model)), model.seed);
+    }
     this.recordMemory();
     const stepsDone = this.hasReplica ? this.stepsDone : -1;
     const position = this.hasReplica ? this.position : null;
@@ -585,6 +591,8 @@ export class Worker {
       this.ring = null;
       return;
     }
+    // Every member starts the generation from the same step, so compression state reset here is alike everywhere.
+    this.reducer?.startGeneration(this.stepsDone);
     this.log.info({ generation }, `ring of ${assignment.worldSize} closed at step ${this.stepsDone}; ready`);
     this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'ready', generation, step: this.stepsDone, weightChecksum: await trainer.weightChecksum() });
   }
@@ -595,7 +603,8 @@ export class Worker {
     const trainer = this.trainer;
     const ring = this.ring;
     const assignment = this.assignment;
-    if (trainer === null || ring === null || assignment === null) throw new RefusedMessageError('a plan arrived before the ring was joined');
+    const reducer = this.reducer;
+    if (trainer === null || ring === null || assignment === null || reducer === null) throw new RefusedMessageError('a plan arrived before the ring was joined');
     const b = assignment.hyper.batchSizePerWorker;
     const steps = plan.learningRates.length;
     if (Math.ceil(plan.indices.length / b) !== steps) {
@@ -633,7 +642,7 @@ export class Worker {
         await this.faultAt(step, 'before-allreduce');
         let reduced;
         try {
-          const reducing = ring.allReduce(local.flat, { step, average: true });
+          const reducing = reducer.reduce(ring, local.flat, step);
           if (this.deps.fault?.step === step && this.deps.fault.point === 'during-allreduce') {
             // Once the first chunks are on their way and some have come back.
             await new Promise((r) => setTimeout(r, 1));
@@ -679,6 +688,7 @@ export class Worker {
           computeMs,
           allReduceMs,
           waitMs,
+          sentBytes: reduced.bytesSent,
           weightChecksum: due ? await trainer.weightChecksum() : '',
         });
         const metrics = this.deps.metrics;

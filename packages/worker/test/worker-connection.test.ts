@@ -113,16 +113,19 @@ async function scriptedCoordinator(port = 0): Promise<Coordinator & { server: We
   };
 }
 
-const MODEL = { depth: 18, stem: 'small', widthMultiplier: 0.25, imageSize: 2, channels: 1, classes: 10, seed: 0 } as const;
+const MODEL = { depth: 18, stem: 'small', widthMultiplier: 0.25, imageSize: 2, channels: 1, classes: 10, seed: 0, zeroInitResidual: false } as const;
 const HYPER = {
   batchSizePerWorker: 2,
   momentum: 0,
   nesterov: false,
   weightDecay: 0,
+  labelSmoothing: 0,
+  testTimeFlip: false,
   preprocess: { mean: 0, std: 1, augment: false, seed: 0 },
   checksumEverySteps: 2,
   maxBucketBytes: 1024,
-};
+  compression: { method: 'none', rank: 2, startStep: 0 },
+} as const;
 
 async function startWorker(
   coordinator: Coordinator,

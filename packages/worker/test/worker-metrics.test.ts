@@ -125,8 +125,8 @@ async function startWorker(): Promise<{ c: Coordinator; worker: Worker; run: Pro
 
 async function trainThreeSteps(c: Coordinator): Promise<StepReportMessage[]> {
   await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-metrics', heartbeatIntervalMs: 1000 });
-  const model = { depth: 34, stem: 'small', widthMultiplier: 0.25, imageSize: 2, channels: 1, classes: 10, seed: 0 } as const;
-  const hyper = { batchSizePerWorker: 2, momentum: 0, nesterov: false, weightDecay: 0, preprocess: { mean: 0, std: 1, augment: false, seed: 0 }, checksumEverySteps: 0, maxBucketBytes: 1024 };
+  const model = { depth: 34, stem: 'small', widthMultiplier: 0.25, imageSize: 2, channels: 1, classes: 10, seed: 0, zeroInitResidual: false } as const;
+  const hyper = { batchSizePerWorker: 2, momentum: 0, nesterov: false, weightDecay: 0, labelSmoothing: 0, testTimeFlip: false, preprocess: { mean: 0, std: 1, augment: false, seed: 0 }, checksumEverySteps: 0, maxBucketBytes: 1024, compression: { method: 'none', rank: 2, startStep: 0 } } as const;
   await c.send({ v: PROTOCOL_VERSION, type: 'assign', generation: 1, rank: 0, worldSize: 1, ring: [{ rank: 0, workerId: 'w-metrics', address: { host: '127.0.0.1', port: 1 } }], model, hyper });
   await c.waitFor('replica');
   await c.send({ v: PROTOCOL_VERSION, type: 'sync', generation: 1, step: 0, keep: false, epoch: 0, offset: 0, finishedByPeers: 0 });

@@ -11,6 +11,7 @@ import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '
 import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
 import { addTokenOptions, requireToken, TOKEN_ENV, type TokenFlags, addHttpTokenOption, findHttpToken, httpTokenOption, type HttpTokenFlags } from '../token.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
+import { describeRecipe } from '../recipes.ts';
 
 export interface CoordinatorFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags, MemoryCheckFlags, TlsFlags {
   host: string;
@@ -53,7 +54,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const trainingOptions = coordinatorOptionsFrom(flags, token);
   const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;
-  if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, Math.max(1, Math.floor(flags.batchSize / flags.minWorkers)), 0, true);
+  if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, Math.max(1, Math.floor(recipeOf(flags).batchSize / flags.minWorkers)), 0, true);
   const logger = createLogger({ level: flags.logLevel ?? 'info', format: flags.logFormat, name: 'coordinator' });
   const view = createProgressView();
   const options = {
@@ -90,14 +91,16 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   try {
     const result = await server.done;
     view.stop();
-    const { imageSize } = recipeOf(flags);
+    const recipe = recipeOf(flags);
     const summary = summarize(result, {
       wallSeconds: (Date.now() - startedAt) / 1000,
       model: flags.model,
-      stem: flags.stem,
-      imageSize,
-      widthMultiplier: flags.width,
+      stem: recipe.stem,
+      imageSize: recipe.imageSize,
+      widthMultiplier: recipe.width,
+      recipe: describeRecipe(recipe, flags.preset),
       backends: [...server.backends.values()],
+      compression: server.options.compression,
     });
     process.stdout.write(`\n${formatSummary(summary)}\n`);
     if (flags.summaryJson !== undefined) await writeSummaryJson(flags.summaryJson, summary);

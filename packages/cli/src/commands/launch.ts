@@ -29,6 +29,7 @@ import { addTokenOptions, findToken, generateToken, TOKEN_ENV, type TokenFlags, 
 import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } from '../membership-options.ts';
 import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '../admission-options.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
+import { describeRecipe } from '../recipes.ts';
 
 export interface LaunchFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags, MemoryCheckFlags, TlsFlags {
   workers: number;
@@ -116,10 +117,12 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   if (flags.minWorkers > flags.workers) {
     throw new InvalidArgumentError(`--min-workers ${flags.minWorkers} is more than the ${flags.workers} --workers this launch starts`);
   }
-  if (flags.batchSize % flags.workers !== 0) {
-    const below = flags.batchSize - (flags.batchSize % flags.workers);
+  const recipe = recipeOf(flags);
+  const { batchSize } = recipe;
+  if (batchSize % flags.workers !== 0) {
+    const below = batchSize - (batchSize % flags.workers);
     throw new InvalidArgumentError(
-      `--batch-size ${flags.batchSize} does not split evenly over --workers ${flags.workers} (${(flags.batchSize / flags.workers).toFixed(2)} each): use ${below > 0 ? `${below} or ` : ''}${below + flags.workers}`,
+      `--batch-size ${batchSize} does not split evenly over --workers ${flags.workers} (${(batchSize / flags.workers).toFixed(2)} each): use ${below > 0 ? `${below} or ` : ''}${below + flags.workers}`,
     );
   }
   if (flags.workerMetricsPortBase !== 0 && flags.workerMetricsPortBase + flags.workers - 1 > 65_535) {
@@ -128,7 +131,7 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   const trainingOptions = coordinatorOptionsFrom(flags, token);
   const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;
-  if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, flags.batchSize / flags.workers, flags.workers, true);
+  if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, batchSize / flags.workers, flags.workers, true);
   const logger = createLogger({ level: logLevel, format: logFormat, name: 'coordinator' });
   const view = createProgressView();
   const options = {
@@ -144,8 +147,9 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
     rendezvousSettleMs: flags.minWorkers === flags.workers ? 0 : SETTLE_MS,
   };
   const { server, url } = await startCoordinator(options, flags, { logger, onProgress: (p) => view.update(p) });
-  const { imageSize, epochs } = recipeOf(flags);
-  view.note(`ringtrain: ${flags.model} (${flags.stem} stem, ${imageSize}×${imageSize}), ${epochs} epoch(s), ${flags.workers} workers, coordinator on ${url}`);
+  const { imageSize, epochs } = recipe;
+  view.note(`ringtrain: ${flags.model} (${recipe.stem} stem, ${imageSize}×${imageSize}), ${epochs} epoch(s), ${flags.workers} workers, coordinator on ${url}`);
+  view.note(describeRecipe(recipe, flags.preset));
   view.note(`dashboard on ${dashboardUrl(url)}`);
   // Colours survive the pipe when the launcher itself writes to a terminal.
   const childEnv: NodeJS.ProcessEnv = { ...process.env, [TOKEN_ENV]: token };
@@ -222,10 +226,12 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
     const summary = summarize(result, {
       wallSeconds: (Date.now() - startedAt) / 1000,
       model: flags.model,
-      stem: flags.stem,
+      stem: recipe.stem,
       imageSize,
-      widthMultiplier: flags.width,
+      widthMultiplier: recipe.width,
+      recipe: describeRecipe(recipe, flags.preset),
       backends: [...server.backends.values()],
+      compression: server.options.compression,
     });
     process.stdout.write(`\n${formatSummary(summary)}\n`);
     if (flags.summaryJson !== undefined) await writeSummaryJson(flags.summaryJson, summary);

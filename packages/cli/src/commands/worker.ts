@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { hostname, totalmem } from 'node:os';
 import { Command, Option } from 'commander';
-import { createWorkerMetricsRegistry, modelCompute, startWorkerMetricsServer, threadedCompute, Worker, type ComputeProvider, type InjectedFault, type StepRecord, type WorkerMetricsServer } from '@ringtrain/worker';
-import { BACKEND_CHOICES, faultSpec, integerIn, websocketUrl, type FaultSpec } from '../arguments.ts';
+import { createWorkerMetricsRegistry, MAX_STAND_IN_STEP_MS, modelCompute, standInCompute, startWorkerMetricsServer, threadedCompute, Worker, type ComputeProvider, type InjectedFault, type StepRecord, type WorkerMetricsServer } from '@ringtrain/worker';
+import { BACKEND_CHOICES, faultSpec, integerIn, numberIn, websocketUrl, type FaultSpec } from '../arguments.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormatChoice, type LogLevel } from '../logging.ts';
 import { workerTlsFrom } from '../tls-options.ts';
 import { addTokenOptions, requireToken, TOKEN_ENV, type TokenFlags } from '../token.ts';
@@ -38,6 +38,7 @@ export interface WorkerFlags extends TokenFlags {
   threads?: number;
   workersPerMachine: number;
   injectFault?: FaultSpec;
+  standInComputeMs?: number;
 }
 
 export function workerCommand(): Command {
@@ -72,6 +73,10 @@ export function workerCommand(): Command {
     .addOption(
       new Option('--inject-fault <spec>', 'kill this worker\'s own process at a chosen point of a chosen step, or hold the step there for MS, e.g. kill@12:during-allreduce, stall@12:compute:8000 (for failure tests)').argParser(faultSpec),
     )
+    .addOption(
+      new Option('--stand-in-compute-ms <ms>', 'BENCHMARK DEVICE, not training: replace the model\'s compute by a wait of MS per step and a deterministic gradient of the model\'s size, applied to a real parameter vector (default: off, the model computes)')
+        .argParser(numberIn(0, MAX_STAND_IN_STEP_MS)),
+    )
     .action(async (flags: WorkerFlags) => {
       process.exitCode = await runWorker(flags);
     });
@@ -88,7 +93,10 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
   const onSelected = (description: string): void => logger.info({}, description);
   let compute: ComputeProvider & { close?: () => Promise<void> };
   try {
-    compute = flags.computeThread ? await threadedCompute(flags.backend, onSelected, threads) : await modelCompute(flags.backend, onSelected, threads);
+    if (flags.standInComputeMs !== undefined) {
+      compute = standInCompute(flags.standInComputeMs);
+      logger.warn({ standInComputeMs: flags.standInComputeMs }, `benchmark device: no model computes here; each step takes ${flags.standInComputeMs} ms and a stand-in gradient`);
+    } else compute = flags.computeThread ? await threadedCompute(flags.backend, onSelected, threads) : await modelCompute(flags.backend, onSelected, threads);
   } catch (error) {
     process.stderr.write(`ringtrain worker ${workerId}: ${(error as Error).message} (${(error as { code?: string }).code ?? 'ERROR'})\n`);
     return 1;

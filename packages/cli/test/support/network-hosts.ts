@@ -74,6 +74,27 @@ export class TestNetwork {
     ip('-n', this.#lan, 'link', 'set', `p-${name}`.slice(0, 15), cut ? 'down' : 'up');
   }
 
+  /**
+   * Limits host `name`'s link to `rateBitsPerSecond` each way: a token bucket (`tc qdisc tbf`) on
+   * the host's side of its veth and on the bridge's. The bucket holds a millisecond of traffic
+   * (at least 64 KiB, one segmentation-offload packet) and the queue behind it 20 ms.
+   */
+  shapeLink(name: string, rateBitsPerSecond: number): void {
+    const host = this.hosts.find((h) => h.name === name);
+    if (host === undefined) throw new Error(`no test host ${name}`);
+    const burstBytes = Math.max(64 * 1024 + 1514, Math.ceil(rateBitsPerSecond / 8 / 1000));
+    const tbf = ['root', 'tbf', 'rate', `${rateBitsPerSecond}bit`, 'burst', String(burstBytes), 'latency', '20ms'];
+    execFileSync('ip', ['netns', 'exec', host.namespace, 'tc', 'qdisc', 'replace', 'dev', 'eth0', ...tbf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('ip', ['netns', 'exec', this.#lan, 'tc', 'qdisc', 'replace', 'dev', `p-${name}`.slice(0, 15), ...tbf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+
+  /** Bytes host `name` has sent on its link so far (its veth's transmit counter). */
+  sentBytes(name: string): number {
+    const host = this.hosts.find((h) => h.name === name);
+    if (host === undefined) throw new Error(`no test host ${name}`);
+    return Number(execFileSync('ip', ['netns', 'exec', host.namespace, 'cat', '/sys/class/net/eth0/statistics/tx_bytes'], { encoding: 'utf8' }).trim());
+  }
+
   /** Runs `command` inside host `name`'s namespace. */
   spawn(name: string, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
     const host = this.hosts.find((h) => h.name === name);

@@ -77,6 +77,12 @@
     return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
   }
 
+  function compressionText(c) {
+    if (c === undefined || c.method === 'none') return 'none (f32)';
+    if (c.method === 'powersgd') return `PowerSGD rank ${c.rank}, from step ${c.startStep}`;
+    return `${c.method} with error feedback`;
+  }
+
   function bytes(n) {
     if (!isNum(n)) return '–';
     const units = ['B', 'KiB', 'MiB', 'GiB'];
@@ -349,6 +355,7 @@
       ['Augmentation', r.augment ? 'random crop and flip' : 'none'],
       ['Backends', r.backends.length === 0 ? '–' : r.backends.join(', ')],
       ['All-reduce buckets', `up to ${bytes(r.maxBucketBytes)}`],
+      ['Gradient compression', compressionText(r.compression)],
       ['Weight checksums', r.checksumEverySteps === 0 ? 'off' : `every ${r.checksumEverySteps} steps`],
       ['Checkpoints', r.checkpointDir === null ? 'off' : r.checkpointDir],
       ['Seed', String(r.samplerSeed)],

@@ -2,8 +2,8 @@
  * Who may read the coordinator's HTTP surface. Without a token, anyone who reaches the port.
  * With one, `/`, its assets, `/status`, `/events` and `/metrics` want it, as
  * `Authorization: Bearer <token>` (Prometheus, scripts) or as the cookie a browser gets by
- * opening `/?token=<token>` once (an EventSource cannot send headers). `/healthz` stays open for
- * probes; it tells only the phase and how many workers joined.
+ * opening `/?token=<token>` once (an EventSource cannot send headers). `/healthz` and `/readyz`
+ * stay open for probes; they tell only the phase and how many workers joined.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tokensEqual } from '../wire.ts';
@@ -25,7 +25,7 @@ export class HttpAccess {
    */
   check(req: IncomingMessage, res: ServerResponse, url: URL): AccessDecision {
     const token = this.#token;
-    if (token === null || url.pathname === '/healthz') return 'allowed';
+    if (token === null || url.pathname === '/healthz' || url.pathname === '/readyz') return 'allowed';
     const offered = url.searchParams.get('token');
     if (offered !== null) {
       if (!tokensEqual(offered, token)) return refuse(res, 'the token in the address is wrong');

@@ -3,6 +3,7 @@
  * these are reached):
  *
  *   GET /healthz   liveness, with the phase and the workers joined (JSON)
+ *   GET /readyz    readiness: 200 while a worker that dials now can join the run, else 503 (JSON)
  *   GET /metrics   Prometheus exposition of this coordinator's own registry
  *   GET /status    the run as JSON (`RunStatus`)
  *   GET /events    the same status as server-sent events, pushed as it changes
@@ -21,6 +22,8 @@ export interface HttpRoutesOptions {
   registry: Registry;
   /** The body of `/healthz`; `healthy: false` answers 503. */
   health: () => { healthy: boolean; body: Record<string, unknown> };
+  /** The body of `/readyz`; `ready: false` answers 503. */
+  readiness: () => { ready: boolean; body: Record<string, unknown> };
   /** Least time between two events on `/events`. */
   statusIntervalMs: number;
   logger: Logger;
@@ -34,7 +37,7 @@ export interface HttpRoutesOptions {
  */
 const CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-const ROUTES = '/, /status, /events, /metrics and /healthz';
+const ROUTES = '/, /readyz, /status, /events, /metrics and /healthz';
 
 export class HttpRoutes {
   readonly #o: HttpRoutesOptions;
@@ -62,6 +65,10 @@ export class HttpRoutes {
       case '/healthz': {
         const { healthy, body } = this.#o.health();
         return json(res, healthy ? 200 : 503, body);
+      }
+      case '/readyz': {
+        const { ready, body } = this.#o.readiness();
+        return json(res, ready ? 200 : 503, body);
       }
       case '/status':
         return json(res, 200, this.#o.source.status());

@@ -129,7 +129,8 @@ export type ProgressUpdate =
   | { type: 'rendezvous'; joined: number; minWorkers: number; maxWorkers: number }
   | { type: 'started'; generation: number; worldSize: number; epochs: number; stepsPerEpoch: number; globalBatchSize: number; cause: string; step: number }
   | StepProgress
-  | EpochProgress;
+  | EpochProgress
+  | ({ type: 'target-reached' } & TargetReached);
 
 /** A step every rank has finished. */
 export interface StepProgress {
@@ -179,9 +180,28 @@ export interface FailedEffect {
   message: string;
 }
 
+/** The first evaluation whose test accuracy reached a target of `targetAccuracies`. */
+export interface TargetReached {
+  target: number;
+  /** The accuracy that evaluation measured (at least `target`). */
+  testAccuracy: number;
+  /** 0-based epoch that evaluation ended. */
+  epoch: number;
+  /** Optimizer steps applied by then. */
+  step: number;
+  /** From the start of training (after rendezvous) to the end of that evaluation. */
+  wallSeconds: number;
+  /** Of which training, evaluation and checkpoints excluded. */
+  trainingSeconds: number;
+}
+
 /** What a finished run achieved. */
 export interface RunResult {
   epochs: EpochProgress[];
+  /** Each target of `targetAccuracies` the run reached, when; the ones it missed are absent. */
+  timeToAccuracy: TargetReached[];
+  /** Why the run ended before its last epoch, when it did. */
+  stoppedEarly: string | null;
   /** Of the last epoch. */
   testAccuracy: number;
   testLoss: number;
@@ -207,4 +227,6 @@ export interface RunResult {
   meanComputeMs: number;
   meanAllReduceMs: number;
   meanWaitMs: number;
+  /** Bytes one worker sent per step in the all-reduces, over all ranks and steps: the gradient's cost on the wire. */
+  meanSentBytesPerStep: number;
 }

@@ -5,7 +5,7 @@
  */
 import { PROTOCOL_VERSION } from '@ringtrain/protocol';
 import { describe, findWorker, isActive, isCurrent, log, ranked, violation, waitFromNow, type Ctx } from './context.ts';
-import type { EpochProgress, RunResult } from './effects.ts';
+import type { EpochProgress, RunResult, TargetReached } from './effects.ts';
 import type { EvaluationReportedEvent, StateReportedEvent } from './events.ts';
 import { onRelayedState } from './generation.ts';
 import { contiguousShare } from './sharder.ts';
@@ -94,6 +94,7 @@ function endEpoch(ctx: Ctx, atMs: number): void {
   d.history.push(summary);
   d.epochEvaluated = true;
   ctx.out.push({ kind: 'progress', progress: summary });
+  recordTargets(ctx, summary, atMs);
   log(
     ctx,
     'info',
@@ -108,6 +109,30 @@ function endEpoch(ctx: Ctx, atMs: number): void {
   advance(ctx, atMs);
 }
 
+/** Times each target accuracy this evaluation reached for the first time. */
+function recordTargets(ctx: Ctx, summary: EpochProgress, atMs: number): void {
+  const { d } = ctx;
+  for (const target of d.config.targetAccuracies) {
+    if (!(summary.testAccuracy >= target) || d.targetsReached.some((r) => r.target === target)) continue;
+    const reached: TargetReached = {
+      target,
+      testAccuracy: summary.testAccuracy,
+      epoch: summary.epoch,
+      step: d.nextStep,
+      wallSeconds: (atMs - (d.startedAtMs ?? atMs)) / 1000,
+      trainingSeconds: d.trainingMs / 1000,
+    };
+    d.targetsReached.push(reached);
+    ctx.out.push({ kind: 'progress', progress: { type: 'target-reached', ...reached } });
+    log(ctx, 'info', `test accuracy ${summary.testAccuracy.toFixed(4)} reached the target ${target} after ${reached.wallSeconds.toFixed(1)} s (epoch ${summary.epoch + 1}, step ${d.nextStep})`);
+  }
+}
+
+/** Whether the run stops here because every target accuracy was reached. */
+function allTargetsReached(d: CoordinatorState): boolean {
+  return d.config.stopAtTargetAccuracy && d.targetsReached.length === d.config.targetAccuracies.length;
+}
+
 export function checkpointDue(d: CoordinatorState): boolean {
   return d.config.checkpointEveryEpochs > 0 && (d.epoch + 1) % d.config.checkpointEveryEpochs === 0;
 }
@@ -115,7 +140,11 @@ export function checkpointDue(d: CoordinatorState): boolean {
 /** The next epoch (dealt over the current world from its start), or the end of the run. */
 export function advance(ctx: Ctx, atMs: number): void {
   const { d } = ctx;
-  if (d.epoch + 1 >= d.config.epochs) return finish(ctx, atMs);
+  if (d.epoch + 1 >= d.config.epochs) return finish(ctx, atMs, null);
+  if (allTargetsReached(d)) {
+    const targets = d.config.targetAccuracies.join(', ');
+    return finish(ctx, atMs, `every target accuracy (${targets}) was reached after epoch ${d.epoch + 1} of ${d.config.epochs}`);
+  }
   d.epoch += 1;
   d.epochEvaluated = false;
   d.epochCheckpointed = false;
@@ -178,14 +207,17 @@ export function onState(ctx: Ctx, e: StateReportedEvent): void {
 
 // ---------------------------------------------------------------- the end
 
-function finish(ctx: Ctx, atMs: number): void {
+function finish(ctx: Ctx, atMs: number, stoppedEarly: string | null): void {
   const { d } = ctx;
   d.phase = 'finished';
-  for (const w of d.workers) ctx.out.push({ kind: 'send', workerId: w.workerId, message: { v: PROTOCOL_VERSION, type: 'stop', reason: 'training finished', failed: false } });
+  const reason = stoppedEarly === null ? 'training finished' : `training finished: ${stoppedEarly}`;
+  for (const w of d.workers) ctx.out.push({ kind: 'send', workerId: w.workerId, message: { v: PROTOCOL_VERSION, type: 'stop', reason, failed: false } });
   const last = d.history[d.history.length - 1];
   const reports = Math.max(1, d.timeSums.reports);
   const result: RunResult = {
     epochs: d.history,
+    timeToAccuracy: d.targetsReached,
+    stoppedEarly,
     testAccuracy: last?.testAccuracy ?? Number.NaN,
     testLoss: last?.testLoss ?? Number.NaN,
     trainAccuracy: last?.trainAccuracy ?? Number.NaN,
@@ -203,6 +235,7 @@ function finish(ctx: Ctx, atMs: number): void {
     meanComputeMs: d.timeSums.computeMs / reports,
     meanAllReduceMs: d.timeSums.allReduceMs / reports,
     meanWaitMs: d.timeSums.waitMs / reports,
+    meanSentBytesPerStep: d.timeSums.sentBytes / reports,
   };
   log(ctx, 'info', `training finished after ${d.nextStep} steps: test accuracy ${result.testAccuracy.toFixed(4)}`);
   ctx.out.push({ kind: 'finished', result });

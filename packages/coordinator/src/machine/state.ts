@@ -1,5 +1,5 @@
 import type { HyperParameters, ModelSpec, PeerAddress } from '@ringtrain/protocol';
-import type { EpochProgress } from './effects.ts';
+import type { EpochProgress, TargetReached } from './effects.ts';
 import type { EpochSharder, SamplerPosition, ShardPlan } from './sharder.ts';
 
 /** The run as the machine needs to know it; fixed for the life of the run. */
@@ -38,6 +38,10 @@ export interface MachineConfig {
   globalBatchSize: number;
   /** Test-set examples to evaluate on after each epoch (0: no evaluation). */
   testCount: number;
+  /** Test accuracies whose first crossing is timed, ascending. */
+  targetAccuracies: readonly number[];
+  /** Finish after the evaluation that reached all of `targetAccuracies`. */
+  stopAtTargetAccuracy: boolean;
   model: ModelSpec;
   hyper: Omit<HyperParameters, 'batchSizePerWorker'>;
   /** Checkpoint every this many epochs (0: no checkpoints). */
@@ -115,13 +119,14 @@ export interface StepTally {
   computeMs: number;
   allReduceMs: number;
   waitMs: number;
+  sentBytes: number;
   /** Rank -> weight checksum, for the ranks that sent one. */
   checksums: Record<number, string>;
 }
 
 /** A step nobody has reported yet. */
 export function emptyTally(): StepTally {
-  return { reports: 0, lossSum: 0, correct: 0, count: 0, computeMs: 0, allReduceMs: 0, waitMs: 0, checksums: {} };
+  return { reports: 0, lossSum: 0, correct: 0, count: 0, computeMs: 0, allReduceMs: 0, waitMs: 0, sentBytes: 0, checksums: {} };
 }
 
 export interface Totals {
@@ -164,7 +169,7 @@ export interface CoordinatorState {
   evalTotals: Totals;
   trainingMs: number;
   examples: number;
-  timeSums: { computeMs: number; allReduceMs: number; waitMs: number; reports: number };
+  timeSums: { computeMs: number; allReduceMs: number; waitMs: number; sentBytes: number; reports: number };
   /** Steps at which every replica's weight checksum agreed. */
   checksumsAgreed: number;
   /** Why a worker was asked for its state: a checkpoint, or to relay it to the members that lag. */
@@ -189,6 +194,8 @@ export interface CoordinatorState {
   waitingSinceMs: number;
   lastStallWarningAtMs: number;
   history: EpochProgress[];
+  /** The targets of `targetAccuracies` reached so far, in the order they were. */
+  targetsReached: TargetReached[];
 }
 
 /** The state of a coordinator that has just opened its rendezvous. */
@@ -218,7 +225,7 @@ export function createCoordinatorState(config: MachineConfig, nowMs: number): Co
     evalTotals: { lossSum: 0, correct: 0, count: 0 },
     trainingMs: 0,
     examples: 0,
-    timeSums: { computeMs: 0, allReduceMs: 0, waitMs: 0, reports: 0 },
+    timeSums: { computeMs: 0, allReduceMs: 0, waitMs: 0, sentBytes: 0, reports: 0 },
     checksumsAgreed: 0,
     pendingState: null,
     held: { step: config.resume?.stepsDone ?? 0, position: config.resume?.position ?? { epoch: 0, offset: 0 } },
@@ -233,6 +240,7 @@ export function createCoordinatorState(config: MachineConfig, nowMs: number): Co
     waitingSinceMs: nowMs,
     lastStallWarningAtMs: nowMs,
     history: [],
+    targetsReached: [],
   };
 }
 

@@ -105,6 +105,7 @@ export function onStepReported(ctx: Ctx, e: StepReportedEvent): void {
   tally.computeMs += r.computeMs;
   tally.allReduceMs += r.allReduceMs;
   tally.waitMs += r.waitMs;
+  tally.sentBytes += r.sentBytes;
   if (r.weightChecksum !== '') tally.checksums[w.rank ?? 0] = r.weightChecksum;
   d.tallies.set(r.step, tally);
   if (tally.reports < d.worldSize) return;
@@ -143,6 +144,7 @@ export function commitStep(ctx: Ctx, s: number, atMs: number, via: 'all-ranks' |
   d.timeSums.computeMs += tally.computeMs;
   d.timeSums.allReduceMs += tally.allReduceMs;
   d.timeSums.waitMs += tally.waitMs;
+  d.timeSums.sentBytes += tally.sentBytes;
   d.timeSums.reports += tally.reports;
   const reports = Math.max(1, tally.reports);
   const elapsedMs = Math.max(1, atMs - d.epochStartedAtMs);

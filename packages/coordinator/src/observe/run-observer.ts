@@ -175,6 +175,8 @@ export class RunObserver {
           this.#onStepCompleted(p, event.atMs);
         } else if (p.type === 'epoch') {
           this.#onEpoch(p, state);
+        } else if (p.type === 'target-reached') {
+          this.metrics.recordTargetReached(p.target, p.wallSeconds);
         }
       } else if (effect.kind === 'log') {
         const code = effect.fields?.code;
@@ -225,10 +227,15 @@ export class RunObserver {
       momentum: o.momentum,
       nesterov: o.nesterov,
       weightDecay: o.weightDecay,
+      labelSmoothing: o.labelSmoothing,
+      testTimeFlip: o.testTimeFlip,
+      targetAccuracies: [...o.targetAccuracies],
+      stopAtTargetAccuracy: o.stopAtTargetAccuracy,
       augment: o.augment,
       samplerSeed: o.samplerSeed,
       checksumEverySteps: o.checksumEverySteps,
       maxBucketBytes: o.maxBucketBytes,
+      compression: { ...o.compression },
       checkpointDir: o.checkpointDir,
       backends: [...this.#backends],
     };
@@ -262,6 +269,7 @@ export class RunObserver {
       },
       latest: { ...this.#latest },
       epochs: this.#epochs.map((e) => ({ ...e })),
+      timeToAccuracy: (state?.targetsReached ?? []).map((r) => ({ ...r })),
       workers: this.#workers(nowMs),
       membership: {
         generation: state?.generation ?? 0,

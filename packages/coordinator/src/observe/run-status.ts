@@ -4,7 +4,8 @@
  * known yet (or not finite, such as the test accuracy of a run without a test set) are `null`,
  * because JSON has no NaN.
  */
-import type { ModelSpec } from '@ringtrain/protocol';
+import type { CompressionSpec, ModelSpec } from '@ringtrain/protocol';
+import type { TargetReached } from '../machine/effects.ts';
 import type { GenerationRecord, Phase } from '../machine/state.ts';
 
 /** The shape's version; raised when a field changes meaning or disappears. */
@@ -25,6 +26,8 @@ export interface RunStatus {
   latest: LatestView;
   /** Every epoch trained and evaluated so far, oldest first. */
   epochs: EpochView[];
+  /** The targets of `run.targetAccuracies` reached so far, with when (see `TargetReached`). */
+  timeToAccuracy: TargetReached[];
   /** Workers of the run: connected ones by rank, then those that left. */
   workers: WorkerStatus[];
   /** Who has been in the run, and what membership changes cost. */
@@ -61,14 +64,22 @@ export interface RunConfigView {
   generation: number;
   trainExamples: number;
   testExamples: number;
-  learningRate: { schedule: string; baseLr: number; warmupSteps: number; minLr: number; gamma: number; milestoneEpochs: number[] };
+  learningRate: { schedule: string; baseLr: number; warmupSteps: number; warmupEpochs: number; minLr: number; gamma: number; milestoneEpochs: number[] };
   momentum: number;
   nesterov: boolean;
   weightDecay: number;
+  labelSmoothing: number;
+  testTimeFlip: boolean;
+  /** Test accuracies whose first crossing is timed. */
+  targetAccuracies: number[];
+  /** Whether the run ends once all of them are reached. */
+  stopAtTargetAccuracy: boolean;
   augment: boolean;
   samplerSeed: number;
   checksumEverySteps: number;
   maxBucketBytes: number;
+  /** How gradients travel in the all-reduce (the same on every worker). */
+  compression: CompressionSpec;
   checkpointDir: string | null;
   /** The compute backends the workers reported, without repeats. */
   backends: string[];

@@ -2,7 +2,9 @@
  * Whether a rendered set of ringtrain's Kubernetes objects fits together, beyond what each
  * object's schema can say: Services and policies select pods that exist, named ports exist,
  * probes and scrape annotations point at open ports, every container has requests and limits,
- * and the network policies let through exactly the ports the containers open.
+ * the network policies let through exactly the ports the containers open, and the number of
+ * workers stays within the coordinator's --min-workers and --max-workers. Pods are those of
+ * Deployments and StatefulSets, and of the replicated jobs of a JobSet or a Trainer runtime.
  */
 
 // Objects already checked against their schemas, so their shapes are known: any keeps this short.
@@ -17,23 +19,80 @@ interface Workload {
   containers: Obj[];
   podSecurityContext: Obj | undefined;
   serviceName?: string;
+  /** How many pods run at once: a StatefulSet's replicas, a replicated job's parallelism. */
+  pods: number;
 }
 
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string>) =>
   selector !== undefined && Object.entries(selector).every(([k, v]) => labels[k] === v);
 
+function workloadOf(kind: string, name: string, template: Obj, pods: number, serviceName?: string): Workload {
+  return {
+    kind,
+    name,
+    podLabels: template.metadata?.labels ?? {},
+    podAnnotations: template.metadata?.annotations ?? {},
+    containers: template.spec.containers,
+    podSecurityContext: template.spec.securityContext,
+    serviceName,
+    pods,
+  };
+}
+
+/** The replicated jobs of a JobSet spec as workloads named <owner>/<replicatedJob>. */
+function replicatedJobWorkloads(kind: string, owner: string, spec: Obj | undefined): Workload[] {
+  return (spec?.replicatedJobs ?? []).map((job: Obj) =>
+    workloadOf(kind, `${owner}/${job.name}`, job.template.spec.template, (job.replicas ?? 1) * (job.template.spec.parallelism ?? 1)),
+  );
+}
+
 export function workloadsOf(objects: readonly Obj[]): Workload[] {
-  return objects
-    .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
-    .map((o) => ({
-      kind: o.kind,
-      name: o.metadata.name,
-      podLabels: o.spec.template.metadata?.labels ?? {},
-      podAnnotations: o.spec.template.metadata?.annotations ?? {},
-      containers: o.spec.template.spec.containers,
-      podSecurityContext: o.spec.template.spec.securityContext,
-      serviceName: o.spec.serviceName,
-    }));
+  return objects.flatMap((o): Workload[] => {
+    switch (o.kind) {
+      case 'Deployment':
+      case 'StatefulSet':
+        return [workloadOf(o.kind, o.metadata.name, o.spec.template, o.spec.replicas ?? 1, o.spec.serviceName)];
+      case 'JobSet':
+        return replicatedJobWorkloads(o.kind, o.metadata.name, o.spec);
+      case 'TrainingRuntime':
+      case 'ClusterTrainingRuntime':
+        return replicatedJobWorkloads(o.kind, o.metadata.name, o.spec.template?.spec);
+      default:
+        return [];
+    }
+  });
+}
+
+const flagValue = (args: readonly string[] | undefined, flag: string): string | undefined => {
+  const i = (args ?? []).indexOf(flag);
+  return i < 0 ? undefined : args![i + 1];
+};
+
+/**
+ * The number of workers every object asks for lies within the coordinator's --min-workers and
+ * --max-workers, and a disruption budget of the workers keeps --min-workers of them.
+ */
+function worldSizeProblems(objects: readonly Obj[], workloads: readonly Workload[]): string[] {
+  const problems: string[] = [];
+  const role = (w: Workload) => w.podLabels['app.kubernetes.io/name'];
+  const coordinator = workloads.find((w) => role(w) === 'ringtrain-coordinator');
+  if (coordinator === undefined) return problems;
+  const args: string[] = coordinator.containers[0]?.args ?? [];
+  const min = Number(flagValue(args, '--min-workers') ?? 2);
+  const max = Number(flagValue(args, '--max-workers') ?? min);
+  const within = (what: string, n: number) => {
+    if (!(n >= min && n <= max)) problems.push(`${what} asks for ${n} workers, outside --min-workers ${min} and --max-workers ${max}`);
+  };
+  for (const w of workloads.filter((x) => role(x) === 'ringtrain-worker')) within(w.name, w.pods);
+  for (const o of objects) {
+    if (o.kind === 'TrainingRuntime' && o.spec.mlPolicy?.numNodes !== undefined) within(`${o.metadata.name} mlPolicy`, o.spec.mlPolicy.numNodes);
+    if (o.kind === 'TrainJob' && o.spec.trainer?.numNodes !== undefined) within(`TrainJob ${o.metadata.name}`, o.spec.trainer.numNodes);
+    if (o.kind === 'PodDisruptionBudget' && matches(o.spec.selector?.matchLabels, { 'app.kubernetes.io/name': 'ringtrain-worker' })) {
+      if (o.spec.minAvailable !== min)
+        problems.push(`PodDisruptionBudget ${o.metadata.name} keeps ${o.spec.minAvailable} workers, not --min-workers ${min}`);
+    }
+  }
+  return problems;
 }
 
 const containerPorts = (w: Workload): Obj[] => w.containers.flatMap((c) => c.ports ?? []);
@@ -61,9 +120,13 @@ export function consistencyProblems(objects: readonly Obj[]): string[] {
             problems.push(`${w.name}/${c.name} has no ${resource} ${kind}`);
         }
       }
-      for (const probe of ['readinessProbe', 'livenessProbe']) {
+      // Readiness means taking part in the run (in a ring, or taking workers); liveness only answering.
+      for (const [probe, path] of [
+        ['readinessProbe', '/readyz'],
+        ['livenessProbe', '/healthz'],
+      ] as const) {
         const get = c[probe]?.httpGet;
-        if (get?.path !== '/healthz') problems.push(`${w.name}/${c.name} has no ${probe} on /healthz`);
+        if (get?.path !== path) problems.push(`${w.name}/${c.name} has no ${probe} on ${path}`);
         else if (!portNames.has(get.port) && !portNumbers.has(get.port))
           problems.push(`${w.name}/${c.name} ${probe} port ${get.port} is not open`);
       }
@@ -144,5 +207,6 @@ export function consistencyProblems(objects: readonly Obj[]): string[] {
     for (const w of selected)
       if (!w.podLabels[jobLabel]) problems.push(`${w.name}: pods lack the PodMonitor's job label ${jobLabel}`);
   }
+  problems.push(...worldSizeProblems(objects, workloads));
   return problems;
 }

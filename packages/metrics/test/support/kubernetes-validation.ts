@@ -6,8 +6,11 @@
  * validator reads: it reads every property its schema defines, and no other.
  *
  * prometheus-operator's kinds have no schema here; their required fields are checked by hand.
+ * JobSet and Kubeflow Trainer objects go to crd-validation.ts, which comes back here for the
+ * Kubernetes types they embed.
  */
 import * as models from 'kubernetes-models';
+import { isCustomResourceGroup, validateCustomResource } from './crd-validation.ts';
 
 interface ModelClass {
   new (data: object): { toJSON(): object; validate(): void };
@@ -65,6 +68,7 @@ export function validateKubernetesObject(
   const { apiVersion, kind } = object;
   if (typeof apiVersion !== 'string' || typeof kind !== 'string') return ['has no apiVersion or kind'];
   if (apiVersion.startsWith('monitoring.coreos.com/')) return validatePrometheusOperatorObject(object);
+  if (isCustomResourceGroup(apiVersion)) return validateCustomResource(object, options, validateKubernetesObject);
   const Model = modelClassFor(apiVersion, kind);
   if (Model === undefined) return [`${apiVersion} ${kind} is not a Kubernetes kind this check knows`];
 

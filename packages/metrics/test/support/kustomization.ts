@@ -3,9 +3,38 @@
  * (files, or directories holding a kustomization), components, and patch files. Kustomize
  * would fail on a missing file only when someone builds that overlay; this finds it at once.
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
 import { fromRoot, readYaml } from './repo.ts';
+
+/** Whether kubectl, whose `kustomize` renders the manifests as `kubectl apply -k` would, is here. */
+export const hasKubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+
+/** `kubectl kustomize dir` as objects. */
+export function kustomize(dir: string): Record<string, unknown>[] {
+  const result = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
+  if (result.status !== 0) throw new Error(`kubectl kustomize ${fromRoot(dir)} failed: ${result.stderr}`);
+  return parseAllDocuments(result.stdout).map((d) => d.toJS() as Record<string, unknown>);
+}
+
+/**
+ * An overlay of `base` (an overlay, or the jobset or trainer kustomization) made under `scratch`
+ * that adds `component`, in the base's namespace, as docs/deploy.md tells users to do.
+ */
+export function overlayWithComponent(base: string, component: string, scratch: string): string {
+  const dir = mkdtempSync(join(scratch, 'with-component-'));
+  const k = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    namespace: readYaml<{ namespace?: string }>(join(base, 'kustomization.yaml')).namespace,
+    resources: [relative(dir, base)],
+    components: [relative(dir, component)],
+  };
+  writeFileSync(join(dir, 'kustomization.yaml'), stringify(k));
+  return dir;
+}
 
 const KNOWN_FIELDS = new Set([
   'apiVersion',

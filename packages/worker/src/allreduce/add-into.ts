@@ -10,7 +10,7 @@
  * once to float32 is the correctly rounded float32 sum (double has more than 2·24 + 2 bits), and
  * that is what `f32x4.add` computes.
  *
- * The module, hand-assembled below, is:
+ * The module, assembled below (see `wasm-simd.ts`), is:
  *
  *   (module
  *     (import "env" "memory" (memory 1))
@@ -24,6 +24,9 @@
  *           (local.set $i (i32.add (local.get $i) (i32.const 16)))
  *           (br $next)))))
  */
+
+import { SIMD, TYPE, assemble, instantiate, op } from './wasm-simd.ts';
+import type { WasmFunction } from './wasm-simd.ts';
 
 /** Elements per block: two operands of 256 KiB. */
 const BLOCK_ELEMENTS = 64 * 1024;
@@ -39,14 +42,7 @@ interface SimdMemory {
   src: Float32Array;
 }
 
-interface WasmRuntime {
-  Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-
 const BLOCK_BYTES = BLOCK_ELEMENTS * Float32Array.BYTES_PER_ELEMENT;
-const PAGE_BYTES = 64 * 1024;
 
 let compiled: object | undefined;
 const shared = createSimdMemory(0);
@@ -120,58 +116,37 @@ function addScalar(target: Float32Array, source: Float32Array, start: number, en
   for (let i = start; i < end; i++) target[i] = (target[i] as number) + (source[i] as number);
 }
 
+/** `dst += src` over `bytes` (a multiple of 16), four lanes at a time; `$i` is local 3. */
+function addFunction(): WasmFunction {
+  return {
+    name: 'add',
+    locals: [[1, TYPE.i32]],
+    code: [
+      ...op.block,
+      ...op.loop,
+      ...op.localGet(3), ...op.localGet(2), ...op.i32GeU, ...op.brIf(1),
+      ...op.localGet(0), ...op.localGet(3), ...op.i32Add,
+      ...op.localGet(0), ...op.localGet(3), ...op.i32Add, ...op.simdMemory(SIMD.load, 2),
+      ...op.localGet(1), ...op.localGet(3), ...op.i32Add, ...op.simdMemory(SIMD.load, 2),
+      ...op.simd(SIMD.f32x4Add),
+      ...op.simdMemory(SIMD.store, 2),
+      ...op.localGet(3), ...op.i32Const(16), ...op.i32Add, ...op.localSet(3),
+      ...op.br(0),
+      ...op.end,
+      ...op.end,
+    ],
+  };
+}
+
 /** A memory of two scratch blocks and `extraBytes` more, with the add function over it. */
 function createSimdMemory(extraBytes: number): SimdMemory | undefined {
-  const leb = (value: number): number[] => {
-    const out: number[] = [];
-    do {
-      let byte = value & 0x7f;
-      value >>>= 7;
-      if (value !== 0) byte |= 0x80;
-      out.push(byte);
-    } while (value !== 0);
-    return out;
+  const instance = instantiate(compiled ?? assemble([addFunction()]), 2 * BLOCK_BYTES + extraBytes);
+  if (instance === undefined) return undefined;
+  compiled = instance.module;
+  return {
+    add: instance.exports['add'] as SimdMemory['add'],
+    buffer: instance.buffer,
+    dst: new Float32Array(instance.buffer, 0, BLOCK_ELEMENTS),
+    src: new Float32Array(instance.buffer, BLOCK_BYTES, BLOCK_ELEMENTS),
   };
-  const name = (text: string): number[] => [text.length, ...Array.from(text, (c) => c.charCodeAt(0))];
-  const section = (id: number, content: number[]): number[] => [id, ...leb(content.length), ...content];
-  const [localGet, i32Add, simdPrefix] = [0x20, 0x6a, 0xfd];
-  const address = (base: number): number[] => [localGet, base, localGet, 3, i32Add];
-  const body = [
-    ...[0x01, 0x01, 0x7f], // one local: i32 $i
-    ...[0x02, 0x40, 0x03, 0x40], // block, loop
-    ...[localGet, 3, localGet, 2, 0x4f, 0x0d, 0x01], // br_if 1 (i >= bytes)
-    ...address(0), // store address
-    ...address(0), ...[simdPrefix, 0x00, 0x02, 0x00], // v128.load dst+i
-    ...address(1), ...[simdPrefix, 0x00, 0x02, 0x00], // v128.load src+i
-    ...[simdPrefix, 0xe4, 0x01], // f32x4.add
-    ...[simdPrefix, 0x0b, 0x02, 0x00], // v128.store
-    ...[localGet, 3, 0x41, 0x10, i32Add, 0x21, 3], // i += 16
-    ...[0x0c, 0x00, 0x0b, 0x0b, 0x0b], // br loop, end loop, end block, end func
-  ];
-  const bytes = new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, [0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x00]),
-    ...section(2, [0x01, ...name('env'), ...name('memory'), 0x02, 0x00, 0x01]),
-    ...section(3, [0x01, 0x00]),
-    ...section(7, [0x01, ...name('add'), 0x00, 0x00]),
-    ...section(10, [0x01, ...leb(body.length), ...body]),
-  ]);
-  // The project's type libraries (ES2022, Node) do not describe WebAssembly's constructors.
-  const wasm = (globalThis as unknown as { WebAssembly?: WasmRuntime }).WebAssembly;
-  if (wasm === undefined) return undefined;
-  try {
-    compiled ??= new wasm.Module(bytes);
-    const memory = new wasm.Memory({ initial: Math.ceil((2 * BLOCK_BYTES + extraBytes) / PAGE_BYTES) });
-    const instance = new wasm.Instance(compiled, { env: { memory } });
-    const add = instance.exports.add as SimdMemory['add'];
-    return {
-      add,
-      buffer: memory.buffer,
-      dst: new Float32Array(memory.buffer, 0, BLOCK_ELEMENTS),
-      src: new Float32Array(memory.buffer, BLOCK_BYTES, BLOCK_ELEMENTS),
-    };
-  } catch {
-    // No WebAssembly SIMD here: the plain loop does the work.
-    return undefined;
-  }
 }

@@ -5,10 +5,14 @@
  * Why not ws's client: ws reads through Node's default 'data' events, which allocate a fresh
  * buffer for every 64 KiB read, and then copies each frame's payload into another fresh buffer of
  * the frame's size. On loopback those allocations (page faults, GC) cost several times the
- * transfer itself. This client reads into one reused buffer (`net.connect`'s `onread`) and copies
- * each chunk's data once, into a reused, aligned buffer in WebAssembly memory (a `ChunkArena`);
- * the all-reduce adds it into the gradient from there with SIMD and hands the buffer back with
- * {@link InboundSocket.release}.
+ * transfer itself. This client chooses the memory of every read itself (`net.connect`'s `onread`
+ * with a buffer function): frame headers and small messages are read into one reused buffer, a
+ * few dozen bytes at a time so that no chunk data is read there, and a chunk's data is read
+ * straight to where it is used, with no copy after the kernel's: its final place in the gradient
+ * when the all-reduce names one (see {@link InboundSocket.setDestinations}), or else a reused,
+ * aligned buffer in WebAssembly memory (a `ChunkArena`), which the all-reduce adds into the
+ * gradient with SIMD and hands back with {@link InboundSocket.release}. Over TLS the data comes
+ * decrypted in buffers of Node's and is copied once.
  *
  * It speaks only what a ring link needs: it sends the opening handshake and small masked binary
  * frames (`peer-hello`, `error`, close, pong), and it accepts unmasked binary messages, possibly
@@ -31,6 +35,7 @@ import {
   BadFieldError,
   closeFrameFor,
   decodePeerChunkHeader,
+  elementView,
   encodeMessage,
   errorMessageFor,
   parsePeerMessage,
@@ -41,6 +46,12 @@ import { ChunkArena } from './add-into.ts';
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAX_HANDSHAKE_BYTES = 16 * 1024;
 const READ_BUFFER_BYTES = 1024 * 1024;
+/**
+ * The most a read between two chunk data payloads takes: a frame header, a chunk header's frame
+ * and the data frame's header (2 + 32 + 10 bytes) fit, so at most a few bytes of data land in the
+ * read buffer and are copied.
+ */
+const PREAMBLE_READ_BYTES = 64;
 /** Free chunk buffers kept for reuse; more are left to the garbage collector. */
 const MAX_POOLED_BUFFERS = 8;
 /** The WebAssembly memory set aside per link for received chunks (see `add-into.ts`). */
@@ -112,9 +123,13 @@ export class InboundSocket {
   /** Where chunks may be written straight into their final place (see {@link setDestinations}). */
   #destinations: ChunkDestinations | undefined;
   /** Data arrays that belong to the caller, never to the pool. */
-  readonly #direct = new WeakSet<Float32Array>();
+  readonly #direct = new WeakSet<ArrayBufferView>();
   #chunkDirect: Float32Array | undefined;
   #other: Uint8Array | undefined;
+  /** The chunk data view the current read goes to, when it goes straight there. */
+  #directRead: Uint8Array | undefined;
+  /** The start of the read buffer, for reads between chunk data. */
+  #preamble: Uint8Array | undefined;
 
   readonly #arena: ChunkArena;
   readonly #pool: ArrayBuffer[] = [];
@@ -135,6 +150,7 @@ export class InboundSocket {
     const key = randomBytes(16).toString('base64');
     const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     let onRead: (buffer: Buffer, bytes: number) => void = () => {};
+    let nextBuffer: () => Uint8Array = () => readBuffer;
     const tls = options.tls ?? null;
     // TLS sockets have no `onread`: their data comes as events, each a buffer of its own.
     const socket: Socket =
@@ -144,7 +160,8 @@ export class InboundSocket {
             port: options.address.port,
             noDelay: true,
             onread: {
-              buffer: readBuffer,
+              // Asked before every read, for the memory that read goes to.
+              buffer: () => nextBuffer(),
               callback: (bytes, buffer) => {
                 onRead(buffer as Buffer, bytes);
                 return true;
@@ -166,6 +183,7 @@ export class InboundSocket {
     }
     const self = new InboundSocket(socket, options, key);
     onRead = (buffer, bytes) => self.#onRead(buffer, bytes);
+    nextBuffer = () => self.#nextReadBuffer(readBuffer);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => fail(new ConnectionRefusedError(`no WebSocket handshake within ${options.handshakeTimeoutMs} ms`)), options.handshakeTimeoutMs);
       const fail = (error: Error): void => {
@@ -226,7 +244,7 @@ export class InboundSocket {
   }
 
   /** Gives a chunk's data buffer back to the pool. The chunk must not be used afterwards. */
-  release(data: Float32Array): void {
+  release(data: Float32Array | Uint16Array): void {
     if (this.#direct.has(data) || this.#arena.release(data)) return;
     if (data.byteOffset === 0 && data.buffer.byteLength === this.#options.maxChunkBytes && this.#pool.length < MAX_POOLED_BUFFERS) {
       this.#pool.push(data.buffer as ArrayBuffer);
@@ -249,8 +267,42 @@ export class InboundSocket {
 
   // ------------------------------------------------------------------ reading
 
+  /**
+   * The memory the next read goes to: the rest of the current chunk data frame, in place, when
+   * one is being read; else the read buffer, limited between chunks so that no data is read
+   * there (see {@link PREAMBLE_READ_BYTES}).
+   */
+  #nextReadBuffer(readBuffer: Buffer): Uint8Array {
+    this.#directRead = undefined;
+    if (this.#state === 'frame-payload' && this.#frameOpcode < OPCODE.close && this.#chunk !== undefined && this.#chunkBuffer !== undefined) {
+      const offset = this.#messageFill - PEER_CHUNK_HEADER_BYTES;
+      const take = Math.min(this.#frameRemaining, this.#chunk.dataBytes - offset);
+      if (offset >= 0 && take > 0) {
+        this.#directRead = this.#chunkBuffer.subarray(offset, offset + take);
+        return this.#directRead;
+      }
+    }
+    if (this.#state !== 'handshake' && this.#other === undefined) {
+      this.#preamble ??= readBuffer.subarray(0, PREAMBLE_READ_BYTES);
+      return this.#preamble;
+    }
+    return readBuffer;
+  }
+
   #onRead(buffer: Buffer, bytes: number): void {
     if (this.#state === 'closed') return;
+    if (buffer === this.#directRead) {
+      // The kernel wrote the bytes where they belong.
+      this.#messageFill += bytes;
+      this.#frameRemaining -= bytes;
+      try {
+        if (this.#frameRemaining === 0) this.#endFrame();
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        this.#refuse(error);
+      }
+      return;
+    }
     if (this.#state === 'handshake') {
       this.#readHandshake(buffer.subarray(0, bytes));
       return;
@@ -466,8 +518,7 @@ export class InboundSocket {
           field: 'data',
         });
       }
-      const bytes = this.#chunkBuffer as Uint8Array;
-      const data = this.#chunkDirect ?? new Float32Array(bytes.buffer, bytes.byteOffset, dataBytes / 4);
+      const data = this.#chunkDirect ?? elementView(this.#chunkBuffer as Uint8Array, fields.format ?? 'f32');
       message = { v: PROTOCOL_VERSION, type: 'peer-chunk', ...fields, data };
     } else if (this.#other !== undefined) {
       message = parsePeerMessage(this.#other.subarray(0, this.#messageFill));

@@ -4,6 +4,9 @@ export { createMemoryTransports } from './memory-transport.ts';
 export type { MemoryRingOptions } from './memory-transport.ts';
 export type { PeerTransport } from './transport.ts';
 export { ALLREDUCE_DEFAULTS, MAX_BUCKET_BYTES } from './options.ts';
+export { WIRE_FORMATS } from '@ringtrain/protocol';
+export type { WireFormat } from '@ringtrain/protocol';
+export { ErrorFeedback } from './error-feedback.ts';
 export {
   ALLREDUCE_ERROR_CODES,
   AllReduceBusyError,

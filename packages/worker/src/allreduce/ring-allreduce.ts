@@ -17,17 +17,34 @@
  *      the moment it arrives, whatever its bucket, so the link carries bucket k+1 while bucket k is
  *      being summed. Each rank sends and receives 2(N-1)/N of the vector.
  *
- * Chunks are sent straight from the caller's vector, without copies; a region is never
+ * float32 chunks are sent straight from the caller's vector, without copies; a region is never
  * overwritten before the chunk read from it has reached the successor (the ring's causality
  * guarantees it), and `allReduce` resolves only once every send has been handed to the operating
  * system, so the caller may reuse the vector at once.
  *
+ * With a 16-bit `wireFormat` ('bf16', 'f16'; see `half-precision.ts`) sums are still taken in
+ * float32, and values are rounded to 16 bits exactly where they are sent, at these points only:
+ *
+ *   B'. Round 0: rank s sends encode(x_s). At each later reduce-scatter round a rank decodes what
+ *      it received, adds its own float32 value (one float32 rounding) and, unless it is the
+ *      segment's owner, sends the encoding of that sum. So segment s is
+ *        p_0 = encode(x_s),  p_k = encode(decode(p_(k-1)) + x_(s+k))  for k = 1 .. N-2.
+ *   C'. The owner computes the float32 sum decode(p_(N-2)) + x_(s-1), divides it by N with
+ *      `average`, and rounds it once more: final = encode(sum). It overwrites its own segment with
+ *      decode(final), so it holds the rounded value too, and sends final on.
+ *   D'. All-gather: each rank overwrites its segment with decode(final) and forwards the 16 bits
+ *      it received unchanged. Every rank, the owner included, ends with the same bits.
+ *   A world of one sends nothing and so rounds nothing. The bucket plan is that of float32
+ *   (buckets of maxBucketBytes / 4 elements), so the order of the sums does not depend on the
+ *   format; chunks are half as long on the wire.
+ *
  * Every chunk is checked against what this rank expects next for its bucket; a difference means
- * the ranks disagree (vector length, step, generation) and fails the ring with an error that
- * names both sides. A predecessor silent for `stallTimeoutMs` fails it with an error that names
- * the predecessor. A failed ring stays failed: the control plane forms a new one.
+ * the ranks disagree (vector length, step, generation, wire format) and fails the ring with an
+ * error that names both sides. A predecessor silent for `stallTimeoutMs` fails it with an error
+ * that names the predecessor. A failed ring stays failed: the control plane forms a new one.
  */
-import type { PeerChunk, PeerChunkHeader, PeerChunkMessage } from '@ringtrain/protocol';
+import { wireElementBytes } from '@ringtrain/protocol';
+import type { PeerChunk, PeerChunkHeader, PeerChunkMessage, WireFormat } from '@ringtrain/protocol';
 import { addInto } from './add-into.ts';
 import { BucketPlan } from './buckets.ts';
 import {
@@ -38,14 +55,16 @@ import {
   PeerLinkLostError,
   RingClosedError,
 } from './errors.ts';
-import { ALLREDUCE_DEFAULTS, MAX_BUCKET_BYTES, requireInteger } from './options.ts';
+import { decodeAddEncode, decodeAddRound, decodeHalf, encodeHalf } from './half-precision.ts';
+import type { HalfFormat } from './half-precision.ts';
+import { ALLREDUCE_DEFAULTS, MAX_BUCKET_BYTES, requireInteger, requireWireFormat } from './options.ts';
 import type { PeerTransport } from './transport.ts';
 
 export interface RingAllReduceOptions {
   /**
    * The largest bucket in bytes; the vector is cut into buckets of at most this size.
    * Every rank of a ring must use the same value.
-   * @default 4194304 (4 MiB)
+   * @default 8388608 (8 MiB)
    */
   maxBucketBytes?: number;
   /**
@@ -58,6 +77,13 @@ export interface RingAllReduceOptions {
    * @default 300000 (5 minutes)
    */
   stallTimeoutMs?: number;
+  /**
+   * The element format on the wire for calls that do not name one: 'f32' sends the values as
+   * they are; 'bf16' and 'f16' send 16 bits per element, rounding where the module comment says
+   * (pair them with an {@link ErrorFeedback}). Every rank must use the same format in a call.
+   * @default 'f32'
+   */
+  wireFormat?: WireFormat;
 }
 
 export interface AllReduceCallOptions {
@@ -72,6 +98,11 @@ export interface AllReduceCallOptions {
    * @default false
    */
   average?: boolean;
+  /**
+   * The element format on the wire for this call (see {@link RingAllReduceOptions.wireFormat}).
+   * @default the ring's wireFormat
+   */
+  wireFormat?: WireFormat;
 }
 
 export interface AllReduceResult {
@@ -82,6 +113,7 @@ export interface AllReduceResult {
   durationMs: number;
   /** Time until the first chunk arrived from the predecessor: mostly waiting for slower peers. */
   waitMs: number;
+  /** Chunk data bytes sent, in the wire format (2 per element with bf16/f16, 4 with f32). */
   bytesSent: number;
   bytesReceived: number;
   buckets: number;
@@ -99,7 +131,9 @@ export class RingAllReduce {
   readonly maxBucketBytes: number;
   readonly bucketsInFlight: number;
   readonly stallTimeoutMs: number;
+  readonly wireFormat: WireFormat;
   readonly #transport: PeerTransport;
+  readonly #halfBuffers = new HalfBufferPool();
   #state: RingState = 'idle';
   #failure: Error | undefined;
   #lastStep = -1;
@@ -117,6 +151,7 @@ export class RingAllReduce {
     }
     this.bucketsInFlight = requireInteger('bucketsInFlight', options.bucketsInFlight ?? ALLREDUCE_DEFAULTS.bucketsInFlight, 1, 1024);
     this.stallTimeoutMs = requireInteger('stallTimeoutMs', options.stallTimeoutMs ?? ALLREDUCE_DEFAULTS.stallTimeoutMs, 1, 2 ** 31 - 1);
+    this.wireFormat = requireWireFormat('wireFormat', options.wireFormat ?? ALLREDUCE_DEFAULTS.wireFormat);
   }
 
   /** `idle` between calls, `reducing` during one, `failed` after an error, `closed` after {@link close}. */
@@ -133,10 +168,11 @@ export class RingAllReduce {
     if (this.#state === 'failed') throw this.#failure as Error;
     if (this.#state === 'reducing') throw new AllReduceBusyError(`rank ${this.rank}: allReduce called before the previous call finished`);
     const step = requireInteger('step', options.step ?? this.#lastStep + 1, this.#lastStep + 1, 0xffff_ffff);
+    const wireFormat = requireWireFormat('wireFormat', options.wireFormat ?? this.wireFormat);
     this.#lastStep = step;
     this.#state = 'reducing';
     try {
-      const result = await this.#run(vector, step, options.average ?? false);
+      const result = await this.#run(vector, step, options.average ?? false, wireFormat);
       if (!this.#isClosed()) this.#state = 'idle';
       return result;
     } catch (error) {
@@ -161,7 +197,7 @@ export class RingAllReduce {
     await this.#transport.close();
   }
 
-  async #run(vector: Float32Array, step: number, average: boolean): Promise<AllReduceResult> {
+  async #run(vector: Float32Array, step: number, average: boolean, format: WireFormat): Promise<AllReduceResult> {
     const startedAt = performance.now();
     const n = this.worldSize;
     const plan = new BucketPlan(vector.length, n, Math.floor(this.maxBucketBytes / Float32Array.BYTES_PER_ELEMENT));
@@ -175,55 +211,98 @@ export class RingAllReduce {
     const chunksPerBucket = 2 * (n - 1);
     const received = new Uint32Array(plan.count);
     const sends = new SendTracker();
+    const half: HalfFormat | undefined = format === 'f32' ? undefined : format;
+    const halfBuffers = this.#halfBuffers;
+    halfBuffers.prepare(Math.ceil(plan.bucketElements / n));
     let started = 0;
     let completed = 0;
     let firstChunkAt: number | undefined;
 
-    const send = (bucket: number, phase: PeerChunk['phase'], round: number, segment: number): void => {
+    const segmentOf = (bucket: number, segment: number): Float32Array => {
       const start = plan.segmentStart(bucket, segment);
-      const data = vector.subarray(start, start + plan.segmentLength(bucket, segment));
+      return vector.subarray(start, start + plan.segmentLength(bucket, segment));
+    };
+    /** Sends `data`; `done` runs once the bytes have been handed over (or the send failed). */
+    const send = (bucket: number, phase: PeerChunk['phase'], round: number, segment: number, data: Float32Array | Uint16Array, done?: () => void): void => {
       result.bytesSent += data.byteLength;
-      sends.track(this.#transport.send({ generation: this.generation, step, bucket, phase, round, segment, data }));
+      const chunk: PeerChunk = { generation: this.generation, step, bucket, phase, round, segment, data };
+      if (half !== undefined) chunk.format = half;
+      const sending = this.#transport.send(chunk);
+      sends.track(sending);
+      if (done !== undefined) sending.then(done, done);
+    };
+    /** Sends a 16-bit buffer from the pool and gives it back once sent. */
+    const sendHalf = (bucket: number, phase: PeerChunk['phase'], round: number, segment: number, data: Uint16Array): void => {
+      send(bucket, phase, round, segment, data, () => halfBuffers.release(data));
     };
     const startBucket = (): void => {
-      send(started++, 'reduce-scatter', 0, rank);
+      const bucket = started++;
+      const own = segmentOf(bucket, rank);
+      if (half === undefined) {
+        send(bucket, 'reduce-scatter', 0, rank, own);
+      } else {
+        const encoded = halfBuffers.acquire(own.length);
+        encodeHalf(half, own, encoded);
+        sendHalf(bucket, 'reduce-scatter', 0, rank, encoded);
+      }
     };
 
-    // All-gather chunks carry final values: the link may write them straight into the vector.
-    this.#transport.setDestinations?.((header) => this.#allGatherDestination(header, vector, step, plan));
+    // f32 all-gather chunks carry final values: the link may write them straight into the vector.
+    if (half === undefined) this.#transport.setDestinations?.((header) => this.#allGatherDestination(header, vector, step, plan));
     try {
       while (started < Math.min(this.bucketsInFlight, plan.count)) startBucket();
       while (completed < plan.count) {
         const chunk = await sends.raceWith(this.#transport.receive(this.stallTimeoutMs));
         if (chunk === undefined) throw this.#stallError(step, plan, received, completed);
         firstChunkAt ??= performance.now();
-        this.#check(chunk, step, plan, received, vector.length);
+        this.#check(chunk, step, plan, received, vector.length, format);
         const bucket = chunk.bucket;
         const k = received[bucket] as number;
         received[bucket] = k + 1;
         const segment = chunk.segment;
-        const target = vector.subarray(plan.segmentStart(bucket, segment), plan.segmentStart(bucket, segment) + chunk.data.length);
+        const target = segmentOf(bucket, segment);
         result.bytesReceived += chunk.data.byteLength;
+        let released = false;
 
         if (k < n - 1) {
-          addInto(target, chunk.data);
-          if (k < n - 2) {
-            send(bucket, 'reduce-scatter', k + 1, segment);
+          if (half === undefined) {
+            addInto(target, chunk.data as Float32Array);
+            if (k < n - 2) {
+              send(bucket, 'reduce-scatter', k + 1, segment, target);
+            } else {
+              if (average) divideInPlace(target, n);
+              send(bucket, 'all-gather', 0, segment, target);
+            }
           } else {
-            if (average) divideInPlace(target, n);
-            send(bucket, 'all-gather', 0, segment);
+            const encoded = halfBuffers.acquire(target.length);
+            if (k < n - 2) {
+              decodeAddEncode(half, chunk.data as Uint16Array, target, encoded);
+              sendHalf(bucket, 'reduce-scatter', k + 1, segment, encoded);
+            } else {
+              decodeAddRound(half, chunk.data as Uint16Array, target, average ? n : 1, encoded);
+              sendHalf(bucket, 'all-gather', 0, segment, encoded);
+            }
           }
         } else {
-          // Already in place when the link wrote it there.
-          if (chunk.data.buffer !== vector.buffer || chunk.data.byteOffset !== target.byteOffset) target.set(chunk.data);
           const round = k - (n - 1);
-          if (round < n - 2) send(bucket, 'all-gather', round + 1, segment);
+          if (half === undefined) {
+            // Already in place when the link wrote it there.
+            if (chunk.data.buffer !== vector.buffer || chunk.data.byteOffset !== target.byteOffset) target.set(chunk.data);
+            if (round < n - 2) send(bucket, 'all-gather', round + 1, segment, target);
+          } else {
+            decodeHalf(half, chunk.data as Uint16Array, target);
+            if (round < n - 2) {
+              // The received bits go on unchanged; their buffer is given back once they are sent.
+              send(bucket, 'all-gather', round + 1, segment, chunk.data, () => this.#transport.release?.(chunk));
+              released = true;
+            }
+          }
           if (k + 1 === chunksPerBucket) {
             completed++;
             if (started < plan.count) startBucket();
           }
         }
-        this.#transport.release?.(chunk);
+        if (!released) this.#transport.release?.(chunk);
       }
     } finally {
       this.#transport.setDestinations?.(undefined);
@@ -247,7 +326,7 @@ export class RingAllReduce {
    */
   #allGatherDestination(header: PeerChunkHeader, vector: Float32Array, step: number, plan: BucketPlan): Float32Array | undefined {
     const n = this.worldSize;
-    if (header.phase !== 'all-gather' || header.generation !== this.generation || header.step !== step) return undefined;
+    if (header.phase !== 'all-gather' || header.format !== undefined || header.generation !== this.generation || header.step !== step) return undefined;
     if (header.bucket >= plan.count || header.round > n - 2 || header.segment !== mod(this.rank - header.round, n)) return undefined;
     const length = plan.segmentLength(header.bucket, header.segment);
     if (header.dataBytes !== length * Float32Array.BYTES_PER_ELEMENT) return undefined;
@@ -256,7 +335,7 @@ export class RingAllReduce {
   }
 
   /** Throws {@link AllReduceMismatchError} unless `chunk` is exactly what this rank expects next. */
-  #check(chunk: PeerChunkMessage, step: number, plan: BucketPlan, received: Uint32Array, length: number): void {
+  #check(chunk: PeerChunkMessage, step: number, plan: BucketPlan, received: Uint32Array, length: number, format: WireFormat): void {
     const n = this.worldSize;
     const me = `rank ${this.rank}`;
     const them = `rank ${(this.rank - 1 + n) % n}`;
@@ -285,7 +364,11 @@ export class RingAllReduce {
         `${where}: ${them} sent ${chunk.phase} round ${chunk.round} segment ${chunk.segment}, ${me} expected ${phase} round ${round} segment ${segment}`,
       );
     }
-    const expectedBytes = plan.segmentLength(chunk.bucket, segment) * Float32Array.BYTES_PER_ELEMENT;
+    const sent = chunk.format ?? 'f32';
+    if (sent !== format) {
+      throw new AllReduceMismatchError(`${where}: ${them} sent ${sent} elements, ${me} expected ${format}`);
+    }
+    const expectedBytes = plan.segmentLength(chunk.bucket, segment) * wireElementBytes(format);
     if (chunk.data.byteLength !== expectedBytes) {
       throw new AllReduceMismatchError(`${where}: ${them} sent ${chunk.data.byteLength} bytes, ${me} expected ${expectedBytes}`);
     }
@@ -364,6 +447,32 @@ class SendTracker {
   #done(): void {
     this.#pending--;
     if (this.#pending === 0) this.#onSettled?.();
+  }
+}
+
+/**
+ * Reused buffers for the 16-bit chunks this rank encodes, one segment long each; a buffer is back
+ * in the pool once its chunk has been handed to the operating system.
+ */
+class HalfBufferPool {
+  #elements = 0;
+  #free: ArrayBuffer[] = [];
+
+  /** Buffers are `elements` long from now on; shorter ones are dropped. */
+  prepare(elements: number): void {
+    if (elements > this.#elements) {
+      this.#elements = elements;
+      this.#free = [];
+    }
+  }
+
+  acquire(length: number): Uint16Array {
+    const buffer = this.#free.pop() ?? new ArrayBuffer(this.#elements * Uint16Array.BYTES_PER_ELEMENT);
+    return new Uint16Array(buffer, 0, length);
+  }
+
+  release(data: Uint16Array): void {
+    if (data.buffer.byteLength === this.#elements * Uint16Array.BYTES_PER_ELEMENT) this.#free.push(data.buffer as ArrayBuffer);
   }
 }
 

@@ -104,7 +104,7 @@ export class InboundLink {
   }
 
   /** Gives a received chunk's buffer back for reuse. */
-  release(data: Float32Array): void {
+  release(data: Float32Array | Uint16Array): void {
     this.#socket.release(data);
   }
 

@@ -4,7 +4,7 @@ import { PROTOCOL_VERSION, encodePeerChunk, encodePeerChunkHeader } from '@ringt
 import type { PeerChunk } from '@ringtrain/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AllReduceMismatchError, PeerConnectError, PeerLinkLostError, startPeerServer } from '../../src/allreduce/index.ts';
+import { ALLREDUCE_DEFAULTS, AllReduceMismatchError, PeerConnectError, PeerLinkLostError, startPeerServer } from '../../src/allreduce/index.ts';
 import type { PeerServer } from '../../src/allreduce/index.ts';
 import { TOKEN, helloFrame, knock, localRing, recordingLogger } from './peers.ts';
 import type { LocalRing } from './peers.ts';
@@ -43,7 +43,7 @@ describe('a ring over real WebSockets on 127.0.0.1', () => {
 
   it('carries a vector of several default-size buckets', async () => {
     const ring = await ringOf(2);
-    await allReduceAndCheck(ring, 2_500_001, 5);
+    await allReduceAndCheck(ring, 2 * (ALLREDUCE_DEFAULTS.maxBucketBytes / 4) + 1, 5);
   });
 
   it('forms whatever order the workers join in', async () => {

@@ -1,0 +1,117 @@
+/**
+ * Training recipes: every ingredient of how a run trains, with the default recipe, the named
+ * presets (`--preset`), and how flags, a preset and the defaults combine (a flag given on the
+ * command line wins over the preset, the preset over the default).
+ *
+ * The default is the recipe that fits the main job (one epoch of ResNet-18 at 28×28 in about a
+ * minute on two cores); `d2l` is the d2l chapter's exactly; `fast` is the one to run for the
+ * best model in a few epochs. docs/benchmarks.md ("Recipes") has the measurements behind each
+ * choice.
+ */
+export interface Recipe {
+  stem: 'd2l' | 'small' | 'compact';
+  width: number;
+  imageSize: number;
+  epochs: number;
+  batchSize: number;
+  /**
+   * Peak learning rate. A recipe's own rate is for a global batch of `LR_REFERENCE_BATCH` and
+   * follows the batch linearly (Goyal et al.); a rate given with `--lr` is taken as it is.
+   */
+  lr: number;
+  lrSchedule: 'constant' | 'step' | 'cosine' | 'onecycle';
+  /** Warmup as a share of the epochs; `warmupSteps` (a flag only) wins when given. */
+  warmupEpochs: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  labelSmoothing: number;
+  augment: boolean;
+  zeroInitResidual: boolean;
+  testTimeFlip: boolean;
+}
+
+export type RecipeFlags = { [K in keyof Recipe]?: Recipe[K] | undefined };
+
+/** The global batch a recipe's learning rate is given for. */
+export const LR_REFERENCE_BATCH = 256;
+
+/**
+ * Nesterov momentum with a one-cycle rate (a fifth of the run up, the rest straight down),
+ * label smoothing, weight decay on kernels only, and zero-initialised residual γ so that
+ * ResNet-50 to -152 train from the first step.
+ */
+export const DEFAULT_RECIPE: Recipe = {
+  stem: 'd2l',
+  width: 1,
+  imageSize: 28,
+  epochs: 1,
+  batchSize: 256,
+  lr: 0.2,
+  lrSchedule: 'onecycle',
+  warmupEpochs: 0.2,
+  momentum: 0.9,
+  nesterov: true,
+  weightDecay: 5e-4,
+  labelSmoothing: 0.1,
+  augment: false,
+  zeroInitResidual: true,
+  testTimeFlip: false,
+};
+
+export const PRESET_NAMES = ['d2l', 'fast'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+export const PRESETS: Readonly<Record<PresetName, { summary: string; recipe: Partial<Recipe> }>> = {
+  d2l: {
+    summary: 'the d2l chapter: 96×96, 10 epochs, plain SGD lr 0.05, constant (for machines with GPUs)',
+    recipe: {
+      stem: 'd2l',
+      width: 1,
+      imageSize: 96,
+      epochs: 10,
+      batchSize: 256,
+      lr: 0.05,
+      lrSchedule: 'constant',
+      warmupEpochs: 0,
+      momentum: 0,
+      nesterov: false,
+      weightDecay: 0,
+      labelSmoothing: 0,
+      augment: false,
+      zeroInitResidual: false,
+      testTimeFlip: false,
+    },
+  },
+  fast: {
+    summary: 'the best model in a few epochs: compact stem at width 0.5, 5 epochs, random crop and flip, flip test-time augmentation',
+    recipe: { stem: 'compact', width: 0.5, epochs: 5, augment: true, testTimeFlip: true, warmupEpochs: 0.5 },
+  },
+};
+
+/** The recipe a run trains with: flags over the preset over the default. */
+export function resolveRecipe(flags: RecipeFlags, preset: PresetName | undefined): Recipe {
+  const chosen = preset === undefined ? {} : PRESETS[preset].recipe;
+  const recipe = { ...DEFAULT_RECIPE, ...chosen };
+  for (const key of Object.keys(recipe) as (keyof Recipe)[]) {
+    const value = flags[key];
+    if (value !== undefined) (recipe as Record<keyof Recipe, unknown>)[key] = value;
+  }
+  if (flags.lr === undefined) recipe.lr = (recipe.lr * recipe.batchSize) / LR_REFERENCE_BATCH;
+  return recipe;
+}
+
+/** The recipe in one line, for the start of a run and its summary. */
+export function describeRecipe(recipe: Recipe, preset: PresetName | undefined): string {
+  const sgd = recipe.momentum === 0 ? 'SGD' : `SGD ${recipe.nesterov ? 'Nesterov ' : ''}momentum ${recipe.momentum}`;
+  const warmup = recipe.warmupEpochs > 0 ? `, warmup ${recipe.warmupEpochs} epoch(s)` : '';
+  const parts = [
+    `${sgd} lr ${recipe.lr} ${recipe.lrSchedule}${warmup}`,
+    recipe.weightDecay > 0 ? `weight decay ${recipe.weightDecay}` : null,
+    recipe.labelSmoothing > 0 ? `label smoothing ${recipe.labelSmoothing}` : null,
+    recipe.augment ? 'crop + flip' : null,
+    recipe.zeroInitResidual ? 'zero-init residual γ' : null,
+    recipe.testTimeFlip ? 'flip TTA' : null,
+  ].filter((p) => p !== null);
+  return `${preset === undefined ? 'default recipe' : `preset ${preset}`}: ${parts.join(', ')}`;
+}
