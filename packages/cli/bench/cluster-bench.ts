@@ -352,8 +352,8 @@ async function measureAll(): Promise<Report> {
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
-}
-return { batchPerWorker, imageSize, steps, maxBucketBytes, compressions: offered.length === 0 ? 'not available' : compressions, wallSeconds: (Date.now() - startedAt) / 1000, measured, failures };
+  }
+  return { batchPerWorker, imageSize, steps, maxBucketBytes, compressions: offered.length === 0 ? 'not available' : compressions, wallSeconds: (Date.now() - startedAt) / 1000, measured, failures };
 }
 
 const report: Report = values.reprint === undefined ? await measureAll() : (JSON.parse(readFileSync(values.reprint, 'utf8')) as Report);

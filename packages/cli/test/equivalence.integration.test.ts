@@ -43,6 +43,10 @@ describe(`${WORKERS} workers with batch ${PER_WORKER} each`, () => {
       '--batch-size', String(WORKERS * PER_WORKER),
       '--lr', String(LR),
       '--momentum', String(MOMENTUM),
+      // The reference below is plain momentum SGD at a constant rate: the default recipe's other
+      // ingredients are turned off.
+      '--no-nesterov', '--weight-decay', '0', '--lr-schedule', 'constant', '--warmup-epochs', '0',
+      '--label-smoothing', '0', '--no-zero-init-residual',
       '--backend', 'wasm',
       '--limit-train', String(TRAIN),
       '--limit-test', '0',

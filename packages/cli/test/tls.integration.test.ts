@@ -42,7 +42,7 @@ describe('TLS on every link', () => {
   it('trains a launch over mutual TLS, the ring\'s links included', async () => {
     const summaryPath = join(dir, 'summary.json');
     const run = runRingtrain([
-      'launch', '--workers', '2', '--port', '0', '--width', '0.25', '--limit-train', '2048', '--limit-test', '256',
+      'launch', '--workers', '2', '--port', '0', '--width', '0.25', '--batch-size', '64', '--limit-train', '2048', '--limit-test', '256',
       '--tls-cert', certs.cert, '--tls-key', certs.key, '--tls-ca', certs.ca, '--tls-require-client-cert',
       '--summary-json', summaryPath, '--log-level', 'info', '--log-format', 'json',
     ]);

@@ -25,7 +25,7 @@ describe('coordinator options', () => {
       globalBatchSize: 256,
       checksumEverySteps: 20,
       maxBucketBytes: 25 * 1024 * 1024,
-      compression: { method: 'none', rank: 2, startStep: 20 },
+      compression: { method: 'none', rank: 4, startStep: 20 },
       checkpointDir: null,
       throughputWindowMs: 30_000,
       maxSeriesPoints: 2000,

@@ -52,8 +52,8 @@
  * fails says so with `ring-failed` and waits for the next `assign`.
  */
 
-/** The protocol version. A peer speaking another version is refused at `hello`/`peer-hello`. (3: workers say `heartbeatsDuringSteps` and ping with the interval `welcome` gives them.) */
-export const PROTOCOL_VERSION = 3;
+/** The protocol version. A peer speaking another version is refused at `hello`/`peer-hello`. (3: workers say `heartbeatsDuringSteps` and ping with the interval `welcome` gives them; 4: `assign` carries the residual-γ initialisation, label smoothing, test-time flip and the gradient compression, and `step-report` the bytes sent.) */
+export const PROTOCOL_VERSION = 4;
 
 /** Where a worker's peer server listens, as its ring successor should dial it. */
 export interface PeerAddress {
