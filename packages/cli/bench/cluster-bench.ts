@@ -136,13 +136,15 @@ interface Row extends Measured {
 }
 
 /**
- * The cost model's prediction for each row. It is given one worker's measured step of the same
- * model, compute kind and link (compute and the host's own overheads), and predicts the rest.
+ * The cost model's prediction for each row. It is given the row's own measured compute (compute
+ * is an input of the model, and on shared cores it grows with the hosts that share them) and
+ * predicts the communication; efficiency is against one worker of the same model, compute kind
+ * and link.
  */
 function predictRows(runs: Measured[]): Row[] {
   return runs.map((row) => {
     const one = runs.find((r) => r.rateGbit === row.rateGbit && r.delayMs === row.delayMs && r.model === row.model && r.compute.kind === row.compute.kind && r.compression === 'none' && r.hosts === 1);
-    const computeMs = one?.stepMs ?? row.computeMs;
+    const computeMs = row.computeMs;
     const gradientBytes = gradientBytesOf({ depth: MODEL_DEPTHS[row.model], stem: 'd2l', widthMultiplier: 1, imageSize: row.imageSize });
     const predicted = predictOrNaN({
       computeMs,
@@ -153,13 +155,14 @@ function predictRows(runs: Measured[]): Row[] {
       maxBucketBytes: row.maxBucketBytes,
       overlap: 0,
       compressionRatio: compressionRatioOf(row.compression),
+      convertsValues: row.compression === 'bf16' || row.compression === 'f16',
       calibration: THIS_MACHINE_CLUSTER,
     });
     return {
       ...row,
       scalingEfficiency: one === undefined ? Number.NaN : row.examplesPerSecond / (row.hosts * one.examplesPerSecond),
       predictedStepMs: predicted.stepMs,
-      predictedEfficiency: computeMs / predicted.stepMs,
+      predictedEfficiency: one === undefined ? Number.NaN : one.stepMs / predicted.stepMs,
       errorRatio: predicted.stepMs / row.stepMs - 1,
     };
   });

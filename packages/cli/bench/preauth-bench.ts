@@ -11,10 +11,10 @@
  * maxMessageBytes, no cap on unauthenticated connections or handshakes), which is how the port
  * behaved before it had them. Prints a table; `--json` prints one object per row.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { runRingtrain } from '../test/launch-helpers.ts';
+import { residentMiB } from '../test/support/resident-memory.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,12 +27,6 @@ const { values } = parseArgs({
 const connections = Number(values.connections);
 const frameBytes = Number(values['frame-mib']) * 1024 * 1024;
 const TOKEN = 'preauth-bench-token-0123456789abcdef';
-
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
-  return kib / 1024;
-}
 
 /** One unauthenticated connection that sends one frame; resolves when the coordinator is done with it. */
 function attack(url: string, frame: Uint8Array): Promise<'refused' | 'closed'> {
@@ -59,16 +53,16 @@ async function measure(label: string, extra: string[]): Promise<Record<string, n
   );
   const url = await coordinator.url;
   await new Promise((r) => setTimeout(r, 1000));
-  const idle = rssMiB(coordinator.pid);
+  const idle = residentMiB(coordinator.pid);
   const frame = new Uint8Array(frameBytes);
   let peak = idle;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(coordinator.pid))), 50);
+  const sampler = setInterval(() => (peak = Math.max(peak, residentMiB(coordinator.pid))), 50);
   const t0 = performance.now();
   const outcomes = await Promise.all(Array.from({ length: connections }, () => attack(url, frame)));
   const seconds = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 1000));
   clearInterval(sampler);
-  const after = rssMiB(coordinator.pid);
+  const after = residentMiB(coordinator.pid);
   const logBytes = coordinator.output().length;
   coordinator.kill('SIGTERM');
   await coordinator.exited;

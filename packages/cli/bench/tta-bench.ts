@@ -7,6 +7,7 @@
  * (`pytorch_tta.py`) in the same run, seed by seed, interleaved with ringtrain's runs.
  *
  * Options: --seeds 3 --preset fast --epochs (the preset's) --workers 2 --targets 0.9,0.913,0.93
+ *          --ema-decay D --ema-warmup (the preset's weight average, for both frameworks)
  *          --no-torch --json
  */
 import { spawnSync } from 'node:child_process';
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '3' },
     preset: { type: 'string', default: 'fast' },
     epochs: { type: 'string' },
+    'ema-decay': { type: 'string' },
+    'ema-warmup': { type: 'boolean' },
     workers: { type: 'string', default: '2' },
     targets: { type: 'string', default: '0.9,0.913,0.93' },
     'no-torch': { type: 'boolean', default: false },
@@ -38,7 +41,17 @@ if (!(PRESET_NAMES as readonly string[]).includes(values.preset ?? '')) throw ne
 const preset = values.preset as PresetName;
 const targets = (values.targets ?? '').split(',').map(Number);
 if (targets.some((t) => !(t > 0 && t <= 1))) throw new Error(`--targets must be accuracies in (0, 1], got ${values.targets}`);
-const recipe = resolveRecipe(values.epochs === undefined ? {} : { epochs: Number(values.epochs) }, preset);
+const emaDecay = values['ema-decay'] === undefined ? undefined : Number(values['ema-decay']);
+if (emaDecay !== undefined && !(emaDecay >= 0 && emaDecay <= 1)) throw new Error(`--ema-decay must be a number in [0, 1], got ${values['ema-decay']}`);
+const recipe = resolveRecipe(
+  {
+    ...(values.epochs === undefined ? {} : { epochs: Number(values.epochs) }),
+    ...(emaDecay === undefined ? {} : { emaDecay }),
+    ...(values['ema-warmup'] === undefined ? {} : { emaWarmup: values['ema-warmup'] }),
+  },
+  preset,
+);
+if (recipe.emaWarmup && recipe.emaDecay === 0) throw new Error('--ema-warmup needs --ema-decay above 0');
 
 interface Run {
   framework: 'ringtrain' | 'pytorch-ddp';
@@ -54,6 +67,8 @@ async function ringtrainRun(seed: number): Promise<Run> {
     const summaryPath = join(dir, 'summary.json');
     const args = ['launch', '--workers', String(workers), '--port', '0', '--preset', preset, '--seed', String(seed), '--target-accuracy', targets.join(','), '--summary-json', summaryPath];
     if (values.epochs !== undefined) args.push('--epochs', values.epochs);
+    if (emaDecay !== undefined) args.push('--ema-decay', String(emaDecay));
+    if (values['ema-warmup'] === true) args.push('--ema-warmup');
     const result = await runRingtrain(args).exited;
     if (result.code !== 0) throw new Error(`ringtrain (seed ${seed}) failed:\n${result.stderr}`);
     const s = await readSummary(summaryPath);
@@ -81,7 +96,9 @@ function torchRun(python: string, seed: number): Run {
     TORCH_SCRIPT, '--world', String(workers), '--epochs', String(r.epochs), '--seed', String(seed), '--lr', String(r.lr),
     '--batch-size', String(r.batchSize), '--warmup-epochs', String(r.warmupEpochs), '--momentum', String(r.momentum),
     '--weight-decay', String(r.weightDecay), '--label-smoothing', String(r.labelSmoothing), '--targets', targets.join(','),
+    '--stem', r.stem, '--width', String(r.width), '--ema-decay', String(r.emaDecay),
     ...(r.augment ? ['--augment'] : []), ...(r.testTimeFlip ? ['--test-time-flip'] : []), ...(r.zeroInitResidual ? ['--zero-init-residual'] : []),
+    ...(r.emaWarmup ? ['--ema-warmup'] : []),
   ];
   const result = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (result.status !== 0) throw new Error(`pytorch_tta.py (seed ${seed}) failed:\n${result.stderr}`);
@@ -94,8 +111,15 @@ function torchRun(python: string, seed: number): Run {
   };
 }
 
-// The PyTorch side builds ResNet-18 with the d2l stem at width 1 and 28×28 only.
-const torchFits = recipe.stem === 'd2l' && recipe.width === 1 && recipe.imageSize === 28;
+// The PyTorch side builds ResNet-18 with any of the stems and widths, but crops and trains at
+// 28×28 only, and takes Nesterov momentum exactly when there is momentum.
+const torchMismatch =
+  recipe.imageSize !== 28
+    ? `pytorch_tta.py trains at 28×28, the recipe at ${recipe.imageSize}×${recipe.imageSize}`
+    : recipe.nesterov !== recipe.momentum > 0
+      ? `pytorch_tta.py uses Nesterov exactly when momentum is above 0, the recipe has momentum ${recipe.momentum} ${recipe.nesterov ? 'with' : 'without'} Nesterov`
+      : null;
+const torchFits = torchMismatch === null;
 const python = values['no-torch'] || !torchFits ? null : pythonWithTorch();
 const withTorch = python !== null;
 const runs: Run[] = [];
@@ -121,7 +145,7 @@ const report = {
   workers,
   seeds,
   targets,
-  torch: withTorch ? 'ran' : values['no-torch'] ? 'skipped (--no-torch)' : !torchFits ? `not run: pytorch_tta.py has no ${recipe.stem} stem at width ${recipe.width}` : 'not installed (Debian python3-torch)',
+  torch: withTorch ? 'ran' : values['no-torch'] ? 'skipped (--no-torch)' : torchMismatch !== null ? `not run: ${torchMismatch}` : 'not installed (Debian python3-torch)',
   runs,
 };
 if (values.json) {

@@ -4,7 +4,7 @@
  * coordinator. `--no-memory-check` skips it.
  */
 import { totalmem } from 'node:os';
-import { estimateTrainingMemory, formatBytes, resolveResNetSpec, type ResNetSpecInput } from '@ringtrain/model';
+import { estimateTrainingMemory, formatBytes, resolveResNetSpec, type ResNetSpecInput, type TrainingMemoryOptions } from '@ringtrain/model';
 import { InvalidArgumentError } from './errors.ts';
 
 export interface MemoryCheckFlags {
@@ -12,9 +12,16 @@ export interface MemoryCheckFlags {
 }
 
 /** Refuses a run whose `workers` workers (and the coordinator, when `withCoordinator`) would not fit in this machine's memory. */
-export function checkMemory(input: ResNetSpecInput, batchPerWorker: number, workers: number, withCoordinator: boolean, machineBytes = totalmem()): void {
+export function checkMemory(
+  input: ResNetSpecInput,
+  batchPerWorker: number,
+  workers: number,
+  withCoordinator: boolean,
+  machineBytes = totalmem(),
+  training: TrainingMemoryOptions = {},
+): void {
   const model = resolveResNetSpec(input);
-  const estimate = estimateTrainingMemory(model, batchPerWorker);
+  const estimate = estimateTrainingMemory(model, batchPerWorker, training);
   const needed = estimate.workerBytes * workers + (withCoordinator ? estimate.coordinatorBytes : 0);
   if (needed <= machineBytes) return;
   const what = `ResNet-${model.depth} (width ×${model.widthMultiplier}, ${model.imageSize}×${model.imageSize}, ${(estimate.parameters / 1e6).toFixed(1)} M parameters) at ${batchPerWorker} images per worker`;

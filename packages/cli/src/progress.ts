@@ -40,7 +40,7 @@ class BarView implements ProgressView {
   update(p: ProgressUpdate): void {
     switch (p.type) {
       case 'rendezvous':
-        this.note(`waiting for workers: ${p.joined} of ${p.minWorkers} joined`);
+        this.note(rendezvousNote(p.joined, p.minWorkers));
         return;
       case 'started':
         this.epochs = p.epochs;
@@ -90,7 +90,7 @@ class LineView implements ProgressView {
   update(p: ProgressUpdate): void {
     switch (p.type) {
       case 'rendezvous':
-        return this.note(`waiting for workers: ${p.joined} of ${p.minWorkers} joined`);
+        return this.note(rendezvousNote(p.joined, p.minWorkers));
       case 'started':
         this.epochs = p.epochs;
         // About twenty lines per epoch.
@@ -119,4 +119,9 @@ class LineView implements ProgressView {
 
 function targetLine(p: TargetReached): string {
   return `test accuracy ${pct(p.testAccuracy)} reached the target ${p.target} after ${p.wallSeconds.toFixed(1)} s (epoch ${p.epoch + 1}, step ${p.step})`;
+}
+
+/** Before enough workers joined, how many are missing; after, that the run is about to start with those it has. */
+function rendezvousNote(joined: number, minWorkers: number): string {
+  return joined < minWorkers ? `waiting for workers: ${joined} of ${minWorkers} joined` : `${joined} worker(s) joined (${minWorkers} needed): starting once no more arrive`;
 }

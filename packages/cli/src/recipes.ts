@@ -27,8 +27,14 @@ export interface Recipe {
   weightDecay: number;
   labelSmoothing: number;
   augment: boolean;
+  /** With `augment`, flip each image on every other epoch instead of at random. */
+  alternateFlips: boolean;
   zeroInitResidual: boolean;
   testTimeFlip: boolean;
+  /** Decay of the weight average evaluation uses; 0: evaluate the live weights. */
+  emaDecay: number;
+  /** Ramp the weight average's decay up over the first steps (timm/TensorFlow style). */
+  emaWarmup: boolean;
 }
 
 export type RecipeFlags = { [K in keyof Recipe]?: Recipe[K] | undefined };
@@ -55,8 +61,11 @@ export const DEFAULT_RECIPE: Recipe = {
   weightDecay: 5e-4,
   labelSmoothing: 0.1,
   augment: false,
+  alternateFlips: false,
   zeroInitResidual: true,
   testTimeFlip: false,
+  emaDecay: 0,
+  emaWarmup: false,
 };
 
 export const PRESET_NAMES = ['d2l', 'fast'] as const;
@@ -79,8 +88,11 @@ export const PRESETS: Readonly<Record<PresetName, { summary: string; recipe: Par
       weightDecay: 0,
       labelSmoothing: 0,
       augment: false,
+      alternateFlips: false,
       zeroInitResidual: false,
       testTimeFlip: false,
+      emaDecay: 0,
+      emaWarmup: false,
     },
   },
   fast: {
@@ -109,9 +121,10 @@ export function describeRecipe(recipe: Recipe, preset: PresetName | undefined): 
     `${sgd} lr ${recipe.lr} ${recipe.lrSchedule}${warmup}`,
     recipe.weightDecay > 0 ? `weight decay ${recipe.weightDecay}` : null,
     recipe.labelSmoothing > 0 ? `label smoothing ${recipe.labelSmoothing}` : null,
-    recipe.augment ? 'crop + flip' : null,
+    recipe.augment ? `crop + ${recipe.alternateFlips ? 'alternating ' : ''}flip` : null,
     recipe.zeroInitResidual ? 'zero-init residual γ' : null,
     recipe.testTimeFlip ? 'flip TTA' : null,
+    recipe.emaDecay > 0 ? `weight EMA ${recipe.emaDecay}${recipe.emaWarmup ? ' with warm-up' : ''}` : null,
   ].filter((p) => p !== null);
   return `${preset === undefined ? 'default recipe' : `preset ${preset}`}: ${parts.join(', ')}`;
 }

@@ -25,6 +25,8 @@ export interface RunSummary {
   recipe: string;
   backend: string;
   globalBatchSize: number;
+  /** Worlds whose global batch fell short because it did not split over them (empty: none). */
+  unevenBatches: { worldSize: number; globalBatchSize: number }[];
   steps: number;
   /** Steps at which every replica's weight checksum agreed (a divergence fails the run). */
   checksumsAgreed: number;
@@ -85,6 +87,7 @@ export function summarize(
     recipe: context.recipe,
     backend: [...new Set(context.backends)].join(',') || 'unknown',
     globalBatchSize: result.globalBatchSize,
+    unevenBatches: result.unevenBatches.map((u) => ({ ...u })),
     steps: result.steps,
     checksumsAgreed: result.checksumsAgreed,
     generations: result.generations,
@@ -125,6 +128,10 @@ export function formatSummary(s: RunSummary): string {
   ];
   for (const r of s.timeToAccuracy) {
     rows.push([`time to ${r.target}`, `${r.wallSeconds.toFixed(1)} s (epoch ${r.epoch}, step ${r.step}, test accuracy ${pct(r.testAccuracy)})`]);
+  }
+  if (s.unevenBatches.length > 0) {
+    const worlds = s.unevenBatches.map((u) => `${u.globalBatchSize} while ${u.worldSize} workers`).join(', ');
+    rows.push(['uneven batch', `${worlds}: the batch did not split evenly, each worker took the floor and every sample still trained, in more steps`]);
   }
   if (s.stoppedEarly !== null) rows.push(['stopped early', s.stoppedEarly]);
   if (s.generations > 1) {

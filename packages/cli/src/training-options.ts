@@ -29,6 +29,7 @@ export interface TrainingFlags extends RecipeFlags {
   compression: (typeof COMPRESSION_METHODS)[number];
   powersgdRank: number;
   powersgdStartStep: number;
+  overlap: boolean;
   summaryJson?: string;
   maxMessageBytes: number;
   backend: (typeof BACKEND_CHOICES)[number];
@@ -79,11 +80,14 @@ export function addTrainingOptions(command: Command): Command {
     .addOption(new Option('--warmup-steps <n>', 'linear learning-rate warmup over this many steps instead of --warmup-epochs').argParser(integerIn(0)))
     .addOption(new Option('--momentum <m>', `SGD momentum ${byRecipe('momentum')}`).argParser(numberIn(0, 1)))
     .addOption(new Option('--weight-decay <wd>', `L2 weight decay of the convolution and dense kernels (never of batch norm or biases) ${byRecipe('weightDecay')}`).argParser(numberIn(0)))
-    .addOption(new Option('--label-smoothing <eps>', `label smoothing of the training loss ${byRecipe('labelSmoothing')}`).argParser(numberIn(0, 0.999)));
+    .addOption(new Option('--label-smoothing <eps>', `label smoothing of the training loss ${byRecipe('labelSmoothing')}`).argParser(numberIn(0, 0.999)))
+    .addOption(new Option('--ema-decay <d>', `evaluate an exponential moving average of the weights with this decay per step (e.g. 0.999; 0: the live weights) ${byRecipe('emaDecay')}`).argParser(numberIn(0, 1)));
   toggle(command, 'nesterov', 'Nesterov momentum (needs --momentum above 0)', 'nesterov');
   toggle(command, 'augment', 'random crop (4 px padding) and horizontal flip of the training images', 'augment');
+  toggle(command, 'alternate-flips', 'with --augment, flip each image on every other epoch (the first side drawn at random) instead of at random each epoch', 'alternateFlips');
   toggle(command, 'zero-init-residual', 'start the batch-norm γ that ends each residual block at 0, so deep ResNets train from the first step', 'zeroInitResidual');
   toggle(command, 'test-time-flip', 'evaluate on each test image and its mirror, averaging the two predictions', 'testTimeFlip');
+  toggle(command, 'ema-warmup', 'ramp the --ema-decay up as min(decay, (1 + step)/(10 + step)), so the average forgets the initial weights fast', 'emaWarmup');
   return command
     .addOption(new Option('--target-accuracy <list>', 'test accuracies to time: the summary, /status and the metrics give the wall time at which each was first reached (e.g. 0.9,0.913,0.93)').argParser(accuracies))
     .addOption(new Option('--stop-at-target', 'end the run after the epoch whose evaluation reached every --target-accuracy').default(false))
@@ -108,6 +112,7 @@ export function addTrainingOptions(command: Command): Command {
         .argParser(integerIn(0, 2 ** 31 - 1))
         .default(COMPRESSION_DEFAULTS.startStep),
     )
+    .addOption(new Option('--overlap', 'all-reduce each gradient bucket while the backward pass computes the rest (needs --compression none)').default(false))
     .addOption(new Option('--max-message-bytes <n>', 'largest message the coordinator port accepts; larger ones are refused with close code 1009').argParser(integerIn(2 * 1024 * 1024)).default(64 * 1024 * 1024))
     .addOption(new Option('--summary-json <file>', 'also write the final summary as JSON to this file'))
     .addOption(new Option('--backend <name>', 'compute backend of the workers').choices(BACKEND_CHOICES).default('auto'))
@@ -125,6 +130,12 @@ export function coordinatorOptionsFrom(flags: TrainingFlags, token: string): Coo
   const recipe = recipeOf(flags);
   if (recipe.nesterov && recipe.momentum === 0) {
     throw new InvalidArgumentError('--nesterov needs --momentum above 0 (the recipe has momentum 0; give --momentum or --no-nesterov)');
+  }
+  if (recipe.alternateFlips && !recipe.augment) {
+    throw new InvalidArgumentError('--alternate-flips needs --augment (the recipe flips no image; give --augment or --no-alternate-flips)');
+  }
+  if (recipe.emaWarmup && recipe.emaDecay === 0) {
+    throw new InvalidArgumentError('--ema-warmup needs --ema-decay above 0 (the recipe keeps no weight average; give --ema-decay or --no-ema-warmup)');
   }
   const options: CoordinatorOptions = {
     token,
@@ -146,13 +157,17 @@ export function coordinatorOptionsFrom(flags: TrainingFlags, token: string): Coo
     weightDecay: recipe.weightDecay,
     labelSmoothing: recipe.labelSmoothing,
     testTimeFlip: recipe.testTimeFlip,
+    emaDecay: recipe.emaDecay,
+    emaWarmup: recipe.emaWarmup,
     augment: recipe.augment,
+    alternateFlips: recipe.alternateFlips,
     augmentSeed: flags.seed,
     targetAccuracies: flags.targetAccuracy ?? [],
     stopAtTargetAccuracy: flags.stopAtTarget,
     checksumEverySteps: flags.checksumEvery,
     maxBucketBytes: flags.maxBucketBytes,
     compression: { method: flags.compression, rank: flags.powersgdRank, startStep: flags.powersgdStartStep },
+    overlap: flags.overlap,
     learningRate: {
       schedule: recipe.lrSchedule,
       baseLr: recipe.lr,

@@ -48,6 +48,7 @@ describe('configurations refused before anything starts', () => {
     [['--target-accuracy', '0.9,1.5'], /option '--target-accuracy <list>' argument '0\.9,1\.5' is invalid\. expected test accuracies between 0 and 1/],
     [['--target-accuracy', '0.9,0.9'], /targetAccuracies lists 0\.9 twice/],
     [['--stop-at-target'], /stopAtTargetAccuracy needs targetAccuracies/],
+    [['--alternate-flips'], /--alternate-flips needs --augment \(the recipe flips no image; give --augment or --no-alternate-flips\)/],
     [['--momentum', '0'], /--nesterov needs --momentum above 0 \(the recipe has momentum 0; give --momentum or --no-nesterov\)/],
     [['--label-smoothing', '1'], /option '--label-smoothing <eps>' argument '1' is invalid/],
   ])('a launch with the recipe flags %j, naming what is wrong', async (flags, message) => {

@@ -55,6 +55,31 @@ describe('TLS on every link', () => {
     expect(summary.testAccuracy).toBeGreaterThan(0.2);
   });
 
+  it('refuses a worker whose peer port is plaintext when the run\'s first worker serves TLS there, naming both', async () => {
+    const coordinator = runRingtrain(
+      ['coordinator', '--port', '0', '--min-workers', '2', '--limit-train', '256', '--limit-test', '64', '--tls-cert', certs.cert, '--tls-key', certs.key, '--log-format', 'json'],
+      { RINGTRAIN_TOKEN: TOKEN },
+    );
+    try {
+      const url = await coordinator.url;
+      const first = runRingtrain(['worker', '--coordinator', url, '--worker-id', 'tls-peer', '--metrics-port', '0', '--tls-ca', certs.ca, '--tls-cert', certs.cert, '--tls-key', certs.key], { RINGTRAIN_TOKEN: TOKEN });
+      try {
+        await expect.poll(() => /worker tls-peer joined/.test(coordinator.output()), { timeout: 60_000 }).toBe(true);
+        const second = runRingtrain(['worker', '--coordinator', url, '--worker-id', 'plain-peer', '--metrics-port', '0', '--tls-ca', certs.ca], { RINGTRAIN_TOKEN: TOKEN });
+        const { code, stderr } = await second.exited;
+        expect(code).toBe(1);
+        expect(stderr).toMatch(/worker plain-peer's peer port is plaintext, but the peer ports of this run's workers serve TLS \(as worker tls-peer said first\)/);
+        expect(coordinator.output()).not.toMatch(/worker plain-peer joined/);
+      } finally {
+        first.kill('SIGTERM');
+        await first.exited;
+      }
+    } finally {
+      coordinator.kill('SIGTERM');
+      await coordinator.exited;
+    }
+  });
+
   describe('a coordinator that wants client certificates', () => {
     let coordinator: RunningCommand;
     let url: string;

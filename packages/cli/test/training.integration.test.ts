@@ -43,7 +43,7 @@ async function refusalOf(url: string, frame: Buffer | string): Promise<Refusal> 
 
 function hello(token: string, v = PROTOCOL_VERSION): Buffer {
   return Buffer.from(
-    encodeMessage({ v, type: 'hello', token, workerId: `intruder-${v}-${token.length}`, hostname: 'test', pid: 1, backend: 'none', peerAddress: { host: '127.0.0.1', port: 9 }, generation: 0, heartbeatsDuringSteps: true }),
+    encodeMessage({ v, type: 'hello', token, workerId: `intruder-${v}-${token.length}`, hostname: 'test', pid: 1, backend: 'none', peerAddress: { host: '127.0.0.1', port: 9 }, generation: 0, heartbeatsDuringSteps: true, peerTls: false }),
   );
 }
 

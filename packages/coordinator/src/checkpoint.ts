@@ -94,24 +94,38 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): { header: Che
 export async function writeCheckpoint(dir: string, header: CheckpointHeader, state: Uint8Array, keep: number): Promise<string> {
   const name = checkpointFileName(header.position, header.step);
   const path = join(dir, name);
+  try {
+    await writeFileAtomically(dir, name, encodeCheckpoint(header, state));
+  } catch (cause) {
+    throw new CheckpointWriteError(`writing checkpoint ${path} failed: ${(cause as Error).message}`, { cause });
+  }
+  const names = (await listCheckpointNames(dir)).filter((n) => n !== name);
+  for (const old of names.slice(0, Math.max(0, names.length + 1 - keep))) await rm(join(dir, old), { force: true });
+  return path;
+}
+
+/**
+ * Writes `bytes` to `dir/name` so that a crash leaves the old file or the new one, never a torn
+ * one: a temporary file in the same directory, flushed to disk, renamed over the name.
+ */
+export async function writeFileAtomically(dir: string, name: string, bytes: Uint8Array | string): Promise<string> {
+  const path = join(dir, name);
   const temporary = join(dir, `.${name}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     await mkdir(dir, { recursive: true });
     const handle = await open(temporary, 'w');
     try {
-      await handle.writeFile(encodeCheckpoint(header, state));
+      await handle.writeFile(bytes);
       await handle.sync();
     } finally {
       await handle.close();
     }
     await rename(temporary, path);
     await syncDirectory(dir);
-  } catch (cause) {
+  } catch (error) {
     await rm(temporary, { force: true });
-    throw new CheckpointWriteError(`writing checkpoint ${path} failed: ${(cause as Error).message}`, { cause });
+    throw error;
   }
-  const names = (await listCheckpointNames(dir)).filter((n) => n !== name);
-  for (const old of names.slice(0, Math.max(0, names.length + 1 - keep))) await rm(join(dir, old), { force: true });
   return path;
 }
 

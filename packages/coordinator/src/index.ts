@@ -27,7 +27,9 @@ export type { Effect, ProgressUpdate, StepProgress, EpochProgress, RunResult, Ta
 export { contiguousShare } from './machine/sharder.ts';
 export type { EpochSharder, SamplerPosition, ShardPlan } from './machine/sharder.ts';
 export { CoordinatorServer } from './server.ts';
-export type { CoordinatorDependencies } from './server.ts';
+export type { CoordinatorDependencies, FinishedAtStart } from './server.ts';
+export { FINISHED_RUN_FILE } from './finished-run.ts';
+export type { FinishedRun } from './finished-run.ts';
 export { resolveCoordinatorOptions, COMPRESSION_DEFAULTS, DEFAULT_MODEL } from './options.ts';
 /** The gradient compressions a run may choose (`CoordinatorOptions.compression.method`). */
 export { COMPRESSION_METHODS } from '@ringtrain/protocol';

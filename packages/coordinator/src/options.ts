@@ -136,6 +136,13 @@ export interface CoordinatorOptions {
   /** Evaluate each test image and its mirror, averaging the predictions. @default false */
   testTimeFlip?: boolean;
   /**
+   * Decay of the exponential moving average of the weights that every replica keeps (in its
+   * checkpointed and relayed state) and evaluates with, in [0, 1]; 0 keeps none. @default 0
+   */
+  emaDecay?: number;
+  /** Ramp the average's decay up as min(emaDecay, (1 + step)/(10 + step)); needs emaDecay above 0. @default false */
+  emaWarmup?: boolean;
+  /**
    * Test accuracies whose first crossing is timed: the wall time from the start of training to
    * the end of the first evaluation that reached each (summary, `/status`, metrics). @default []
    */
@@ -144,6 +151,8 @@ export interface CoordinatorOptions {
   stopAtTargetAccuracy?: boolean;
   /** Random crop and flip on the workers. @default false */
   augment?: boolean;
+  /** With `augment`, flip each image on every other epoch rather than at random. @default false */
+  alternateFlips?: boolean;
   /** Seed of the augmentation. @default 0 */
   augmentSeed?: number;
   /** Every how many steps the replicas' weight checksums are compared; 0 never. @default 20 */
@@ -156,6 +165,13 @@ export interface CoordinatorOptions {
    * @default { method: 'none', rank: 4, startStep: 20 } (see `COMPRESSION_DEFAULTS`)
    */
   compression?: Partial<CompressionSpec>;
+  /**
+   * Workers all-reduce each gradient bucket as soon as their backward pass has finished it, while
+   * the rest computes; the averaged gradient is bit for bit the one without. Needs compression
+   * `none`. Off until its gain is measured on more than one machine.
+   * @default false
+   */
+  overlap?: boolean;
   learningRate?: LearningRateOptions;
   /** Where checkpoints go; none are written without it. */
   checkpointDir?: string;
@@ -167,6 +183,14 @@ export interface CoordinatorOptions {
   keepCheckpoints?: number;
   /** Continue from the newest valid checkpoint in `checkpointDir`. @default false */
   resume?: boolean;
+  /**
+   * What `resume` does when the newest checkpoint was taken after the last epoch (the run is
+   * finished): `refuse` it (`start()` throws, asking for more epochs), or start without training,
+   * `finished` set, for the caller to exit (`exit-0`) or serve the run as it ended (`serve`: the
+   * dashboard, `/status` and `/metrics` of the finished run, read from `finished-run.json`).
+   * @default 'refuse'
+   */
+  ifFinished?: 'refuse' | 'exit-0' | 'serve';
   /** What differing replica checksums do to the run. @default 'fail' */
   onDivergence?: 'fail' | 'warn';
   /** Examples per second (metrics, status, dashboard) are counted over this much past time. @default 30000 */
@@ -329,9 +353,12 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     weightDecay: finite('weightDecay', input.weightDecay ?? 0, 0),
     labelSmoothing: finite('labelSmoothing', input.labelSmoothing ?? 0, 0, 0.999),
     testTimeFlip: input.testTimeFlip ?? false,
+    emaDecay: finite('emaDecay', input.emaDecay ?? 0, 0, 1),
+    emaWarmup: emaWarmupOf(input),
     targetAccuracies: targetAccuraciesOf(input.targetAccuracies ?? []),
     stopAtTargetAccuracy: stopAtTargetOf(input),
     augment: input.augment ?? false,
+    alternateFlips: alternateFlipsOf(input),
     augmentSeed: integer('augmentSeed', input.augmentSeed ?? 0, 0, 2 ** 32 - 1),
     checksumEverySteps: integer('checksumEverySteps', input.checksumEverySteps ?? 20, 0),
     maxBucketBytes: integer('maxBucketBytes', input.maxBucketBytes ?? 25 * MIB, 4),
@@ -341,17 +368,28 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
       // Its ring calls are numbered 2·step and 2·step + 1, which must fit the ring's 32 bits.
       startStep: integer('compression.startStep', input.compression?.startStep ?? COMPRESSION_DEFAULTS.startStep, 0, 2 ** 31 - 1),
     },
+    overlap: overlapOf(input),
     learningRate,
     checkpointDir: input.checkpointDir ?? null,
     stepLog: input.stepLog ?? null,
     checkpointEveryEpochs: integer('checkpointEveryEpochs', input.checkpointEveryEpochs ?? 1, 1),
     keepCheckpoints: integer('keepCheckpoints', input.keepCheckpoints ?? 3, 1),
     resume,
+    ifFinished: oneOf('ifFinished', input.ifFinished ?? 'refuse', ['refuse', 'exit-0', 'serve']),
     onDivergence: oneOf('onDivergence', input.onDivergence ?? 'fail', ['fail', 'warn']),
     throughputWindowMs: integer('throughputWindowMs', input.throughputWindowMs ?? 30_000, 1),
     maxSeriesPoints: integer('maxSeriesPoints', input.maxSeriesPoints ?? 2000, 16),
     statusIntervalMs: integer('statusIntervalMs', input.statusIntervalMs ?? 500, 0),
   };
+}
+
+/** Overlap sends the gradient as computed, so it cannot be combined with a compression. */
+function overlapOf(input: CoordinatorOptions): boolean {
+  const overlap = input.overlap ?? false;
+  if (typeof overlap !== 'boolean') fail(`overlap must be true or false, got ${String(overlap)}`);
+  const method = input.compression?.method ?? COMPRESSION_DEFAULTS.method;
+  if (overlap && method !== 'none') fail(`overlap needs compression none, got compression ${method}`);
+  return overlap;
 }
 
 /** Each in (0, 1], ascending, no repeats, so the summary lists them in the order they are met. */
@@ -360,6 +398,12 @@ function targetAccuraciesOf(targets: readonly number[]): number[] {
   const repeated = sorted.find((t, i) => i > 0 && t === sorted[i - 1]);
   if (repeated !== undefined) fail(`targetAccuracies lists ${repeated} twice`);
   return sorted;
+}
+
+function emaWarmupOf(input: CoordinatorOptions): boolean {
+  const warmup = input.emaWarmup ?? false;
+  if (warmup && (input.emaDecay ?? 0) === 0) fail('emaWarmup needs emaDecay above 0: without a weight average there is nothing to warm up');
+  return warmup;
 }
 
 function stopAtTargetOf(input: CoordinatorOptions): boolean {
@@ -405,4 +449,11 @@ function tlsOf(tls: CoordinatorTls | undefined): CoordinatorTls | null {
   if (!tls.key.includes('-----BEGIN')) fail('tls.key must be a PEM private key');
   if (tls.requireClientCert === true && (tls.ca === undefined || !tls.ca.includes('-----BEGIN'))) fail('tls.requireClientCert needs tls.ca, the CA whose client certificates are accepted');
   return tls;
+}
+
+/** Alternating flips change how `augment` flips: without it there is nothing to alternate. */
+function alternateFlipsOf(input: CoordinatorOptions): boolean {
+  const alternate = input.alternateFlips ?? false;
+  if (alternate && input.augment !== true) fail('alternateFlips needs augment: without the augmentation no image is flipped (give --augment with --alternate-flips)');
+  return alternate;
 }

@@ -82,10 +82,14 @@ export function machineConfig(
       weightDecay: options.weightDecay,
       labelSmoothing: options.labelSmoothing,
       testTimeFlip: options.testTimeFlip,
-      preprocess: { mean: 0.286, std: 0.353, augment: options.augment, seed: options.augmentSeed },
+      // Sent only when on, so that a run without a weight average assigns what it always has.
+      ...(options.emaDecay === 0 ? {} : { emaDecay: options.emaDecay, emaWarmup: options.emaWarmup }),
+      preprocess: { mean: 0.286, std: 0.353, augment: options.augment, seed: options.augmentSeed, ...(options.alternateFlips ? { alternateFlips: true } : {}) },
       checksumEverySteps: options.checksumEverySteps,
       maxBucketBytes: options.maxBucketBytes,
       compression: options.compression,
+      // Left out when off, so a run without it sends what it sent before the field existed.
+      ...(options.overlap ? { overlap: true } : {}),
     },
     checkpointEveryEpochs: options.checkpointDir === null ? 0 : options.checkpointEveryEpochs,
     onDivergence: options.onDivergence,

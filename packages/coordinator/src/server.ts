@@ -26,6 +26,7 @@ import { ThrottledLog, type RefusalReason } from '@ringtrain/metrics';
 import { Registry } from 'prom-client';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { findNewestValidCheckpoint, writeCheckpoint, type CheckpointHeader } from './checkpoint.ts';
+import { readFinishedRun, writeFinishedRun, type FinishedRun } from './finished-run.ts';
 import { CheckpointMismatchError, COORDINATOR_ERROR_CODES, PortUnavailableError, RunFailedError } from './errors.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { Effect, ProgressUpdate, RunResult } from './machine/effects.ts';
@@ -118,6 +119,8 @@ export class CoordinatorServer {
   private state: CoordinatorState | null = null;
   private readonly connections = new Map<string, Connection>();
   private readonly byWorker = new Map<string, Connection>();
+  /** Whether the run's peer ports serve TLS, as the first worker to join said; every later one must agree. */
+  private peerTls: { tls: boolean; workerId: string } | null = null;
   private readonly backendsByWorker = new Map<string, string>();
   /**
    * The longest compute of a step each worker reported, kept across its reconnections: its event
@@ -136,6 +139,10 @@ export class CoordinatorServer {
   private tickTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private checkpointWrites: Promise<void> = Promise.resolve();
+  /** The step of the newest checkpoint written (or resumed from): the step a finished-run record names. */
+  private lastCheckpointStep: number | null = null;
+  /** Set by `start()` when `resume` found a finished run and `ifFinished` is not `refuse`. */
+  private finishedAtStart: FinishedAtStart | null = null;
   private resolveDone!: (result: RunResult) => void;
   private rejectDone!: (error: Error) => void;
   private ended = false;
@@ -155,9 +162,11 @@ export class CoordinatorServer {
     });
     this.admission = new Admission({ maxUnauthenticated: this.options.maxUnauthenticatedConnections, perSecond: this.options.maxHandshakesPerSecond, clock: this.clock });
     this.refusalLog = new ThrottledLog((text) => this.logger.warn({}, text), { clock: this.clock });
+    // A coordinator started on a finished run shows the run as it ended, from its record.
+    const frozen = (): FinishedRun | null => this.finishedAtStart?.record ?? null;
     this.routes = new HttpRoutes({
-      source: this.observer,
-      registry: this.registry,
+      source: { status: () => frozen()?.status ?? this.observer.status(), onChange: (listener) => this.observer.onChange(listener) },
+      registry: { contentType: this.registry.contentType, metrics: async () => frozen()?.metrics ?? (await this.registry.metrics()) },
       health: () => this.health(),
       readiness: () => this.readiness(),
       statusIntervalMs: this.options.statusIntervalMs,
@@ -172,23 +181,44 @@ export class CoordinatorServer {
     this.done.catch(() => {});
   }
 
-  /** Prepares the starting state (or loads the checkpoint to resume), then listens. Returns the port. */
+  /**
+   * Prepares the starting state (or loads the checkpoint to resume), then listens. Returns the port.
+   *
+   * On a finished run (`resume`, the newest checkpoint taken after the last epoch, `ifFinished`
+   * not `refuse`) it trains nothing: `finished` says so, the port serves the run as it ended
+   * and refuses workers as a finished run does, and `done` never settles.
+   */
   async start(): Promise<{ port: number; url: string }> {
     const o = this.options;
     const counts = { train: this.deps.data.train.count, test: this.deps.data.test.count };
     let resume: { position: SamplerPosition; stepsDone: number } | undefined;
     if (o.resume && o.checkpointDir !== null) {
       const checkpoint = await findNewestValidCheckpoint(o.checkpointDir, (path, problem) => this.logger.warn({ path }, `skipped checkpoint: ${problem}`));
-      this.checkResumable(checkpoint.header, checkpoint.path);
+      const finished = this.checkResumable(checkpoint.header, checkpoint.path);
       this.resumeHeader = checkpoint.header;
-      this.startState = { bytes: checkpoint.state, step: checkpoint.header.step };
+      this.lastCheckpointStep = checkpoint.header.step;
       resume = { position: checkpoint.header.position, stepsDone: checkpoint.header.step };
-      this.logger.info({ path: checkpoint.path, step: checkpoint.header.step, position: checkpoint.header.position }, `resuming from ${checkpoint.path}`);
+      if (finished) {
+        const found = await readFinishedRun(o.checkpointDir, checkpoint.header.step);
+        const record = 'record' in found ? found.record : null;
+        if (record === null) this.logger.warn({ path: checkpoint.path }, `the run is finished, but /status and /metrics show only what its checkpoint says: ${'problem' in found ? found.problem : ''}`);
+        this.finishedAtStart = { checkpoint: checkpoint.path, step: checkpoint.header.step, epoch: checkpoint.header.position.epoch, record };
+        this.logger.info(
+          { path: checkpoint.path, step: checkpoint.header.step, epoch: checkpoint.header.position.epoch, ifFinished: o.ifFinished },
+          `the run is finished: ${checkpoint.path} was taken after epoch ${checkpoint.header.position.epoch} of ${o.epochs}; nothing to train`,
+        );
+      } else {
+        this.startState = { bytes: checkpoint.state, step: checkpoint.header.step };
+        this.logger.info({ path: checkpoint.path, step: checkpoint.header.step, position: checkpoint.header.position }, `resuming from ${checkpoint.path}`);
+      }
     } else {
       this.startState = { bytes: await this.deps.initialState(), step: 0 };
     }
-    if (o.stepLog !== null) this.stepLog = new StepLog(o.stepLog, resume !== undefined);
-    this.state = createCoordinatorState(machineConfig(o, counts, resume), this.clock());
+    if (o.stepLog !== null && this.finishedAtStart === null) this.stepLog = new StepLog(o.stepLog, resume !== undefined);
+    const initial = createCoordinatorState(machineConfig(o, counts, resume), this.clock());
+    // A finished run takes no workers: the machine refuses them as it does at the end of a run.
+    this.state = this.finishedAtStart === null ? initial : { ...initial, phase: 'finished' };
+    if (this.finishedAtStart !== null) this.ended = true;
     this.observer.attach(this.state);
 
     const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -248,7 +278,12 @@ export class CoordinatorServer {
 
   /** The run as `/status` shows it. */
   status(): RunStatus {
-    return this.observer.status();
+    return this.finishedAtStart?.record?.status ?? this.observer.status();
+  }
+
+  /** After `start()`: the finished run it found to resume (see `ifFinished`), or null when it trains. */
+  get finished(): FinishedAtStart | null {
+    return this.finishedAtStart;
   }
 
   /** Takes a checkpoint now (rank 0 sends its state after its current step). */
@@ -293,7 +328,8 @@ export class CoordinatorServer {
     if (!this.ended) this.endRun(null, new RunFailedError(COORDINATOR_ERROR_CODES.interrupted, 'the coordinator was closed before the run ended'));
   }
 
-  private checkResumable(header: CheckpointHeader, path: string): void {
+  /** Throws when `header` cannot be resumed here; returns whether its run is finished (and `ifFinished` lets that be). */
+  private checkResumable(header: CheckpointHeader, path: string): boolean {
     const o = this.options;
     const mismatches: string[] = [];
     for (const key of Object.keys(o.model) as (keyof typeof o.model)[]) {
@@ -302,9 +338,13 @@ export class CoordinatorServer {
       if (header.model[key] !== o.model[key]) mismatches.push(`model.${key} is ${String(header.model[key])} there and ${String(o.model[key])} here`);
     }
     if (mismatches.length > 0) throw new CheckpointMismatchError(`${path} cannot be resumed: ${mismatches.join('; ')}`);
-    if (header.position.epoch >= o.epochs) {
-      throw new CheckpointMismatchError(`${path} was taken after epoch ${header.position.epoch} of a run of ${o.epochs}; ask for more --epochs to continue it`);
+    if (header.position.epoch < o.epochs) return false;
+    if (o.ifFinished === 'refuse') {
+      throw new CheckpointMismatchError(
+        `${path} was taken after epoch ${header.position.epoch} of a run of ${o.epochs}; ask for more --epochs to continue it (or --if-finished exit-0 or serve)`,
+      );
     }
+    return true;
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -471,6 +511,17 @@ export class CoordinatorServer {
     if (!tokensEqual(message.token, this.options.token)) {
       return this.refuse(conn, CLOSE_CODES.policyViolation, PROTOCOL_ERROR_CODES.badToken, `worker ${message.workerId} presented a wrong token`);
     }
+    const agreed = this.peerTls;
+    if (agreed !== null && agreed.tls !== message.peerTls) {
+      const mode = (tls: boolean): string => (tls ? 'serves TLS (--tls-cert, --tls-key and --tls-ca)' : 'is plaintext');
+      return this.refuse(
+        conn,
+        CLOSE_CODES.policyViolation,
+        CONNECTION_ERROR_CODES.peerTlsMismatch,
+        `worker ${message.workerId}'s peer port ${mode(message.peerTls)}, but the peer ports of this run's workers ${agreed.tls ? 'serve TLS' : 'are plaintext'} (as worker ${agreed.workerId} said first): ring neighbours could not connect; give every worker the same TLS options`,
+      );
+    }
+    this.peerTls ??= { tls: message.peerTls, workerId: message.workerId };
     if (conn.helloTimer !== null) clearTimeout(conn.helloTimer);
     conn.helloTimer = null;
     conn.settleAdmission?.();
@@ -783,11 +834,35 @@ export class CoordinatorServer {
     this.checkpointWrites = this.checkpointWrites.then(async () => {
       try {
         const path = await writeCheckpoint(dir, header, effect.bytes, o.keepCheckpoints);
+        this.lastCheckpointStep = effect.step;
         this.feed({ type: 'checkpoint-written', atMs: this.clock(), path, step: effect.step });
       } catch (error) {
         this.feed({ type: 'checkpoint-written', atMs: this.clock(), path: dir, step: effect.step, error: (error as Error).message });
       }
     });
+  }
+
+  /**
+   * Leaves the final status and metrics beside the checkpoints, for a coordinator restarted on
+   * this finished run to show. A run without checkpoints has nothing to restart from.
+   */
+  private async recordFinishedRun(): Promise<void> {
+    const dir = this.options.checkpointDir;
+    if (dir === null || this.lastCheckpointStep === null) return;
+    try {
+      const status = this.observer.status();
+      const path = await writeFinishedRun(dir, {
+        formatVersion: 1,
+        finishedAt: new Date(this.clock()).toISOString(),
+        step: this.lastCheckpointStep,
+        epoch: this.state?.epoch ?? status.progress.epoch,
+        status,
+        metrics: await this.registry.metrics(),
+      });
+      this.logger.info({ path }, `recorded the finished run in ${path}`);
+    } catch (error) {
+      this.logger.error({}, `a coordinator restarted on this run will show only what its checkpoint says: ${(error as Error).message}`);
+    }
   }
 
   private endRun(result: RunResult | null, error: Error | null): void {
@@ -797,11 +872,22 @@ export class CoordinatorServer {
     setTimeout(() => {
       for (const conn of this.connections.values()) conn.socket.terminate();
     }, this.options.closeGraceMs).unref();
-    void this.checkpointWrites.then(() => {
+    void this.checkpointWrites.then(async () => {
+      if (result !== null) await this.recordFinishedRun();
       if (result !== null) this.resolveDone(result);
       else this.rejectDone(error ?? new Error('the run failed'));
     });
   }
+}
+
+/** A finished run found by `start()`, which trains nothing on it. */
+export interface FinishedAtStart {
+  /** The newest checkpoint, taken after the last epoch. */
+  checkpoint: string;
+  step: number;
+  epoch: number;
+  /** What the run left at its end; null when it left none (`/status` then says only what the checkpoint does). */
+  record: FinishedRun | null;
 }
 
 /** The metric's reason for an error code sent to a connection that had not authenticated. */
@@ -815,6 +901,8 @@ function refusalReasonOf(errorCode: string): RefusalReason {
       return 'bad_token';
     case PROTOCOL_ERROR_CODES.wrongVersion:
       return 'wrong_version';
+    case CONNECTION_ERROR_CODES.peerTlsMismatch:
+      return 'misconfigured';
     default:
       return 'malformed';
   }

@@ -77,7 +77,7 @@ describe('the coordinator port after a scripted run of two workers', () => {
     const stranger = new WebSocket(url);
     stranger.on('error', () => {});
     await new Promise((resolve) => stranger.once('open', resolve));
-    stranger.send(encodeMessage({ v: PROTOCOL_VERSION, type: 'hello', token: 'wrong-token-of-a-stranger', workerId: 'stranger', hostname: 'x', pid: 1, backend: 'x', peerAddress: { host: '127.0.0.1', port: 9 }, generation: 0, heartbeatsDuringSteps: true }));
+    stranger.send(encodeMessage({ v: PROTOCOL_VERSION, type: 'hello', token: 'wrong-token-of-a-stranger', workerId: 'stranger', hostname: 'x', pid: 1, backend: 'x', peerAddress: { host: '127.0.0.1', port: 9 }, generation: 0, heartbeatsDuringSteps: true, peerTls: false }));
     await new Promise((resolve) => stranger.once('close', resolve));
 
     workers = [

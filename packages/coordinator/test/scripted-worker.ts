@@ -101,6 +101,7 @@ export async function startScriptedWorker(options: ScriptedWorkerOptions): Promi
     peerAddress: { host: '127.0.0.1', port: 9 },
     generation: 0,
     heartbeatsDuringSteps: options.heartbeatsDuringSteps ?? true,
+    peerTls: false,
   });
   return { socket, received, closed };
 }

@@ -67,7 +67,7 @@ export function connect(url: string, options: WebSocket.ClientOptions = {}): Pro
   });
 }
 
-export function hello(workerId: string, token = TOKEN, heartbeatsDuringSteps = true): Uint8Array {
-  return encodeMessage({ v: PROTOCOL_VERSION, type: 'hello', token, workerId, hostname: 'test-host', pid: 42, backend: 'none', peerAddress: { host: '127.0.0.1', port: 9 }, generation: 0, heartbeatsDuringSteps });
+export function hello(workerId: string, token = TOKEN, heartbeatsDuringSteps = true, peerTls = false): Uint8Array {
+  return encodeMessage({ v: PROTOCOL_VERSION, type: 'hello', token, workerId, hostname: 'test-host', pid: 42, backend: 'none', peerAddress: { host: '127.0.0.1', port: 9 }, generation: 0, heartbeatsDuringSteps, peerTls });
 }
 

@@ -37,6 +37,28 @@ describe('the coordinator server', () => {
     expect(server.snapshot?.phase).toBe('rendezvous');
   });
 
+  it('refuses a worker whose peer port speaks TLS when the run\'s do not (and the other way), naming both, and keeps the run', async () => {
+    const { server, url } = await startServer();
+    const plain = await connect(url);
+    plain.socket.send(hello('plain-1'));
+    await expect.poll(() => plain.received[0]?.type).toBe('welcome');
+    const tls = await connect(url);
+    tls.socket.send(hello('tls-1', TOKEN, true, true));
+    expect((await tls.closed).code).toBe(1008);
+    expect(tls.received[0]).toMatchObject({
+      type: 'error',
+      code: 'RINGTRAIN_PEER_TLS_MISMATCH',
+      message: expect.stringMatching(/worker tls-1's peer port serves TLS .*, but the peer ports of this run's workers are plaintext \(as worker plain-1 said first\)/),
+    });
+    // One that agrees still joins.
+    const second = await connect(url);
+    second.socket.send(hello('plain-2'));
+    await expect.poll(() => second.received[0]?.type).toBe('welcome');
+    expect(server.snapshot?.workers.map((w) => w.workerId).sort()).toEqual(['plain-1', 'plain-2']);
+    plain.socket.close();
+    second.socket.close();
+  });
+
   it('closes a connection that says nothing within helloTimeoutMs', async () => {
     const { url } = await startServer({ helloTimeoutMs: 100 });
     const silent = await connect(url);

@@ -227,7 +227,7 @@ export function renderEffect(e: Effect): string | null {
     }
     case 'finished': {
       const r = e.result;
-      return `finished steps=${r.steps} workers=${r.workers} generations=${r.generations} discarded=${r.stepsDiscarded} recovery-s=${fmt(r.recoverySeconds)} checksums-agreed=${r.checksumsAgreed} test-acc=${fmt(r.testAccuracy)} train-acc=${fmt(r.trainAccuracy)} train-loss=${fmt(r.trainLoss)} ex/s=${fmt(r.examplesPerSecond)} wall-s=${fmt(r.wallSeconds)}${r.timeToAccuracy.map((t) => ` tta-${t.target}=${fmt(t.wallSeconds)}`).join('')}${r.stoppedEarly === null ? '' : ` stopped-early="${r.stoppedEarly}"`}`;
+      return `finished steps=${r.steps} workers=${r.workers} generations=${r.generations} discarded=${r.stepsDiscarded} recovery-s=${fmt(r.recoverySeconds)} checksums-agreed=${r.checksumsAgreed} test-acc=${fmt(r.testAccuracy)} train-acc=${fmt(r.trainAccuracy)} train-loss=${fmt(r.trainLoss)} ex/s=${fmt(r.examplesPerSecond)} wall-s=${fmt(r.wallSeconds)}${r.timeToAccuracy.map((t) => ` tta-${t.target}=${fmt(t.wallSeconds)}`).join('')}${r.unevenBatches.map((u) => ` uneven-batch=${u.globalBatchSize}@${u.worldSize}`).join('')}${r.stoppedEarly === null ? '' : ` stopped-early="${r.stoppedEarly}"`}`;
     }
     case 'failed':
       return `failed ${e.code} "${e.message}"`;

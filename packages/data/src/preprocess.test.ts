@@ -127,6 +127,29 @@ describe('preprocessBatch', () => {
     expect(mirrored).toBeLessThan(48);
   });
 
+  it('with alternating flips, shows each image on the other side every epoch, half of them mirrored in epoch 0', () => {
+    const indices = range(64);
+    const plain = preprocessBatch(images, SIZE, SIZE, indices);
+    const epochs = [0, 1, 2, 5].map((epoch) => preprocessBatch(images, SIZE, SIZE, indices, { augment: { seed: 1, epoch, cropPaddingPx: 0, alternateFlips: true } }));
+    const isMirrored = (batch: Float32Array, b: number): boolean => {
+      const original = imageOf(plain, b, SIZE);
+      const out = imageOf(batch, b, SIZE);
+      if (JSON.stringify(out) === JSON.stringify(original)) return false;
+      expect(out).toEqual(original.map((row) => [...row].reverse()));
+      return true;
+    };
+    let mirroredAtStart = 0;
+    for (let b = 0; b < indices.length; b++) {
+      const [e0, e1, e2, e5] = epochs.map((batch) => isMirrored(batch as Float32Array, b));
+      expect(e1).toBe(!e0);
+      expect(e2).toBe(e0);
+      expect(e5).toBe(e1);
+      if (e0 === true) mirroredAtStart++;
+    }
+    expect(mirroredAtStart).toBeGreaterThan(16);
+    expect(mirroredAtStart).toBeLessThan(48);
+  });
+
   it('crops from a padded image: each output is its image shifted by at most the padding', () => {
     const indices = range(40);
     const padding = 4;

@@ -39,6 +39,13 @@ export interface AugmentOptions {
    * @default true
    */
   flip?: boolean;
+  /**
+   * With `flip`, flip each image on every other epoch instead of at random: the side of epoch 0
+   * is drawn once per image, and each later epoch shows the other side (airbench's alternating
+   * flip). Every image is seen mirrored in half the epochs, never twice in a row the same way.
+   * @default false
+   */
+  alternateFlips?: boolean;
 }
 
 export interface PreprocessOptions {
@@ -102,6 +109,7 @@ export function preprocessBatch(
     requireInteger('augment.epoch', augment.epoch, 0);
   }
   const flip = augment !== undefined && (augment.flip ?? true);
+  const alternate = augment?.alternateFlips === true;
 
   const n = indices.length;
   const outPixels = size * size;
@@ -138,10 +146,16 @@ export function preprocessBatch(
     const window = 2 * cropPaddingPx + 1;
     const shiftY = rng.nextBelow(window) - cropPaddingPx;
     const shiftX = rng.nextBelow(window) - cropPaddingPx;
-    const flipped = rng.nextFloat() < 0.5 && flip;
+    const drawn = rng.nextFloat() < 0.5;
+    const flipped = flip && (alternate ? firstFlip(augment.seed, index) !== (augment.epoch % 2 === 1) : drawn);
     copyShifted(resized, size, shiftY, shiftX, flipped, background, out, target);
   }
   return out;
+}
+
+/** The side image `index` shows in epoch 0 under alternating flips: one draw per image and seed. */
+function firstFlip(seed: number, index: number): boolean {
+  return new Xoshiro128([PRNG_DOMAIN.firstFlip, seed, index]).nextFloat() < 0.5;
 }
 
 /**

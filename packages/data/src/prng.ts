@@ -9,7 +9,7 @@ const TWO_POW_32 = 4294967296;
 const GOLDEN_GAMMA = 0x9e3779b9;
 
 /** Stream domains, so the sampler's and the augmentation's streams never coincide. */
-export const PRNG_DOMAIN = { permutation: 1, augmentation: 2 } as const;
+export const PRNG_DOMAIN = { permutation: 1, augmentation: 2, firstFlip: 3 } as const;
 
 /** murmur3's 32-bit finaliser: a bijection that spreads every input bit over the output. */
 function mix32(x: number): number {

@@ -18,6 +18,8 @@ export const REFUSAL_REASONS = Object.freeze([
   'malformed',
   /** A TLS handshake that failed: a plaintext client, a certificate of another CA, an expired one. */
   'tls_handshake',
+  /** A worker holding the token whose settings cannot work with the run's (its peer TLS mode). */
+  'misconfigured',
 ] as const);
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];

@@ -81,8 +81,46 @@ describe('JobSet and Kubeflow Trainer manifests', () => {
       runtime.spec.podGroupPolicy = policy;
       expect(validateKubernetesObject(runtime), JSON.stringify(policy)).toEqual([]);
     }
-    runtime.spec.podGroupPolicy = { volcano: {}, coscheduling: {} };
-    expect(validateKubernetesObject(runtime)).toEqual(['/spec/podGroupPolicy must NOT have more than 1 properties']);
+    runtime.spec.podGroupPolicy = { volcano: { networkTopology: { mode: 'strict' } } };
+    expect(validateKubernetesObject(runtime)).toEqual(['/spec/podGroupPolicy/volcano/networkTopology/mode must be equal to one of the allowed values']);
+  });
+
+  it('refuses what the upstream CRDs refuse and their hand-written copies once let through', () => {
+    const jobset = readYaml<Obj>(JOBSET_FILE);
+    // The JobSet CRD's CEL rule: InOrder startup and dependsOn exclude each other.
+    jobset.spec.startupPolicy = { startupPolicyOrder: 'InOrder' };
+    // Values of a newer JobSet API (the one Trainer embeds), not of the JobSet CRD checked.
+    jobset.spec.failurePolicy.restartStrategy = 'InPlaceRestart';
+    jobset.spec.failurePolicy.rules = [{ name: 'again', action: 'RestartJob' }];
+    jobOf(jobset.spec, 'workers').template.metadata = { generateName: 'w-' };
+    expect(validateKubernetesObject(jobset).sort()).toEqual(
+      [
+        '/spec must NOT be valid',
+        '/spec/failurePolicy/restartStrategy must be equal to one of the allowed values',
+        '/spec/failurePolicy/rules/0/action must be equal to one of the allowed values',
+        '/spec/replicatedJobs/1/template/metadata/generateName is not a field of jobset.x-k8s.io/v1alpha2 JobSet',
+      ].sort(),
+    );
+    jobset.spec.startupPolicy.startupPolicyOrder = 'AnyOrder';
+    jobset.spec.failurePolicy = { maxRestarts: 2 };
+    delete jobOf(jobset.spec, 'workers').template.metadata;
+    expect(validateKubernetesObject(jobset)).toEqual([]);
+
+    const runtime = readYaml<Obj>(RUNTIME_FILE);
+    runtime.status = {};
+    runtime.spec.mlPolicy.mpi = { mpiImplementation: 'Intel' };
+    runtime.spec.mlPolicy.jax = {};
+    expect(validateKubernetesObject(runtime).sort()).toEqual(
+      [
+        '/status is not a field of trainer.kubeflow.org/v1alpha1 TrainingRuntime',
+        '/spec/mlPolicy/mpi/mpiImplementation must be equal to one of the allowed values',
+        '/spec/mlPolicy must NOT be valid',
+      ].sort(),
+    );
+    // Trainer's JobSet takes InPlaceRestart and up to five dependencies.
+    const inRuntime = readYaml<Obj>(RUNTIME_FILE);
+    inRuntime.spec.template.spec.failurePolicy.restartStrategy = 'InPlaceRestart';
+    expect(validateKubernetesObject(inRuntime)).toEqual([]);
   });
 
   it("keeps the TrainingRuntime's JobSet the JobSet of deploy/k8s/jobset, but for the names Trainer overrides", () => {
@@ -106,11 +144,17 @@ describe('JobSet and Kubeflow Trainer manifests', () => {
     const deployment = readYaml<Obj>(DEPLOYMENT_FILE).spec.template.spec.containers[0];
     const inJobSet = podOf(jobOf(readYaml<Obj>(JOBSET_FILE).spec, 'coordinator')).containers[0];
     const inRuntime = podOf(jobOf(readYaml<Obj>(RUNTIME_FILE).spec.template.spec, 'coordinator')).containers[0];
+    const ifFinished = (args: string[]) => args[args.indexOf('--if-finished') + 1];
+    const withoutIfFinished = (args: string[]) => args.filter((_a, i) => args[i] !== '--if-finished' && args[i - 1] !== '--if-finished');
     for (const other of [inJobSet, inRuntime]) {
       expect(other.command).toEqual(deployment.command);
-      expect(other.args).toEqual(deployment.args);
+      expect(withoutIfFinished(other.args)).toEqual(withoutIfFinished(deployment.args));
       expect(other.readinessProbe.httpGet.path).toBe('/readyz');
+      // A Job's coordinator on a finished run exits 0, so its Job completes.
+      expect(ifFinished(other.args)).toBe('exit-0');
     }
+    // A Deployment restarts what exits: its coordinator keeps serving the finished run.
+    expect(ifFinished(deployment.args)).toBe('serve');
     // Each run keeps its checkpoints in a directory of its own name on the shared volume.
     expect(env(inJobSet, 'CHECKPOINT_DIR').value).toBe('/var/lib/ringtrain/checkpoints/$(JOBSET_NAME)');
     expect(env(deployment, 'CHECKPOINT_DIR').value).toMatch(/^\/var\/lib\/ringtrain\/checkpoints\/[a-z-]+$/);

@@ -5,9 +5,11 @@
  * Their probes are asked on the paths the manifests name: readiness means taking workers (the
  * coordinator) or being in a ring (a worker), liveness only answering. A worker killed as an
  * evicted pod is, and its replacement started from the same arguments as a restarted pod,
- * change the world of the running job; a coordinator started again on the same volume resumes.
+ * change the world of the running job. At the end the Deployment's coordinator stays up serving
+ * the finished run (a Deployment restarts whatever exits), a coordinator pod restarted on that
+ * volume serves it as it ended, and the JobSet's exits 0 (its Job completes) instead of failing.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,6 +22,8 @@ type Obj = Record<string, any>;
 const BASE = join(DEPLOY_DIR, 'k8s', 'base');
 const coordinatorContainer = readYaml<Obj>(join(BASE, 'coordinator-deployment.yaml')).spec.template.spec.containers[0];
 const workerContainer = readYaml<Obj>(join(BASE, 'worker-statefulset.yaml')).spec.template.spec.containers[0];
+const jobSetCoordinator = readYaml<Obj>(join(DEPLOY_DIR, 'k8s', 'jobset', 'jobset.yaml')).spec.replicatedJobs.find((j: Obj) => j.name === 'coordinator').template.spec.template.spec
+  .containers[0];
 const TOKEN = 'c'.repeat(64);
 /** A run small enough to train in seconds: a quarter-width ResNet-18 on 8,192 images. */
 const SMALL_RUN = ['--limit-train', '8192', '--limit-test', '256', '--width', '0.25', '--batch-size', '64', '--log-format', 'json'];
@@ -43,6 +47,13 @@ function withFlags(args: readonly string[], values: Record<string, string>): str
   return out;
 }
 
+/** `args` without `flag` and its value. */
+function withoutFlag(args: readonly string[], flag: string): string[] {
+  const at = args.indexOf(flag);
+  if (at < 0) throw new Error(`the manifest passes no ${flag}`);
+  return [...args.slice(0, at), ...args.slice(at + 2)];
+}
+
 /** The probe paths of a container, as the manifest names them. */
 const probePaths = (container: Obj) => ({
   readiness: container.readinessProbe.httpGet.path as string,
@@ -57,12 +68,12 @@ afterAll(async () => {
 });
 
 /** The coordinator container's command run as Kubernetes would run it, tini left out. */
-function startCoordinator(port: number, checkpointDir: string, extra: readonly string[] = []): RingtrainProcess {
-  const command: string[] = coordinatorContainer.command;
+function startCoordinator(port: number, checkpointDir: string, extra: readonly string[] = [], container: Obj = coordinatorContainer): RingtrainProcess {
+  const command: string[] = container.command;
   expect(command.slice(0, 4)).toEqual(['tini', '--', 'sh', '-c']);
-  const env = { CHECKPOINT_DIR: checkpointDir, RINGTRAIN_TOKEN: TOKEN };
+  const env = { CHECKPOINT_DIR: checkpointDir, RINGTRAIN_TOKEN: TOKEN, JOBSET_NAME: 'ringtrain' };
   const args = withFlags(
-    (coordinatorContainer.args as string[]).map((a) => expand(a, env)),
+    (container.args as string[]).map((a) => expand(a, env)),
     { '--host': '127.0.0.1', '--port': String(port) },
   );
   const process = startRingtrain(REPO_ROOT, [...args, ...SMALL_RUN, ...extra], env, ['sh', ...command.slice(3)]);
@@ -98,10 +109,11 @@ describe('the probes and restarts of deploy/k8s/base, on real processes', () => 
     expect(probePaths(workerContainer)).toEqual({ readiness: '/readyz', liveness: '/healthz' });
   });
 
-  it('is ready as the manifests mean it, goes on when a worker is lost and rejoined, and resumes a restarted coordinator', async () => {
+  it('is ready as the manifests mean it, goes on when a worker is lost and rejoined, and serves its finished run across coordinator restarts', async () => {
     const port = await freePort();
     const checkpoints = join(scratch, 'checkpoints', 'ringtrain-coordinator');
-    const coordinator = startCoordinator(port, checkpoints);
+    const summaryJson = join(scratch, 'summary.json');
+    const coordinator = startCoordinator(port, checkpoints, ['--summary-json', summaryJson]);
     const http = `http://127.0.0.1:${port}`;
     const ready = await pollHttp(`${http}/readyz`, answers(200), 120_000);
     expect(ready.body).toMatchObject({ status: 'ready', phase: 'rendezvous', workers: 0, maxWorkers: 8, seats: 8 });
@@ -137,17 +149,58 @@ describe('the probes and restarts of deploy/k8s/base, on real processes', () => 
     expect((rejoined.body as Obj).generation).toBeGreaterThan((lost.body as Obj).membership.generation);
     expect((rejoined.body as Obj).steps).toBeGreaterThan(0);
 
-    // The run ends: everyone exits cleanly, and the coordinator has checkpointed on its volume.
-    expect(await coordinator.exited).toBe(0);
+    // The run ends: the workers exit cleanly, the coordinator has checkpointed on its volume and,
+    // as a Deployment's container must, stays up answering for the finished run.
     expect(await a.exited).toBe(0);
     expect(await c.exited).toBe(0);
+    const ended = await pollHttp(`${http}/status`, (_s, body) => (body as Obj).phase === 'finished', 120_000, logs);
     expect(readdirSync(checkpoints).filter((f) => f.endsWith('.rtck')).length).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await Promise.race([coordinator.exited, 'still running'])).toBe('still running');
+    expect((await fetch(`${http}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${http}/readyz`)).json()).toMatchObject({ status: 'finished', phase: 'finished' });
+    const summary = JSON.parse(readFileSync(summaryJson, 'utf8')) as Obj;
+    const final = ended.body as Obj;
+    const metricsAtEnd = await (await fetch(`${http}/metrics`)).text();
+    // The pod deleted or its node lost: SIGTERM ends a served finished run, cleanly. (The exit
+    // status seen here is npx's, which the signal to the whole group ends too.)
+    await coordinator.stop();
+    await coordinator.waitForLog(/^stopped serving the finished run$/, 1000);
 
-    // The coordinator's pod restarted on the same volume: the wrapper adds --resume, and this
-    // checkpoint, taken after the last epoch, is refused for asking no further epoch.
+    // Its replacement on the same volume: the wrapper adds --resume, the checkpoint is of the
+    // last epoch, and it serves the run as it ended instead of failing into a crash loop.
     const again = startCoordinator(port, checkpoints);
-    expect(await again.exited).not.toBe(0);
-    expect(again.lines.join('\n')).toMatch(/was taken after epoch 1 of a run of 1; ask for more --epochs to continue it/);
+    await again.waitForLog(/^the run is finished: .* nothing to train$/, 120_000);
+    const served = (await pollHttp(`${http}/status`, answers(200), 120_000)).body as Obj;
+    // Nothing lost: the figures the first coordinator's summary gave, the history of epochs,
+    // generations and workers it showed at its end.
+    expect(served.phase).toBe('finished');
+    expect(served.progress.stepsDone).toBe(summary.steps);
+    expect(served.membership.generation).toBe(final.membership.generation);
+    expect(served.epochs.at(-1).testAccuracy).toBe(summary.testAccuracy);
+    expect(served.epochs).toEqual(final.epochs);
+    expect(served.membership.generations).toEqual(final.membership.generations);
+    expect(served.workers.map((w: Obj) => w.workerId)).toEqual(final.workers.map((w: Obj) => w.workerId));
+    expect(served.membership.generations.length).toBeGreaterThan(1);
+    const stepsLine = (text: string) => text.split('\n').find((l) => /^ringtrain_steps_completed_total /.test(l));
+    expect(stepsLine(metricsAtEnd)).toBeDefined();
+    expect(stepsLine(await (await fetch(`${http}/metrics`)).text())).toBe(stepsLine(metricsAtEnd));
+    expect((await fetch(`${http}/readyz`)).status).toBe(503);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await Promise.race([again.exited, 'still running'])).toBe('still running');
+    await again.stop();
+    await again.waitForLog(/^stopped serving the finished run$/, 1000);
+
+    // The JobSet's coordinator restarted on a finished run exits 0, so its Job completes.
+    const jobSet = startCoordinator(port, checkpoints, [], jobSetCoordinator);
+    expect(await jobSet.exited).toBe(0);
+    expect(jobSet.lines.join('\n')).toMatch(/the run is finished: .*nothing to train/);
+
+    // Without --if-finished a resume of a finished run is refused, naming what to ask for.
+    const refusing = { ...coordinatorContainer, args: withoutFlag(coordinatorContainer.args as string[], '--if-finished') };
+    const refused = startCoordinator(port, checkpoints, [], refusing);
+    expect(await refused.exited).not.toBe(0);
+    expect(refused.lines.join('\n')).toMatch(/was taken after epoch 1 of a run of 1; ask for more --epochs to continue it/);
     // Asked for a second epoch, it goes on from that checkpoint and takes workers again.
     const longer = startCoordinator(port, checkpoints, ['--epochs', '2']);
     const resumed = await longer.waitForLog(/^resuming from /, 120_000);

@@ -52,21 +52,43 @@ class BasicBlock(nn.Module):
         return torch.relu(y + (x if self.shortcut is None else self.shortcut(x)))
 
 
-def resnet18_d2l(channels: int = 1, classes: int = 10) -> nn.Module:
-    stem = nn.Sequential(
-        nn.Conv2d(channels, 64, 7, stride=2, padding=3, bias=False),
-        nn.BatchNorm2d(64),
+# ringtrain's stems (packages/model/src/resnet-table.ts, STEMS): kernel, stride, 3x3/2 max-pool.
+STEMS = {"d2l": (7, 2, True), "small": (3, 1, False), "compact": (3, 1, True)}
+
+
+def scale_width(width: int, multiplier: float) -> int:
+    """ringtrain's `scaleWidth`: JavaScript's Math.round (halves up, unlike Python's round), at least 1."""
+    return max(1, math.floor(width * multiplier + 0.5))
+
+
+def resnet18(stem: str = "d2l", width: float = 1.0, channels: int = 1, classes: int = 10) -> nn.Module:
+    """ResNet-18 with one of ringtrain's stems and its width multiplier on the stem and every stage.
+
+    Stride-2 layers pad 1 on every side, where ringtrain's 'same' padding pads only the bottom and
+    right of an even input: the shapes agree, the windows sit one pixel apart.
+    """
+    kernel, stride, max_pool = STEMS[stem]
+    stem_width = scale_width(64, width)
+    layers = [
+        nn.Conv2d(channels, stem_width, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(stem_width),
         nn.ReLU(),
-        nn.MaxPool2d(3, stride=2, padding=1),
-    )
+    ]
+    if max_pool:
+        layers.append(nn.MaxPool2d(3, stride=2, padding=1))
     stages = []
-    in_channels = 64
-    for index, width in enumerate((64, 128, 256, 512)):
+    in_channels = stem_width
+    for index, stage_width in enumerate((64, 128, 256, 512)):
+        out_channels = scale_width(stage_width, width)
         first_stride = 1 if index == 0 else 2
-        stages.append(BasicBlock(in_channels, width, first_stride))
-        stages.append(BasicBlock(width, width, 1))
-        in_channels = width
-    return nn.Sequential(stem, *stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, classes))
+        stages.append(BasicBlock(in_channels, out_channels, first_stride))
+        stages.append(BasicBlock(out_channels, out_channels, 1))
+        in_channels = out_channels
+    return nn.Sequential(nn.Sequential(*layers), *stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(in_channels, classes))
+
+
+def resnet18_d2l(channels: int = 1, classes: int = 10) -> nn.Module:
+    return resnet18("d2l", 1.0, channels, classes)
 
 
 def positive_int(text: str) -> int:

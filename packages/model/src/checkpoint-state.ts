@@ -1,16 +1,19 @@
 /**
  * Training state as one byte array and back, bit for bit: the values of every parameter and
- * running statistic (in flat-layout order), the SGD momentum buffer and the step counter.
+ * running statistic (in flat-layout order), the SGD momentum buffer, the weight average (see
+ * `weight-average.ts`) and the step counter. These bytes are what a checkpoint stores and what
+ * a joining replica is sent, so everything a replica carries from step to step belongs here.
  *
  * Format, little-endian:
  *
  *   offset 0   "RTCK"                    magic
- *   offset 4   u32 version (1)
+ *   offset 4   u32 version (2; version 1, without the weight average, is still read)
  *   offset 8   u32 header length H
  *   offset 12  H bytes of UTF-8 JSON     CheckpointHeader
  *   …          zero padding to a multiple of 4
  *   …          f32 × layout.totalLength   parameters then statistics (flat-layout order)
  *   …          f32 × layout.gradientLength  momentum buffer, only when header.hasMomentumBuffer
+ *   …          f32 × layout.totalLength   weight average, only when header.hasWeightAverage
  *
  * The header carries the layout digest, so state is never loaded into another architecture.
  */
@@ -18,7 +21,9 @@ import { CheckpointStateCorruptError, CheckpointStateMismatchError } from './err
 import type { FlatLayout } from './flat-layout.ts';
 
 const MAGIC = 'RTCK';
-const VERSION = 1;
+const VERSION = 2;
+/** Versions `decodeTrainingState` reads: 1 is 2 without `hasWeightAverage` (never an average). */
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 const PREFIX_BYTES = 12;
 
 export interface TrainingState {
@@ -28,6 +33,11 @@ export interface TrainingState {
   readonly values: Float32Array;
   /** SGD momentum buffer in gradient-section layout, null before the first step. */
   readonly momentumBuffer: Float32Array | null;
+  /**
+   * The weight average in the layout of `values`, null when the run keeps none.
+   * @default null
+   */
+  readonly weightAverage?: Float32Array | null;
 }
 
 interface CheckpointHeader {
@@ -36,6 +46,8 @@ interface CheckpointHeader {
   readonly gradientLength: number;
   readonly step: number;
   readonly hasMomentumBuffer: boolean;
+  /** Absent in version 1. */
+  readonly hasWeightAverage?: boolean;
 }
 
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
@@ -54,17 +66,25 @@ export function encodeTrainingState(layout: FlatLayout, state: TrainingState): U
       `cannot encode a momentum buffer of ${state.momentumBuffer.length} values for a layout of ${layout.gradientLength} parameters`,
     );
   }
+  const weightAverage = state.weightAverage ?? null;
+  if (weightAverage !== null && weightAverage.length !== layout.totalLength) {
+    throw new CheckpointStateMismatchError(
+      `cannot encode a weight average of ${weightAverage.length} values for a layout of ${layout.totalLength}`,
+    );
+  }
   const header: CheckpointHeader = {
     layoutDigest: layout.digest,
     totalLength: layout.totalLength,
     gradientLength: layout.gradientLength,
     step: state.step,
     hasMomentumBuffer: state.momentumBuffer !== null,
+    hasWeightAverage: weightAverage !== null,
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
   const dataOffset = align4(PREFIX_BYTES + headerBytes.length);
   const momentumLength = state.momentumBuffer?.length ?? 0;
-  const bytes = new Uint8Array(dataOffset + 4 * (layout.totalLength + momentumLength));
+  const averageLength = weightAverage?.length ?? 0;
+  const bytes = new Uint8Array(dataOffset + 4 * (layout.totalLength + momentumLength + averageLength));
   const view = new DataView(bytes.buffer);
   bytes.set(new TextEncoder().encode(MAGIC), 0);
   view.setUint32(4, VERSION, true);
@@ -72,10 +92,11 @@ export function encodeTrainingState(layout: FlatLayout, state: TrainingState): U
   bytes.set(headerBytes, PREFIX_BYTES);
   bytes.set(asBytes(state.values), dataOffset);
   if (state.momentumBuffer !== null) bytes.set(asBytes(state.momentumBuffer), dataOffset + 4 * layout.totalLength);
+  if (weightAverage !== null) bytes.set(asBytes(weightAverage), dataOffset + 4 * (layout.totalLength + momentumLength));
   return bytes;
 }
 
-export function decodeTrainingState(layout: FlatLayout, bytes: Uint8Array): TrainingState {
+export function decodeTrainingState(layout: FlatLayout, bytes: Uint8Array): TrainingState & { readonly weightAverage: Float32Array | null } {
   if (bytes.length < PREFIX_BYTES) {
     throw new CheckpointStateCorruptError(`checkpoint is truncated: ${bytes.length} bytes, the prefix alone has ${PREFIX_BYTES}`);
   }
@@ -85,8 +106,10 @@ export function decodeTrainingState(layout: FlatLayout, bytes: Uint8Array): Trai
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(4, true);
-  if (version !== VERSION) {
-    throw new CheckpointStateCorruptError(`checkpoint format version ${version} is not supported (expected ${VERSION})`);
+  if (!READABLE_VERSIONS.includes(version)) {
+    throw new CheckpointStateCorruptError(
+      `checkpoint format version ${version} is not supported (this build reads ${READABLE_VERSIONS.join(' and ')})`,
+    );
   }
   const headerLength = view.getUint32(8, true);
   if (PREFIX_BYTES + headerLength > bytes.length) {
@@ -103,7 +126,8 @@ export function decodeTrainingState(layout: FlatLayout, bytes: Uint8Array): Trai
   }
   const dataOffset = align4(PREFIX_BYTES + headerLength);
   const momentumLength = header.hasMomentumBuffer ? layout.gradientLength : 0;
-  const expected = dataOffset + 4 * (layout.totalLength + momentumLength);
+  const averageLength = header.hasWeightAverage === true ? layout.totalLength : 0;
+  const expected = dataOffset + 4 * (layout.totalLength + momentumLength + averageLength);
   if (bytes.length !== expected) {
     throw new CheckpointStateCorruptError(`checkpoint has ${bytes.length} bytes, its header implies ${expected}`);
   }
@@ -111,7 +135,9 @@ export function decodeTrainingState(layout: FlatLayout, bytes: Uint8Array): Trai
   const momentumBuffer = header.hasMomentumBuffer
     ? readFloats(bytes, dataOffset + 4 * layout.totalLength, layout.gradientLength)
     : null;
-  return { step: header.step, values, momentumBuffer };
+  const weightAverage =
+    averageLength === 0 ? null : readFloats(bytes, dataOffset + 4 * (layout.totalLength + momentumLength), layout.totalLength);
+  return { step: header.step, values, momentumBuffer, weightAverage };
 }
 
 function parseHeader(bytes: Uint8Array): CheckpointHeader {
@@ -130,7 +156,8 @@ function parseHeader(bytes: Uint8Array): CheckpointHeader {
     !Number.isInteger(header.gradientLength) ||
     !Number.isInteger(header.step) ||
     (header.step ?? -1) < 0 ||
-    typeof header.hasMomentumBuffer !== 'boolean'
+    typeof header.hasMomentumBuffer !== 'boolean' ||
+    (header.hasWeightAverage !== undefined && typeof header.hasWeightAverage !== 'boolean')
   ) {
     throw new CheckpointStateCorruptError(`checkpoint header is missing fields or has wrong types: ${JSON.stringify(parsed)}`);
   }

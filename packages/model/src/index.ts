@@ -34,6 +34,7 @@ export type {
   ForwardMode,
   ForwardResult,
   NamedVariable,
+  ParameterReader,
   ParameterRole,
   ParameterSpec,
   ResNetArchitecture,
@@ -47,6 +48,9 @@ export type { BatchMoments } from './batch-norm.ts';
 
 export { describeFlatLayout, flatLayoutFor, sectionEntries } from './flat-layout.ts';
 export type { FlatEntry, FlatLayout, FlatSection } from './flat-layout.ts';
+
+export { backwardSegments } from './segmented-backward.ts';
+export type { FlatRange, SegmentReadyListener } from './segmented-backward.ts';
 
 export { Trainer } from './trainer.ts';
 export type {
@@ -122,4 +126,4 @@ export type {
 } from './backends/index.ts';
 export { estimateTrainingMemory, formatBytes } from './memory-estimate.ts';
 export { createRandom, fillUniform } from './seeded-random.ts';
-export type { TrainingMemoryEstimate } from './memory-estimate.ts';
+export type { TrainingMemoryEstimate, TrainingMemoryOptions } from './memory-estimate.ts';

@@ -5,7 +5,9 @@
  * ResNet-18 to ResNet-152, 28 to 96 px, batch 32 to 128): within 3% on each. A worker holds
  * about 7.1 bytes per parameter byte (weights, gradients, the flat vector, momentum, a state
  * copy) and 4.0 per byte of the feature maps its forward pass keeps for the backward pass; the
- * estimate rounds both up, and adds the runtime, the images and the ring's buffers.
+ * estimate rounds both up, and adds the runtime, the images and the ring's buffers. A weight
+ * average (`emaDecay`) is counted as what it adds by construction rather than fitted: one more copy
+ * of the weights and running statistics, and that copy again in every state encoded.
  */
 import { describeResNet, listParameters, type ResNetSpecInput } from './resnet.ts';
 
@@ -29,7 +31,12 @@ export interface TrainingMemoryEstimate {
   readonly coordinatorBytes: number;
 }
 
-export function estimateTrainingMemory(spec: ResNetSpecInput, batchPerWorker: number): TrainingMemoryEstimate {
+export interface TrainingMemoryOptions {
+  /** The trainer keeps a weight average (`TrainerOptions.emaDecay` above 0). @default false */
+  readonly weightAverage?: boolean;
+}
+
+export function estimateTrainingMemory(spec: ResNetSpecInput, batchPerWorker: number, options: TrainingMemoryOptions = {}): TrainingMemoryEstimate {
   const architecture = describeResNet(spec);
   const parameters = listParameters(architecture).reduce((sum, p) => sum + p.shape.reduce((a, b) => a * b, 1), 0);
   const { imageSize, channels } = architecture.spec;
@@ -50,11 +57,14 @@ export function estimateTrainingMemory(spec: ResNetSpecInput, batchPerWorker: nu
     size = s;
   }
   const bytes = Float32Array.BYTES_PER_ELEMENT;
+  // The average itself and its section of a state copy; a state holds values and momentum besides.
+  const averageCopies = options.weightAverage === true ? 1 : 0;
   return {
     parameters,
     activationsPerImage: activations,
-    workerBytes: WORKER_BASE_BYTES + PARAMETER_FACTOR * parameters * bytes + ACTIVATION_FACTOR * activations * batchPerWorker * bytes,
-    coordinatorBytes: COORDINATOR_BASE_BYTES + COORDINATOR_STATE_COPIES * 2 * parameters * bytes,
+    workerBytes:
+      WORKER_BASE_BYTES + (PARAMETER_FACTOR + 2 * averageCopies) * parameters * bytes + ACTIVATION_FACTOR * activations * batchPerWorker * bytes,
+    coordinatorBytes: COORDINATOR_BASE_BYTES + COORDINATOR_STATE_COPIES * (2 + averageCopies) * parameters * bytes,
   };
 }
 

@@ -339,6 +339,9 @@ export interface NamedVariable<S extends ParameterSpec | StatisticSpec> {
 
 export type ForwardMode = 'train' | 'eval';
 
+/** The tensor a forward pass reads a trainable parameter as, by its flat-layout name. */
+export type ParameterReader = (name: string) => tf.Tensor;
+
 export interface ForwardResult {
   readonly logits: tf.Tensor2D;
   /**
@@ -400,17 +403,19 @@ export class ResNet {
   /**
    * Logits for a batch of NHWC images. In `train` mode batch norm normalises with the batch
    * moments and reports them (the caller turns them into running statistics); in `eval` mode it
-   * uses the running statistics. Nothing is written to any variable here.
+   * uses the running statistics. Nothing is written to any variable here. `parameter` gives the
+   * tensor each trainable parameter is read as (by flat-layout name); a caller may hand out a
+   * stand-in that follows the parameter's gradient (see `segmented-backward.ts`).
    */
-  forward(x: tf.Tensor4D, mode: ForwardMode): ForwardResult {
+  forward(x: tf.Tensor4D, mode: ForwardMode, parameter: ParameterReader = (name) => this.variable(name)): ForwardResult {
     this.assertUsable();
     this.checkInputShape(x.shape);
     const moments = new Map<string, BatchMoments>();
     const unit = (input: tf.Tensor4D, spec: ConvBnSpec): tf.Tensor4D => {
-      const kernel = this.variable(`${spec.conv.name}/kernel`) as tf.Tensor4D;
+      const kernel = parameter(`${spec.conv.name}/kernel`) as tf.Tensor4D;
       const conv = tf.conv2d(input, kernel, spec.conv.stride, 'same');
-      const gamma = this.variable(`${spec.bn.name}/gamma`) as tf.Tensor1D;
-      const beta = this.variable(`${spec.bn.name}/beta`) as tf.Tensor1D;
+      const gamma = parameter(`${spec.bn.name}/gamma`) as tf.Tensor1D;
+      const beta = parameter(`${spec.bn.name}/beta`) as tf.Tensor1D;
       if (mode === 'train') {
         const { y, moments: batchMoments } = batchNormTrain(conv, gamma, beta, BATCH_NORM_EPSILON, spec.relu);
         moments.set(spec.bn.name, batchMoments);
@@ -446,8 +451,8 @@ export class ResNet {
     const features = tf.mean(h, [1, 2]) as tf.Tensor2D;
     const logits = tf.fused.matMul({
       a: features,
-      b: this.variable(`${this.architecture.head.name}/kernel`) as tf.Tensor2D,
-      bias: this.variable(`${this.architecture.head.name}/bias`),
+      b: parameter(`${this.architecture.head.name}/kernel`) as tf.Tensor2D,
+      bias: parameter(`${this.architecture.head.name}/bias`),
     }) as tf.Tensor2D;
     return { logits, moments };
   }

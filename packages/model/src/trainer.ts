@@ -17,6 +17,11 @@
  * (`bindVariable`), so an update writes nothing else; elsewhere each update copies them in. On
  * those backends a variable's `dataSync()` is therefore the trainer's live array: copy what you
  * keep (`getValues()` and `toLayersModel` do).
+ *
+ * With `emaDecay` above 0 the trainer also keeps a moving average of those values
+ * (`weight-average.ts`), updated after every `applyGradients`; `evaluate`, `predict` and
+ * `exportLayersModel` then run on the average (the variables read it for the call and go back to
+ * the live values after), while training steps always use the live values.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -30,9 +35,13 @@ import { exportLayersModel } from './layers-export.ts';
 import type { LearningRateSchedule } from './lr-schedule.ts';
 import { BATCH_NORM_MOMENTUM } from './resnet-table.ts';
 import type { ResNet } from './resnet.ts';
+import { SegmentedGradientWriter } from './segmented-backward.ts';
+import type { SegmentReadyListener } from './segmented-backward.ts';
 import { Sgd } from './sgd.ts';
 import { bindVariable, isBoundTo, readTensorInto } from './tensor-io.ts';
 import type { SgdOptions } from './sgd.ts';
+import { resolveWeightAverageOptions, updateWeightAverage, weightAverageDecay } from './weight-average.ts';
+import type { WeightAverageOptions } from './weight-average.ts';
 
 export interface TrainerOptions {
   /** Learning rate for `applyGradients`: a constant or a schedule of the step. @default 0.1 */
@@ -52,6 +61,14 @@ export interface TrainerOptions {
    * @default false
    */
   readonly testTimeFlip?: boolean;
+  /**
+   * Decay D of the exponential moving average of the weights and running statistics that
+   * evaluation uses, in [0, 1]; 0 keeps no average and evaluates the live weights.
+   * @default 0
+   */
+  readonly emaDecay?: number;
+  /** Ramp the average's decay up as min(D, (1 + step)/(10 + step)); needs `emaDecay` above 0. @default false */
+  readonly emaWarmup?: boolean;
 }
 
 export interface GradientResult {
@@ -68,6 +85,13 @@ export interface GradientResult {
 export interface ComputeGradientsOptions {
   /** Array of `layout.totalLength` values to write the flat vector into. @default a new array */
   readonly into?: Float32Array;
+  /**
+   * Called as each segment of the flat vector becomes final during the step (statistics, head,
+   * stage 4 … 1, stem; see `segmented-backward.ts`); the range is the listener's from then on.
+   * The flat vector is bit-identical to the one computed without it.
+   * @default none: the vector is written once the backward pass is over
+   */
+  readonly onSegmentReady?: SegmentReadyListener;
 }
 
 export interface EvaluationResult {
@@ -86,7 +110,12 @@ export class Trainer {
   private readonly learningRate: LearningRateSchedule;
   private readonly labelSmoothing: number;
   private readonly testTimeFlip: boolean;
+  private readonly weightAverageOptions: WeightAverageOptions;
   private readonly values: Float32Array;
+  /** The weight average in the layout of `values`, null when `emaDecay` is 0. */
+  private readonly average: Float32Array | null;
+  /** Each variable's slice of `average`, in the order of `allVariables()`. */
+  private readonly averageSlices: readonly Float32Array[];
   /** Each variable's slice of `values`, in the order of `allVariables()`. */
   private readonly slices: readonly Float32Array[];
   private readonly parameterEntries: readonly FlatEntry[];
@@ -112,6 +141,10 @@ export class Trainer {
       throw new InvalidOptionsError(`labelSmoothing must be in [0, 1), got ${String(options.labelSmoothing)}`);
     }
     this.testTimeFlip = options.testTimeFlip ?? false;
+    this.weightAverageOptions = resolveWeightAverageOptions({
+      ...(options.emaDecay === undefined ? {} : { decay: options.emaDecay }),
+      ...(options.emaWarmup === undefined ? {} : { warmup: options.emaWarmup }),
+    });
     this.parameterEntries = sectionEntries(this.layout, 'gradient');
     this.statisticEntries = sectionEntries(this.layout, 'statistics');
     this.values = new Float32Array(this.layout.totalLength);
@@ -119,6 +152,10 @@ export class Trainer {
     this.allVariables().forEach((variable, i) => {
       readTensorInto(variable, this.values, (this.layout.entries[i] as FlatEntry).offset);
     });
+    // The average starts at the initial model, as timm's does.
+    this.average = this.weightAverageOptions.decay === 0 ? null : this.values.slice();
+    const average = this.average;
+    this.averageSlices = average === null ? [] : this.layout.entries.map((entry) => average.subarray(entry.offset, entry.offset + entry.size));
     this.writeVariables();
   }
 
@@ -152,28 +189,38 @@ export class Trainer {
     const ownsInput = !(x instanceof tf.Tensor);
     const input = this.toTensor(x, count);
     const labelTensor = tf.tensor1d(Int32Array.from(labels), 'int32');
+    const segmented = options.onSegmentReady === undefined ? null : new SegmentedGradientWriter(this.layout, flat, options.onSegmentReady);
     try {
       let correctTensor: tf.Tensor | undefined;
       const momentsByLayer = new Map<string, { mean: tf.Tensor; variance: tf.Tensor; count: number }>();
       const { value, grads } = tf.variableGrads(() => {
-        const { logits, moments } = this.model.forward(input, 'train');
+        const { logits, moments } = this.model.forward(input, 'train', segmented === null ? undefined : (name) => segmented.read(name, this.model.variable(name)));
         correctTensor = tf.keep(countCorrect(logits, labelTensor));
         kept.push(correctTensor);
         for (const [layer, m] of moments) {
           kept.push(tf.keep(m.mean), tf.keep(m.variance));
           momentsByLayer.set(layer, m);
         }
+        // The statistics are known once the forward pass is: segmented, they go first.
+        if (segmented !== null) {
+          this.writeRunningStatistics(flat, momentsByLayer);
+          segmented.statisticsWritten();
+        }
         return crossEntropy(logits, labelTensor, this.model.spec.classes, this.labelSmoothing);
       }, this.model.trainableVariables);
       kept.push(value, ...Object.values(grads));
 
-      this.model.parameters.forEach(({ variable }, i) => {
-        const entry = this.parameterEntries[i] as FlatEntry;
-        const gradient = grads[variable.name];
-        if (gradient === undefined) throw new Error(`no gradient for ${entry.name}`);
-        readTensorInto(gradient, flat, entry.offset);
-      });
-      this.writeRunningStatistics(flat, momentsByLayer);
+      if (segmented === null) {
+        this.model.parameters.forEach(({ variable }, i) => {
+          const entry = this.parameterEntries[i] as FlatEntry;
+          const gradient = grads[variable.name];
+          if (gradient === undefined) throw new Error(`no gradient for ${entry.name}`);
+          readTensorInto(gradient, flat, entry.offset);
+        });
+        this.writeRunningStatistics(flat, momentsByLayer);
+      } else {
+        segmented.finish();
+      }
       const loss = value.dataSync()[0] as number;
       const correct = (correctTensor as tf.Tensor).dataSync()[0] as number;
       return { loss, correct, count, flat };
@@ -199,18 +246,22 @@ export class Trainer {
     const { gradientLength } = this.layout;
     this.optimizer.step(this.values.subarray(0, gradientLength), averagedFlat.subarray(0, gradientLength), learningRate);
     this.values.set(averagedFlat.subarray(gradientLength), gradientLength);
+    if (this.average !== null) {
+      updateWeightAverage(this.average, this.values, weightAverageDecay(this.weightAverageOptions, this.stepCount));
+    }
     this.stepCount++;
     this.writeVariables();
   }
 
   /**
    * Loss and accuracy with batch norm in inference mode (running statistics); with
-   * `testTimeFlip`, of the mean softmax over each image and its mirror.
+   * `testTimeFlip`, of the mean softmax over each image and its mirror; with `emaDecay`, of the
+   * weight average.
    */
   evaluate(x: ImageBatch, labels: LabelBatch): EvaluationResult {
     this.assertUsable();
     const count = this.checkBatch(x, labels);
-    const [loss, correct] = tf.tidy(() => {
+    const [loss, correct] = this.withEvaluationWeights(() => tf.tidy(() => {
       const input = this.toTensor(x, count);
       const labelTensor = tf.tensor1d(Int32Array.from(labels), 'int32');
       const { logits } = this.model.forward(input, 'eval');
@@ -222,7 +273,7 @@ export class Trainer {
       const mirrored = this.model.forward(tf.reverse(input, 2), 'eval').logits;
       const meanLogProbability = tf.sub(tf.logSumExp(tf.stack([tf.logSoftmax(logits), tf.logSoftmax(mirrored)]), 0), Math.log(2)) as tf.Tensor2D;
       return [crossEntropy(meanLogProbability, labelTensor, this.model.spec.classes), countCorrect(meanLogProbability, labelTensor)];
-    });
+    }));
     try {
       return { loss: loss.dataSync()[0] as number, correct: correct.dataSync()[0] as number, count };
     } finally {
@@ -231,11 +282,11 @@ export class Trainer {
     }
   }
 
-  /** Logits (inference mode), row-major `count × classes`. */
+  /** Logits (inference mode, of the weight average when there is one), row-major `count × classes`. */
   predict(x: ImageBatch): Float32Array {
     this.assertUsable();
     const count = this.countImages(x);
-    const logits = tf.tidy(() => this.model.forward(this.toTensor(x, count), 'eval').logits);
+    const logits = this.withEvaluationWeights(() => tf.tidy(() => this.model.forward(this.toTensor(x, count), 'eval').logits));
     try {
       return Float32Array.from(logits.dataSync() as Float32Array);
     } finally {
@@ -243,22 +294,29 @@ export class Trainer {
     }
   }
 
-  /** Weights, running statistics, momentum buffer and step as bytes (see `checkpoint-state.ts`). */
+  /** Weights, running statistics, momentum buffer, weight average and step as bytes (see `checkpoint-state.ts`). */
   getState(): Uint8Array {
     this.assertUsable();
     return encodeTrainingState(this.layout, {
       step: this.stepCount,
       values: this.values,
       momentumBuffer: this.optimizer.getState().momentumBuffer,
+      weightAverage: this.average,
     });
   }
 
-  /** Restores what `getState` wrote; the bytes must come from a model with the same flat layout. */
+  /**
+   * Restores what `getState` wrote; the bytes must come from a model with the same flat layout.
+   * A state without a weight average (the coordinator's initial state, or a run that kept none)
+   * starts this trainer's average at the restored values, as a fresh trainer starts it at its
+   * initial ones; a state's average is dropped by a trainer that keeps none.
+   */
   setState(bytes: Uint8Array): void {
     this.assertUsable();
     const state = decodeTrainingState(this.layout, bytes);
     this.optimizer.setState({ momentumBuffer: state.momentumBuffer });
     this.values.set(state.values);
+    this.average?.set(state.weightAverage ?? state.values);
     this.stepCount = state.step;
     this.writeVariables();
   }
@@ -268,10 +326,20 @@ export class Trainer {
     return this.values.slice();
   }
 
-  /** Writes `model.json` and `weights.bin` in the TF.js Layers format into `dir`. */
+  /** A copy of the weight average in the layout of `getValues()`, or null when `emaDecay` is 0. */
+  getWeightAverage(): Float32Array | null {
+    return this.average === null ? null : this.average.slice();
+  }
+
+  /** Writes `model.json` and `weights.bin` in the TF.js Layers format into `dir` (the weight average when there is one). */
   async exportLayersModel(dir: string): Promise<void> {
     this.assertUsable();
-    await exportLayersModel(this.model, dir);
+    const restore = this.bindEvaluationWeights();
+    try {
+      await exportLayersModel(this.model, dir);
+    } finally {
+      restore();
+    }
   }
 
   /** Disposes the model's variables. */
@@ -298,6 +366,23 @@ export class Trainer {
         flat[entry.offset + i] = (1 - m) * old + m * correction * (observed[i] as number);
       }
     }
+  }
+
+  /** Runs `run` with the variables on the weight average when there is one, and back on the live values after. */
+  private withEvaluationWeights<T>(run: () => T): T {
+    const restore = this.bindEvaluationWeights();
+    try {
+      return run();
+    } finally {
+      restore();
+    }
+  }
+
+  /** Points the variables at the weight average (if any); returns what puts them back on the live values. */
+  private bindEvaluationWeights(): () => void {
+    if (this.average === null) return () => {};
+    this.allVariables().forEach((variable, i) => bindVariable(variable, this.averageSlices[i] as Float32Array));
+    return () => this.writeVariables();
   }
 
   /** Brings the variables up to `values`: nothing to do for those that still read it in place. */

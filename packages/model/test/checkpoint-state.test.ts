@@ -48,6 +48,31 @@ describe('training state as bytes', () => {
     expect(fresh.momentumBuffer).toBeNull();
   });
 
+  it('round-trips a weight average bit for bit, with or without a momentum buffer', () => {
+    const values = awkwardValues(layout.totalLength);
+    const weightAverage = awkwardValues(layout.totalLength).reverse();
+    for (const momentumBuffer of [null, awkwardValues(layout.gradientLength)]) {
+      const decoded = decodeTrainingState(layout, encodeTrainingState(layout, { step: 7, values, momentumBuffer, weightAverage }));
+      expectBitIdentical(decoded.weightAverage!, weightAverage, 'weight average');
+      expectBitIdentical(decoded.values, values, 'values');
+    }
+    expect(decodeTrainingState(layout, encodeTrainingState(layout, { step: 0, values, momentumBuffer: null })).weightAverage).toBeNull();
+    expect(() => encodeTrainingState(layout, { step: 0, values, momentumBuffer: null, weightAverage: new Float32Array(5) })).toThrow(
+      /cannot encode a weight average of 5 values for a layout of \d+/,
+    );
+  });
+
+  it('reads state of format version 1, which has no weight average', () => {
+    const values = awkwardValues(layout.totalLength);
+    const bytes = encodeTrainingState(layout, { step: 3, values, momentumBuffer: null });
+    const version1 = bytes.slice();
+    new DataView(version1.buffer).setUint32(4, 1, true);
+    const decoded = decodeTrainingState(layout, version1);
+    expect(decoded.step).toBe(3);
+    expect(decoded.weightAverage).toBeNull();
+    expectBitIdentical(decoded.values, values, 'values');
+  });
+
   it('restores a trainer so that it continues exactly like the one that wrote the state', () => {
     const options = { learningRate: 0.05, sgd: { momentum: 0.9, nesterov: true } };
     const original = new Trainer(buildResNet(SPEC), options);
@@ -81,7 +106,7 @@ describe('training state as bytes', () => {
     expect(() => decodeTrainingState(layout, badMagic)).toThrow(/magic 'XTCK', expected 'RTCK'/);
     const badVersion = bytes.slice();
     badVersion[4] = 9;
-    expect(() => decodeTrainingState(layout, badVersion)).toThrow(/format version 9 is not supported/);
+    expect(() => decodeTrainingState(layout, badVersion)).toThrow(/format version 9 is not supported \(this build reads 1 and 2\)/);
     const badHeader = bytes.slice();
     badHeader[12] = 0x5b; // '[' where '{' was
     expect(() => decodeTrainingState(layout, badHeader)).toThrow(/header/);

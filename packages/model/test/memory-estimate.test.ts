@@ -23,6 +23,14 @@ describe('estimateTrainingMemory', () => {
     expect(large / small).toBeLessThan(4.1);
   });
 
+  it('adds two f32 copies of the parameters per worker for a weight average, and at least one to the coordinator', () => {
+    const plain = estimateTrainingMemory({ depth: 34, widthMultiplier: 0.5 }, 32);
+    const averaged = estimateTrainingMemory({ depth: 34, widthMultiplier: 0.5 }, 32, { weightAverage: true });
+    expect(averaged.workerBytes - plain.workerBytes).toBe(2 * 4 * plain.parameters);
+    expect((averaged.coordinatorBytes - plain.coordinatorBytes) / (4 * plain.parameters)).toBeGreaterThanOrEqual(1);
+    expect(estimateTrainingMemory({ depth: 34, widthMultiplier: 0.5 }, 32, { weightAverage: false })).toEqual(plain);
+  });
+
   it('puts the main job within reach of a laptop, and ResNet-152 at width 8 and 1024 px far beyond it', () => {
     expect(estimateTrainingMemory({ depth: 18 }, 128).workerBytes).toBeLessThan(1 * GIB);
     expect(estimateTrainingMemory({ depth: 152, widthMultiplier: 8, imageSize: 1024 }, 128).workerBytes).toBeGreaterThan(100 * GIB);

@@ -8,7 +8,7 @@ import { buildResNet } from '../src/resnet.ts';
 import type { ResNetSpecInput } from '../src/resnet.ts';
 import { Trainer } from '../src/trainer.ts';
 import type { TrainerOptions } from '../src/trainer.ts';
-import { nativeAvailable, useNativeBackend, useWasmBackend } from './support/backend.ts';
+import { TRAINER_BACKENDS } from './support/backend.ts';
 import { loadFashionMnistSubset, slice } from './support/fashion-mnist.ts';
 import { bitIdentical, expectBitIdentical } from './support/floats.ts';
 import { referenceTrainingLoss } from './support/reference-resnet.ts';
@@ -16,15 +16,7 @@ import type { FashionMnistSubset } from './support/fashion-mnist.ts';
 
 const SPEC: ResNetSpecInput = { depth: 18, stem: 'small', widthMultiplier: 0.125, imageSize: 12, seed: 3 };
 
-// The native backend runs batch norm as its own kernels and the variables read the trainer's
-// array in place; wasm runs the composed batch norm and copies the weights in after each update.
-// Without the addon (outside CI) the native rows are left out.
-const BACKENDS = [
-  { name: 'wasm', use: useWasmBackend },
-  ...(nativeAvailable ? [{ name: 'native', use: useNativeBackend }] : []),
-];
-
-describe.each(BACKENDS)('the training step on the $name backend', ({ use }) => {
+describe.each(TRAINER_BACKENDS)('the training step on the $name backend', ({ use }) => {
   let data: FashionMnistSubset;
   const trainers: Trainer[] = [];
   const makeTrainer = (options: TrainerOptions = {}, spec: ResNetSpecInput = SPEC): Trainer => {

@@ -129,6 +129,8 @@ export const CONNECTION_ERROR_CODES = {
   stragglerEvicted: 'RINGTRAIN_STRAGGLER_EVICTED',
   /** More bytes before `hello` than a hello takes (`maxHelloBytes`). */
   helloTooBig: 'RINGTRAIN_HELLO_TOO_BIG',
+  /** The worker's peer port speaks TLS and the run's do not, or the other way round. */
+  peerTlsMismatch: 'RINGTRAIN_PEER_TLS_MISMATCH',
 } as const;
 
 export type ConnectionErrorCode = (typeof CONNECTION_ERROR_CODES)[keyof typeof CONNECTION_ERROR_CODES];

@@ -75,6 +75,11 @@ export const boolean: Check<boolean> = (value, path, type) => {
   return value;
 };
 
+/** `check`, or nothing: a field a newer peer may send and an older one leaves out. */
+export function optional<T>(check: Check<T>): Check<T | undefined> {
+  return (value, path, type) => (value === undefined ? undefined : check(value, path, type));
+}
+
 /** One of a fixed set of strings or numbers. */
 export function oneOf<const T extends readonly (string | number)[]>(...choices: T): Check<T[number]> {
   return (value, path, type) => {
@@ -117,7 +122,9 @@ export function object<S extends Shape>(shape: S): Check<Checked<S>> {
     const result: Record<string, unknown> = {};
     for (const [key, check] of Object.entries(shape)) {
       const fieldPath = path === '' ? key : `${path}.${key}`;
-      result[key] = check(Object.hasOwn(value, key) ? value[key] : undefined, fieldPath, type);
+      const checked = check(Object.hasOwn(value, key) ? value[key] : undefined, fieldPath, type);
+      // An `optional` field left out stays out, rather than coming back as a key set to undefined.
+      if (checked !== undefined) result[key] = checked;
     }
     return result as Checked<S>;
   };

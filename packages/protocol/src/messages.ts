@@ -52,8 +52,8 @@
  * fails says so with `ring-failed` and waits for the next `assign`.
  */
 
-/** The protocol version. A peer speaking another version is refused at `hello`/`peer-hello`. (3: workers say `heartbeatsDuringSteps` and ping with the interval `welcome` gives them; 4: `assign` carries the residual-γ initialisation, label smoothing, test-time flip and the gradient compression, and `step-report` the bytes sent.) */
-export const PROTOCOL_VERSION = 4;
+/** The protocol version. A peer speaking another version is refused at `hello`/`peer-hello`. (3: workers say `heartbeatsDuringSteps` and ping with the interval `welcome` gives them; 4: `assign` carries the residual-γ initialisation, label smoothing, test-time flip and the gradient compression, and `step-report` the bytes sent; 5: `assign` may ask for the all-reduce to overlap the backward pass, for a weight average to evaluate with and for alternating flips, and `hello` says whether the worker's peer port serves TLS.) */
+export const PROTOCOL_VERSION = 5;
 
 /** Where a worker's peer server listens, as its ring successor should dial it. */
 export interface PeerAddress {
@@ -85,12 +85,21 @@ export interface HyperParameters {
   labelSmoothing: number;
   /** Evaluate on each test image and its mirror image, averaging the two predictions. */
   testTimeFlip: boolean;
+  /**
+   * Decay of the exponential moving average of the weights that each replica keeps and evaluates
+   * with, in [0, 1]; it travels in the replica's state. Absent or 0: none.
+   */
+  emaDecay?: number;
+  /** Ramp the average's decay up as min(emaDecay, (1 + step)/(10 + step)). Absent means false. */
+  emaWarmup?: boolean;
   /** Normalisation and augmentation applied by each worker before a step. */
   preprocess: {
     mean: number;
     std: number;
     augment: boolean;
     seed: number;
+    /** With `augment`, flip each image on every other epoch. Absent means false. */
+    alternateFlips?: boolean;
   };
   /** Every how many steps workers report a weight checksum (0: never). */
   checksumEverySteps: number;
@@ -98,6 +107,12 @@ export interface HyperParameters {
   maxBucketBytes: number;
   /** How gradients travel in the all-reduce; one choice for the whole run. */
   compression: CompressionSpec;
+  /**
+   * All-reduce each bucket of the gradient as soon as the backward pass has finished it, while the
+   * rest is still computing; the averaged gradient is bit for bit the one without. Only with
+   * compression `none`. Absent means false.
+   */
+  overlap?: boolean;
 }
 
 /** The ways a gradient may travel in the all-reduce. */
@@ -147,6 +162,12 @@ export interface HelloMessage {
    * alone. False gives it its slowest step (twice over) before it is taken for silent.
    */
   heartbeatsDuringSteps: boolean;
+  /**
+   * True when this worker's peer port serves TLS and asks its peers for a certificate of the
+   * run's CA. Ring neighbours must agree: a TLS worker cannot dial a plaintext one or take its
+   * connection, so the coordinator refuses a worker whose setting differs from the run's.
+   */
+  peerTls: boolean;
 }
 
 /** Answer to `assign`: what this worker's replica holds, before the generation's state is fixed. */

@@ -14,6 +14,7 @@ import {
   integer,
   object,
   oneOf,
+  optional,
   text,
   u32,
   uint32Array,
@@ -53,11 +54,14 @@ const hyperParameters = object({
   weightDecay: finite(0),
   labelSmoothing: finite(0, 0.999),
   testTimeFlip: boolean,
+  emaDecay: optional(finite(0, 1)),
+  emaWarmup: optional(boolean),
   preprocess: object({
     mean: finite(),
     std: finite(Number.MIN_VALUE),
     augment: boolean,
     seed: integer(0),
+    alternateFlips: optional(boolean),
   }),
   checksumEverySteps: integer(0),
   maxBucketBytes: integer(4, 2 ** 31),
@@ -66,6 +70,7 @@ const hyperParameters = object({
     rank: integer(1, MAX_POWERSGD_RANK),
     startStep: u32,
   }),
+  overlap: optional(boolean),
 });
 
 const ringMember = object({ rank: u32, workerId: identifier, address: peerAddress });
@@ -93,6 +98,7 @@ export const schemas: Schemas = {
     peerAddress,
     generation: u32,
     heartbeatsDuringSteps: boolean,
+    peerTls: boolean,
   }),
 
   replica: object({

@@ -18,6 +18,7 @@ export const examples: { [K in MessageType]: Extract<Message, { type: K }> } = {
     peerAddress: { host: '127.0.0.1', port: 40_000 },
     generation: 0,
     heartbeatsDuringSteps: true,
+    peerTls: false,
   },
   replica: { v, type: 'replica', generation: 3, stepsDone: 118, abortedStep: 118, epoch: 1, offset: 30_208 },
   ready: { v, type: 'ready', generation: 3, step: 119, weightChecksum: 'sha256:0f1e' },

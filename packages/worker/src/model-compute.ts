@@ -47,13 +47,21 @@ export async function modelCompute(
         sgd: { momentum: hyper.momentum, nesterov: hyper.nesterov, weightDecay: hyper.weightDecay },
         labelSmoothing: hyper.labelSmoothing,
         testTimeFlip: hyper.testTimeFlip,
+        // The average rides in getState/setState, so checkpoints and joiners carry it.
+        emaDecay: hyper.emaDecay ?? 0,
+        emaWarmup: hyper.emaWarmup ?? false,
       });
       // One gradient buffer for the trainer's life: a fresh 45 MB array per step (ResNet-18)
       // costs more than some kernels. The averaged gradient a step applies is the next step's
       // buffer; a detached one (it was transferred away) is replaced by a fresh one.
       let gradients: Float32Array | undefined;
       return {
-        computeGradients: (x, labels, into) => {
+        computeGradients: (x, labels, into, onSegmentReady) => {
+          if (onSegmentReady !== undefined) {
+            const flat = into ?? (gradients !== undefined && gradients.length > 0 ? gradients : new Float32Array(trainer.layout.totalLength));
+            if (into === undefined) gradients = flat;
+            return trainer.computeGradients(x, labels, { into: flat, onSegmentReady: (range) => onSegmentReady(flat, range.start, range.end) });
+          }
           if (into !== undefined) return trainer.computeGradients(x, labels, { into });
           const result = trainer.computeGradients(x, labels, gradients !== undefined && gradients.length > 0 ? { into: gradients } : {});
           gradients = result.flat;

@@ -16,8 +16,18 @@ export type Awaitable<T> = T | Promise<T>;
  * averaged gradient, which becomes the buffer of the next step's gradient.
  */
 export interface ReplicaTrainer {
-  /** The gradient goes to `into` when given (the model's flat length), else to a buffer of the trainer's. */
-  computeGradients(x: Float32Array, labels: Int32Array, into?: Float32Array): Awaitable<{ loss: number; correct: number; count: number; flat: Float32Array }>;
+  /**
+   * The gradient goes to `into` when given (the model's flat length), else to a buffer of the
+   * trainer's. With `onSegmentReady`, each segment of it is announced as soon as it is final
+   * (from the end of the vector back; see `@ringtrain/model`'s `segmented-backward.ts`), and is
+   * the listener's from then on: a trainer on another thread announces while it computes.
+   */
+  computeGradients(
+    x: Float32Array,
+    labels: Int32Array,
+    into?: Float32Array,
+    onSegmentReady?: SegmentListener,
+  ): Awaitable<{ loss: number; correct: number; count: number; flat: Float32Array }>;
   applyGradients(averaged: Float32Array, learningRate: number): Awaitable<void>;
   /** Mean loss over the batch. */
   evaluate(x: Float32Array, labels: Int32Array): Awaitable<{ loss: number; correct: number; count: number }>;
@@ -27,6 +37,9 @@ export interface ReplicaTrainer {
   weightChecksum(): Awaitable<string>;
   dispose(): Awaitable<void>;
 }
+
+/** `[start, end)` of the gradient `flat` is final. */
+export type SegmentListener = (flat: Float32Array, start: number, end: number) => void;
 
 export interface ComputeProvider {
   /** The backend name reported in `hello`. */

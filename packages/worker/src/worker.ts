@@ -36,7 +36,8 @@ import { describeResNet, estimateTrainingMemory, flatLayoutFor, formatBytes } fr
 import type { AssignMessage, CoordinatorToWorker, EvaluateMessage, ModelSpec, PlanMessage, StateMessage, SyncMessage, WorkerToCoordinator } from '@ringtrain/protocol';
 import WebSocket from 'ws';
 import { AllReduceError, startPeerServer, type PeerTls } from './allreduce/index.ts';
-import { createGradientReducer, type GradientReducer } from './compression/index.ts';
+import { createGradientReducer, PlainReducer, type GradientReducer } from './compression/index.ts';
+import { startOverlappedStep } from './overlapped-step.ts';
 import { DatasetStore } from './dataset-store.ts';
 import {
   ConnectFailedError,
@@ -266,6 +267,7 @@ export class Worker {
       peerAddress: server.address,
       generation: this.lastGeneration,
       heartbeatsDuringSteps: this.deps.compute.heartbeatsDuringSteps === true,
+      peerTls: peerTls(o.tls) !== null,
     });
   }
 
@@ -477,7 +479,10 @@ export class Worker {
     this.log.info({ rank, worldSize, generation }, `assigned rank ${rank} of ${worldSize} in generation ${generation} (ResNet-${model.depth}, ${model.stem} stem)`);
     this.deps.metrics?.setRank(rank);
     this.deps.metrics?.setBuildInfo({ model: `resnet${model.depth}` });
-    if (this.trainer === null) this.checkMemory(model, message.hyper.batchSizePerWorker);
+    if (message.hyper.overlap === true && message.hyper.compression.method !== 'none') {
+      throw new RefusedMessageError(`an assignment asks for overlap with compression ${message.hyper.compression.method}; overlap needs compression none`);
+    }
+    if (this.trainer === null) this.checkMemory(model, message.hyper.batchSizePerWorker, (message.hyper.emaDecay ?? 0) > 0);
     // The replica outlives generations: it is what the next one may start from.
     this.trainer ??= await this.deps.compute.createTrainer(model, message.hyper);
     if (this.reducer === null || JSON.stringify(this.reducer.compression) !== JSON.stringify(message.hyper.compression)) {
@@ -498,10 +503,10 @@ export class Worker {
   }
 
   /** Refuses a model and batch estimated to need more than `memoryLimitBytes`, before building anything. */
-  private checkMemory(model: ModelSpec, batchPerWorker: number): void {
+  private checkMemory(model: ModelSpec, batchPerWorker: number, weightAverage: boolean): void {
     const limit = this.options.memoryLimitBytes;
     if (limit === 0) return;
-    const estimate = estimateTrainingMemory(model, batchPerWorker);
+    const estimate = estimateTrainingMemory(model, batchPerWorker, { weightAverage });
     if (estimate.workerBytes <= limit) return;
     throw new InsufficientMemoryError(
       `ResNet-${model.depth} (width ×${model.widthMultiplier}, ${model.imageSize}×${model.imageSize}, ${(estimate.parameters / 1e6).toFixed(1)} M parameters) at ${batchPerWorker} images per worker ` +
@@ -629,11 +634,13 @@ export class Worker {
           imageSize,
           mean: preprocess.mean,
           std: preprocess.std,
-          ...(preprocess.augment ? { augment: { seed: preprocess.seed, epoch: plan.epoch } } : {}),
+          ...(preprocess.augment ? { augment: { seed: preprocess.seed, epoch: plan.epoch, alternateFlips: preprocess.alternateFlips === true } } : {}),
         });
         const labels = gatherLabels(this.train.labels, indices);
         await this.faultAt(step, 'compute');
-        const local = await trainer.computeGradients(x, labels);
+        // Overlapped, the ring reduces each bucket as the backward pass finishes it; t1 is still the end of the backward.
+        const overlapped = assignment.hyper.overlap === true && reducer instanceof PlainReducer ? startOverlappedStep(trainer, reducer, ring, x, labels, step) : null;
+        const local = await (overlapped?.computed ?? trainer.computeGradients(x, labels));
         const gradientBytes = local.flat.byteLength;
         const t1 = performance.now();
         if (!current()) return;
@@ -642,7 +649,7 @@ export class Worker {
         await this.faultAt(step, 'before-allreduce');
         let reduced;
         try {
-          const reducing = reducer.reduce(ring, local.flat, step);
+          const reducing = overlapped?.reducing ?? reducer.reduce(ring, local.flat, step);
           if (this.deps.fault?.step === step && this.deps.fault.point === 'during-allreduce') {
             // Once the first chunks are on their way and some have come back.
             await new Promise((r) => setTimeout(r, 1));

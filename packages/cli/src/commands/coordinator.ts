@@ -20,7 +20,11 @@ export interface CoordinatorFlags extends TrainingFlags, MembershipFlags, Admiss
   maxWorkers?: number;
   rendezvousSettleMs: number;
   rendezvousTimeoutMs: number;
+  ifFinished: IfFinished;
 }
+
+const IF_FINISHED = ['refuse', 'exit-0', 'serve'] as const;
+type IfFinished = (typeof IF_FINISHED)[number];
 
 export function addNetworkOptions(command: Command): Command {
   return command
@@ -43,6 +47,14 @@ export function coordinatorCommand(): Command {
   addMembershipOptions(command);
   addAdmissionOptions(command);
   addTrainingOptions(command);
+  command.addOption(
+    new Option(
+      '--if-finished <what>',
+      'a finished run (--resume finds its checkpoint of the last epoch): refuse it (exit 1, asking for more --epochs), exit-0 at once, or serve its dashboard, /status and /metrics until SIGTERM; serve also keeps serving a run that ends in this process instead of exiting',
+    )
+      .choices(IF_FINISHED)
+      .default('refuse'),
+  );
   return command.action(async (flags: CoordinatorFlags) => {
     process.exitCode = await runCoordinator(flags);
   });
@@ -54,7 +66,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const trainingOptions = coordinatorOptionsFrom(flags, token);
   const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;
-  if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, Math.max(1, Math.floor(recipeOf(flags).batchSize / flags.minWorkers)), 0, true);
+  if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, Math.max(1, Math.floor(recipeOf(flags).batchSize / flags.minWorkers)), 0, true, undefined, { weightAverage: recipeOf(flags).emaDecay > 0 });
   const logger = createLogger({ level: flags.logLevel ?? 'info', format: flags.logFormat, name: 'coordinator' });
   const view = createProgressView();
   const options = {
@@ -63,6 +75,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     port: flags.port,
     minWorkers: flags.minWorkers,
     maxWorkers: flags.maxWorkers ?? flags.minWorkers,
+    ifFinished: flags.ifFinished,
     rendezvousSettleMs: flags.rendezvousSettleMs,
     rendezvousTimeoutMs: flags.rendezvousTimeoutMs,
     ...membershipOptionsFrom(flags),
@@ -71,6 +84,22 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     ...httpTokenOption(findHttpToken(flags, process.env, (text) => process.stderr.write(`ringtrain coordinator: warning: ${text}\n`))),
   };
   const { server, url } = await startCoordinator(options, flags, { logger, onProgress: (p) => view.update(p) });
+  // Deployments restart whatever exits, Jobs finish when it exits 0: a finished run either
+  // exits 0 or stays up to answer for the run, so neither restarts it over and over.
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  const finished = server.finished;
+  if (finished !== null) {
+    view.stop();
+    if (flags.ifFinished === 'serve') {
+      logger.info({ dashboard: dashboardUrl(url) }, 'the run is finished; serving its dashboard, /status and /metrics until stopped');
+      logger.info({ signal: await stopped }, 'stopped serving the finished run');
+    }
+    await server.close();
+    return 0;
+  }
   view.note(`coordinator listening on ${url}; start workers with: ringtrain worker --coordinator ${url} --token-file FILE (or $${TOKEN_ENV} set to the token)`);
   view.note(`dashboard on ${dashboardUrl(url)}`);
   const onSignal = (signal: string): void => server.stop(`interrupted by ${signal}`);
@@ -104,6 +133,10 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
     });
     process.stdout.write(`\n${formatSummary(summary)}\n`);
     if (flags.summaryJson !== undefined) await writeSummaryJson(flags.summaryJson, summary);
+    if (flags.ifFinished === 'serve') {
+      logger.info({ dashboard: dashboardUrl(url) }, `the run is finished; serving its dashboard, /status and /metrics until stopped`);
+      logger.info({ signal: await stopped }, 'stopped serving the finished run');
+    }
     return 0;
   } catch (error) {
     view.stop();

@@ -17,12 +17,14 @@ export interface PlanFlags {
   linkGbit: number[];
   latencyMs: number;
   computeMs: Map<string, number>;
-  stem: 'd2l' | 'small';
+  stem: 'd2l' | 'small' | 'compact';
   width: number;
   imageSize: number;
   maxBucketBytes: number;
   overlap: number[];
   compressionRatio: number;
+  /** A 16-bit wire format (bf16, f16): ratio 2, and every value converted on the way. */
+  halfPrecision: boolean;
   linkEfficiency: number;
   perMessageMs: number;
   json: boolean;
@@ -61,12 +63,13 @@ export function planCommand(): Command {
     .addOption(new Option('--link-gbit <list>', 'link rates of every host, Gbit/s each way').argParser(listOf(numberIn(0, Number.POSITIVE_INFINITY, { exclusiveMin: true }))).default([1, 10, 100], '1,10,100'))
     .addOption(new Option('--latency-ms <ms>', 'one-way latency of a hop').argParser(numberIn(0)).default(0.05))
     .addOption(new Option('--compute-ms <list>', 'one worker\'s compute per step, per model (MODEL=MS,...; measure it with a one-worker run)').argParser(computeTimes).default(computeTimes(DEFAULT_COMPUTE), DEFAULT_COMPUTE))
-    .addOption(new Option('--stem <stem>', 'stem of the ResNets (it changes the gradient size)').choices(['d2l', 'small']).default('d2l'))
+    .addOption(new Option('--stem <stem>', 'stem of the ResNets (it changes the gradient size)').choices(['d2l', 'small', 'compact']).default('d2l'))
     .addOption(new Option('--width <factor>', 'width multiplier of every stage').argParser(numberIn(0, 8, { exclusiveMin: true })).default(1))
     .addOption(new Option('--image-size <px>', 'input side (the flat vector does not depend on it; kept for the model description)').argParser(integerIn(8, 1024)).default(28))
     .addOption(new Option('--max-bucket-bytes <n>', 'gradient bucket cap of the ring all-reduce').argParser(integerIn(4)).default(25 * 1024 * 1024))
     .addOption(new Option('--overlap <list>', 'fractions of the all-reduce hidden behind compute: 0 none, 1 all but the last bucket').argParser(listOf(numberIn(0, 1))).default([0, 1], '0,1'))
-    .addOption(new Option('--compression-ratio <r>', 'uncompressed over compressed bytes (2 for bf16 or f16)').argParser(numberIn(1)).default(1))
+    .addOption(new Option('--compression-ratio <r>', 'uncompressed over compressed bytes, for a compression with no per-value conversion (PowerSGD: gradient bytes over bytes sent)').argParser(numberIn(1)).default(1))
+    .addOption(new Option('--half-precision', 'a 16-bit wire format (bf16 or f16): half the bytes, plus the time to convert every value').default(false).conflicts('compressionRatio'))
     .addOption(new Option('--link-efficiency <fraction>', 'fraction of the link rate the ring\'s streams carry (calibrated by bench:cluster)').argParser(numberIn(0, 1, { exclusiveMin: true })).default(DEFAULT_CALIBRATION.linkEfficiency))
     .addOption(new Option('--per-message-ms <ms>', 'fixed cost of one ring message besides latency (calibrated by bench:cluster)').argParser(numberIn(0)).default(DEFAULT_CALIBRATION.perMessageMs))
     .option('--json', 'print the predictions as JSON', false)
@@ -102,7 +105,8 @@ export function planRows(flags: PlanFlags): PlanRow[] {
             latencyMs: flags.latencyMs,
             maxBucketBytes: flags.maxBucketBytes,
             overlap,
-            compressionRatio: flags.compressionRatio,
+            compressionRatio: flags.halfPrecision ? 2 : flags.compressionRatio,
+            convertsValues: flags.halfPrecision,
             calibration: { ...DEFAULT_CALIBRATION, linkEfficiency: flags.linkEfficiency, perMessageMs: flags.perMessageMs },
           }),
         }));
@@ -131,6 +135,6 @@ function formatPlan(flags: PlanFlags): string {
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   const note =
     `predicted by the cost model (nothing was run): latency ${flags.latencyMs} ms per hop, buckets of ${flags.maxBucketBytes} B, ` +
-    `compression ratio ${flags.compressionRatio}, link efficiency ${flags.linkEfficiency}, ${flags.perMessageMs} ms per message`;
+    `${flags.halfPrecision ? 'a 16-bit wire format' : `compression ratio ${flags.compressionRatio}`}, link efficiency ${flags.linkEfficiency}, ${flags.perMessageMs} ms per message`;
   return `${note}\n${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${table.map(line).join('\n')}\n`;
 }

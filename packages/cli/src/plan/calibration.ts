@@ -1,20 +1,38 @@
 /**
  * The cost model's transport constants, each from a measurement named beside it. Recalibrate by
- * running `npm run bench:cluster` and fitting the rows (docs/benchmarks.md says how).
+ * running `npm run bench:cluster -- --json > cluster.json` and fitting the rows (docs/benchmarks.md,
+ * "A cluster on one machine", says how; `--reprint cluster.json` shows the fit).
  */
 import type { TransportCalibration } from './cost-model.ts';
 
-/** A real cluster of hosts with their own cores: the ring streams at the link-bound rows' efficiency. */
+/**
+ * A real cluster of hosts with their own cores. The link efficiency is the 1 Gbit/s rows' of
+ * `bench:cluster` (where the link, not the cores, was the bound). The cost per message cannot be
+ * measured here apart from the wait for a shared core (1 ms on this machine's cluster, below):
+ * 0.1 ms is a syscall, a wake-up and the ring's handler on a host of its own. The codec rate is what one
+ * host's ring converts to and from bf16 in `bench:allreduce` (11.2 M floats between two
+ * processes: 34.3 ms in bf16 against 25.7 ms in f32 on loopback, so 44.8 MB through the codec
+ * cost 8.6 ms).
+ */
 export const DEFAULT_CALIBRATION: TransportCalibration = {
-  linkEfficiency: 0.9,
+  linkEfficiency: 0.86,
   perMessageMs: 0.1,
   hostThroughputBytesPerSecond: Number.POSITIVE_INFINITY,
   sharedThroughputBytesPerSecond: Number.POSITIVE_INFINITY,
+  codecThroughputBytesPerSecond: 5.2e9,
+  sharedCodecThroughputBytesPerSecond: Number.POSITIVE_INFINITY,
 };
 
-/** The hosts of `bench:cluster`, which share this machine's two cores. */
+/**
+ * The hosts of `bench:cluster`, which share this machine's two cores: all hosts together move
+ * about 0.95 GB/s and convert about 1 GB/s of f32 to and from bf16, whatever their links, and a
+ * ring message costs 1 ms. Fitted to the 28 multi-host rows of one run (docs/benchmarks.md).
+ */
 export const THIS_MACHINE_CLUSTER: TransportCalibration = {
   ...DEFAULT_CALIBRATION,
+  perMessageMs: 1,
+  sharedThroughputBytesPerSecond: 0.95e9,
+  sharedCodecThroughputBytesPerSecond: 1e9,
 };
 
 /**

@@ -7,6 +7,8 @@ const UNBOUNDED: TransportCalibration = {
   perMessageMs: 0,
   hostThroughputBytesPerSecond: Number.POSITIVE_INFINITY,
   sharedThroughputBytesPerSecond: Number.POSITIVE_INFINITY,
+  codecThroughputBytesPerSecond: Number.POSITIVE_INFINITY,
+  sharedCodecThroughputBytesPerSecond: Number.POSITIVE_INFINITY,
 };
 
 /** 4 workers, 8 MB in 4 MB buckets over 1 Gbit/s, 100 ms of compute: the base of every case below. */
@@ -66,6 +68,18 @@ describe('predictStep', () => {
     const shared = predictStep({ ...BASE, calibration: { ...UNBOUNDED, sharedThroughputBytesPerSecond: 400e6 } });
     expect(shared.boundBy).toBe('shared');
     expect(shared.allReduceMs).toBeCloseTo(120, 9);
+  });
+
+  it('adds the time a 16-bit wire format spends converting every value sent and received', () => {
+    const half = { ...BASE, compressionRatio: 2, convertsValues: true };
+    // Free conversion: half the bytes, half the 96 ms.
+    expect(predictStep(half).allReduceMs).toBeCloseTo(48, 9);
+    // 2·3/4 · 8 MB of f32 through a 200 MB/s codec is 60 ms more.
+    expect(predictStep({ ...half, calibration: { ...UNBOUNDED, codecThroughputBytesPerSecond: 200e6 } }).allReduceMs).toBeCloseTo(108, 9);
+    // 400 MB/s shared by 4 hosts is 100 MB/s each: 120 ms more.
+    expect(predictStep({ ...half, calibration: { ...UNBOUNDED, sharedCodecThroughputBytesPerSecond: 400e6 } }).allReduceMs).toBeCloseTo(168, 9);
+    // PowerSGD's ratio without a per-value codec pays nothing of it.
+    expect(predictStep({ ...BASE, compressionRatio: 2, calibration: { ...UNBOUNDED, codecThroughputBytesPerSecond: 200e6 } }).allReduceMs).toBeCloseTo(48, 9);
   });
 
   it('predicts no communication and perfect efficiency for one worker', () => {

@@ -5,7 +5,8 @@
  *   wire bytes     W = gradientBytes / compressionRatio
  *   buckets        B = ceil(gradientBytes / maxBucketBytes)          (the ring's fixed-order buckets)
  *   bandwidth      β = min(linkRate · linkEfficiency, hostThroughput, sharedThroughput / N)
- *   all-reduce     A = 2(N−1)/N · W / β + 2(N−1) · B · (latency + perMessage)       (0 when N = 1)
+ *   codec          κ = min(codecThroughput, sharedCodecThroughput / N)   (16-bit wire formats only)
+ *   all-reduce     A = 2(N−1)/N · (W / β + G / κ) + 2(N−1) · B · (latency + perMessage)  (0 when N = 1)
  *   tail           T = A / B                  (the last bucket exists only once compute has ended)
  *   exposed        E = A − overlap · min(compute, A − T)
  *   step           S = compute + E
@@ -15,6 +16,10 @@
  * everything but the tail behind compute (S = max(compute + T, A)). A ring moves 2(N−1)/N of the
  * vector through every link and takes 2(N−1) rounds per bucket, each paying the link's latency
  * and a fixed cost per message (framing, a syscall, waking the peer).
+ *
+ * A 16-bit wire format (bf16, f16) converts every value it sends and receives, G = gradientBytes
+ * of f32 through the codec on the thread that moves the bytes, so that time adds to the wire's
+ * rather than hiding behind it.
  *
  * `linkEfficiency` and `perMessageMs` are calibrated from measurements (see `calibration.ts`);
  * `hostThroughput` bounds what one host's transport can push whatever the link (its CPU), and
@@ -33,6 +38,10 @@ export interface TransportCalibration {
   hostThroughputBytesPerSecond: number;
   /** The most all hosts together move per second when they share one machine (bytes/s; Infinity: no bound). */
   sharedThroughputBytesPerSecond: number;
+  /** f32 bytes one host converts to and from a 16-bit wire format per second (Infinity: free). */
+  codecThroughputBytesPerSecond: number;
+  /** The same for all hosts together when they share one machine (Infinity: no bound). */
+  sharedCodecThroughputBytesPerSecond: number;
 }
 
 export interface StepCostInput {
@@ -51,6 +60,8 @@ export interface StepCostInput {
   overlap: number;
   /** Uncompressed over compressed bytes, ≥ 1. */
   compressionRatio: number;
+  /** The wire format converts every value it sends and receives (bf16, f16). @default false */
+  convertsValues?: boolean;
   calibration: TransportCalibration;
 }
 
@@ -70,7 +81,7 @@ export interface StepCost {
 }
 
 /** The flag each input is given by, so that an error names what to change. */
-export const STEP_COST_FLAGS: Readonly<Record<keyof Omit<StepCostInput, 'calibration'> | keyof TransportCalibration, string>> = {
+export const STEP_COST_FLAGS: Readonly<Record<keyof Omit<StepCostInput, 'calibration' | 'convertsValues'> | keyof TransportCalibration, string>> = {
   computeMs: '--compute-ms',
   gradientBytes: '--gradient-bytes',
   worldSize: '--workers',
@@ -83,6 +94,8 @@ export const STEP_COST_FLAGS: Readonly<Record<keyof Omit<StepCostInput, 'calibra
   perMessageMs: '--per-message-ms',
   hostThroughputBytesPerSecond: '--host-throughput-gbit',
   sharedThroughputBytesPerSecond: '--shared-throughput-gbit',
+  codecThroughputBytesPerSecond: '--codec-throughput-gbit',
+  sharedCodecThroughputBytesPerSecond: '--shared-codec-throughput-gbit',
 };
 
 function check(name: keyof typeof STEP_COST_FLAGS, value: number, ok: boolean, what: string): void {
@@ -104,6 +117,8 @@ export function predictStep(input: StepCostInput): StepCost {
   check('perMessageMs', c.perMessageMs, Number.isFinite(c.perMessageMs) && c.perMessageMs >= 0, 'a number of milliseconds of at least 0');
   check('hostThroughputBytesPerSecond', c.hostThroughputBytesPerSecond, c.hostThroughputBytesPerSecond > 0, 'a rate above 0 (Infinity: no bound)');
   check('sharedThroughputBytesPerSecond', c.sharedThroughputBytesPerSecond, c.sharedThroughputBytesPerSecond > 0, 'a rate above 0 (Infinity: no bound)');
+  check('codecThroughputBytesPerSecond', c.codecThroughputBytesPerSecond, c.codecThroughputBytesPerSecond > 0, 'a rate above 0 (Infinity: free)');
+  check('sharedCodecThroughputBytesPerSecond', c.sharedCodecThroughputBytesPerSecond, c.sharedCodecThroughputBytesPerSecond > 0, 'a rate above 0 (Infinity: no bound)');
 
   const wireBytes = gradientBytes / compressionRatio;
   const buckets = Math.ceil(gradientBytes / maxBucketBytes);
@@ -117,7 +132,9 @@ export function predictStep(input: StepCostInput): StepCost {
     return { allReduceMs: 0, exposedMs: 0, stepMs: computeMs, scalingEfficiency: 1, sentBytesPerWorker: 0, buckets, bandwidthBytesPerSecond: bound.bytesPerSecond, boundBy: bound.boundBy };
   }
   const sentBytesPerWorker = ((2 * (n - 1)) / n) * wireBytes;
-  const allReduceMs = (sentBytesPerWorker / bound.bytesPerSecond) * 1000 + 2 * (n - 1) * buckets * (latencyMs + c.perMessageMs);
+  const codecBytesPerSecond = Math.min(c.codecThroughputBytesPerSecond, c.sharedCodecThroughputBytesPerSecond / n);
+  const codecMs = input.convertsValues === true ? (((2 * (n - 1)) / n) * gradientBytes * 1000) / codecBytesPerSecond : 0;
+  const allReduceMs = (sentBytesPerWorker / bound.bytesPerSecond) * 1000 + codecMs + 2 * (n - 1) * buckets * (latencyMs + c.perMessageMs);
   const tailMs = allReduceMs / buckets;
   const exposedMs = allReduceMs - overlap * Math.min(computeMs, allReduceMs - tailMs);
   const stepMs = computeMs + exposedMs;

@@ -19,7 +19,8 @@ import { StatusStream, type StatusSource } from './status-stream.ts';
 export interface HttpRoutesOptions {
   /** The status, and its changes for the event stream. */
   source: StatusSource;
-  registry: Registry;
+  /** What `/metrics` serves: the coordinator's registry, or the exposition a finished run left. */
+  registry: Pick<Registry, 'metrics' | 'contentType'>;
   /** The body of `/healthz`; `healthy: false` answers 503. */
   health: () => { healthy: boolean; body: Record<string, unknown> };
   /** The body of `/readyz`; `ready: false` answers 503. */

@@ -214,6 +214,12 @@ export interface RunResult {
   wallSeconds: number;
   workers: number;
   globalBatchSize: number;
+  /**
+   * Worlds whose global batch fell short of the one asked for, because it did not split evenly
+   * over them (each worker takes the floor; the remainder is left out of every step, and each
+   * sample of the epoch still trains, in more steps). Empty when every world took it whole.
+   */
+  unevenBatches: { worldSize: number; globalBatchSize: number }[];
   steps: number;
   /** Steps at which every replica sent a weight checksum and all of them agreed. */
   checksumsAgreed: number;

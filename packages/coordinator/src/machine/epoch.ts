@@ -9,7 +9,7 @@ import type { EpochProgress, RunResult, TargetReached } from './effects.ts';
 import type { EvaluationReportedEvent, StateReportedEvent } from './events.ts';
 import { onRelayedState } from './generation.ts';
 import { contiguousShare } from './sharder.ts';
-import type { CoordinatorState, WorkerRecord } from './state.ts';
+import type { CoordinatorState, GenerationRecord, WorkerRecord } from './state.ts';
 import { beginPlan } from './training.ts';
 
 export function testShare(d: CoordinatorState, rank: number): Uint32Array {
@@ -227,6 +227,7 @@ function finish(ctx: Ctx, atMs: number, stoppedEarly: string | null): void {
     wallSeconds: (atMs - (d.startedAtMs ?? atMs)) / 1000,
     workers: d.worldSize,
     globalBatchSize: d.batchSizePerWorker * d.worldSize,
+    unevenBatches: unevenBatches(d.generations, d.config.globalBatchSize),
     steps: d.nextStep,
     checksumsAgreed: d.checksumsAgreed,
     generations: d.generation,
@@ -239,4 +240,11 @@ function finish(ctx: Ctx, atMs: number, stoppedEarly: string | null): void {
   };
   log(ctx, 'info', `training finished after ${d.nextStep} steps: test accuracy ${result.testAccuracy.toFixed(4)}`);
   ctx.out.push({ kind: 'finished', result });
+}
+
+/** The distinct worlds of the run whose global batch fell short of `asked`, in the order they came. */
+function unevenBatches(generations: readonly GenerationRecord[], asked: number): { worldSize: number; globalBatchSize: number }[] {
+  const seen = new Map<number, number>();
+  for (const g of generations) if (g.globalBatchSize !== asked && !seen.has(g.worldSize)) seen.set(g.worldSize, g.globalBatchSize);
+  return [...seen].map(([worldSize, globalBatchSize]) => ({ worldSize, globalBatchSize }));
 }

@@ -81,7 +81,7 @@ export function openGeneration(ctx: Ctx, atMs: number, cause: GenerationCause): 
       message: { v: PROTOCOL_VERSION, type: 'assign', generation: d.generation, rank: w.rank ?? 0, worldSize, ring, model: config.model, hyper },
     });
   }
-  d.generations.push({ generation: d.generation, cause, openedAtMs: atMs, readyAtMs: null, worldSize, step: d.nextStep, workerIds: members.map((w) => w.workerId) });
+  d.generations.push({ generation: d.generation, cause, openedAtMs: atMs, readyAtMs: null, worldSize, globalBatchSize: batch * worldSize, step: d.nextStep, workerIds: members.map((w) => w.workerId) });
   const scaling =
     config.batchScaling === 'fixed-per-worker'
       ? `per-worker batch kept at ${batch}, global batch ${batch * worldSize}`

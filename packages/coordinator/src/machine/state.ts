@@ -72,6 +72,8 @@ export interface GenerationRecord {
   /** When every member was ready and training went on; null while it forms. */
   readyAtMs: number | null;
   worldSize: number;
+  /** Its global batch: `--batch-size` when that splits evenly over the world, else less (see `generation.ts`). */
+  globalBatchSize: number;
   /** The global step it started from. */
   step: number;
   workerIds: string[];

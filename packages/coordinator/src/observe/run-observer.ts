@@ -229,6 +229,8 @@ export class RunObserver {
       weightDecay: o.weightDecay,
       labelSmoothing: o.labelSmoothing,
       testTimeFlip: o.testTimeFlip,
+      emaDecay: o.emaDecay,
+      emaWarmup: o.emaWarmup,
       targetAccuracies: [...o.targetAccuracies],
       stopAtTargetAccuracy: o.stopAtTargetAccuracy,
       augment: o.augment,

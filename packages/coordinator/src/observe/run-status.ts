@@ -70,6 +70,9 @@ export interface RunConfigView {
   weightDecay: number;
   labelSmoothing: number;
   testTimeFlip: boolean;
+  /** Decay of the weight average the replicas evaluate with; 0: none. */
+  emaDecay: number;
+  emaWarmup: boolean;
   /** Test accuracies whose first crossing is timed. */
   targetAccuracies: number[];
   /** Whether the run ends once all of them are reached. */

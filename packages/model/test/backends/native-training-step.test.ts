@@ -12,7 +12,7 @@ import { Trainer } from '../../src/trainer.ts';
 import { nativeAvailable, useCpuBackend, useNativeBackend } from '../support/backend.ts';
 import { loadFashionMnistSubset, slice } from '../support/fashion-mnist.ts';
 import type { FashionMnistSubset } from '../support/fashion-mnist.ts';
-import { expectBitIdentical } from '../support/floats.ts';
+import { expectBitIdentical, relativeError } from '../support/floats.ts';
 
 // The d2l ResNet-18 the main job trains, narrowed so that the cpu backend finishes in seconds.
 const SPEC: ResNetSpecInput = { depth: 18, stem: 'd2l', widthMultiplier: 0.25, imageSize: 28, seed: 11 };
@@ -45,16 +45,6 @@ async function train(use: () => Promise<void>, data: FashionMnistSubset): Promis
 
 function layoutOffsets(trainer: Trainer): number[] {
   return trainer.layout.entries.map((entry) => entry.offset);
-}
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let difference = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    difference = Math.max(difference, Math.abs((actual[i] as number) - (expected[i] as number)));
-    scale = Math.max(scale, Math.abs(expected[i] as number));
-  }
-  return difference / scale;
 }
 
 describe.skipIf(!nativeAvailable)('the training step on the native backend against the cpu backend', () => {

@@ -28,3 +28,14 @@ export async function useCpuBackend(): Promise<void> {
   await selectBackend('cpu');
   if (tf.getBackend() !== 'cpu') throw new Error(`expected the cpu backend, got ${tf.getBackend()}`);
 }
+
+/**
+ * The two ways a `Trainer` keeps its variables, as `describe.each` rows: the native backend runs
+ * batch norm as its own kernels and the variables read the trainer's arrays in place; wasm runs
+ * the composed batch norm and copies the values in. Without the addon (outside CI) the native row
+ * is left out.
+ */
+export const TRAINER_BACKENDS = [
+  { name: 'wasm', use: useWasmBackend },
+  ...(nativeAvailable ? [{ name: 'native', use: useNativeBackend }] : []),
+];

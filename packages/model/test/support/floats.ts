@@ -13,3 +13,14 @@ export function bitIdentical(actual: ArrayBufferView, expected: ArrayBufferView)
   const b = Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength);
   return a.equals(b);
 }
+
+/** Largest |actual − expected| over the arrays, relative to the largest |expected|. */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let difference = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    difference = Math.max(difference, Math.abs((actual[i] as number) - (expected[i] as number)));
+    scale = Math.max(scale, Math.abs(expected[i] as number));
+  }
+  return difference / scale;
+}

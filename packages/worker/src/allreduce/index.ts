@@ -1,5 +1,6 @@
 export { RingAllReduce } from './ring-allreduce.ts';
 export type { AllReduceCallOptions, AllReduceResult, RingAllReduceOptions } from './ring-allreduce.ts';
+export { FinalSuffix } from './final-suffix.ts';
 export { createMemoryTransports } from './memory-transport.ts';
 export type { MemoryRingOptions } from './memory-transport.ts';
 export type { PeerTransport } from './transport.ts';

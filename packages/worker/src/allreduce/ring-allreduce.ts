@@ -16,6 +16,11 @@
  *      segment) at once and starts another each time one completes, and it handles each chunk
  *      the moment it arrives, whatever its bucket, so the link carries bucket k+1 while bucket k is
  *      being summed. Each rank sends and receives 2(N-1)/N of the vector.
+ *   F. With a `finalSuffix` the caller is still writing the vector, from its end towards its start.
+ *      Buckets then start from the last one back, each once the suffix covers it, and a chunk of a
+ *      bucket this rank cannot add to yet waits until it can. Only the moment a bucket starts
+ *      changes: every element is summed in the one order of B, so the result is bit for bit that
+ *      of a call made once the whole vector was written.
  *
  * float32 chunks are sent straight from the caller's vector, without copies; a region is never
  * overwritten before the chunk read from it has reached the successor (the ring's causality
@@ -47,6 +52,7 @@ import { wireElementBytes } from '@ringtrain/protocol';
 import type { PeerChunk, PeerChunkHeader, PeerChunkMessage, WireFormat } from '@ringtrain/protocol';
 import { addInto } from './add-into.ts';
 import { BucketPlan } from './buckets.ts';
+import type { FinalSuffix } from './final-suffix.ts';
 import {
   AllReduceBusyError,
   AllReduceMismatchError,
@@ -103,6 +109,12 @@ export interface AllReduceCallOptions {
    * @default the ring's wireFormat
    */
   wireFormat?: WireFormat;
+  /**
+   * The part of `vector` that is final, when the caller is still writing the rest (step F of the
+   * module comment). With a world of one the call returns at once, as the vector is its own sum.
+   * @default the whole vector is final
+   */
+  finalSuffix?: FinalSuffix;
 }
 
 export interface AllReduceResult {
@@ -111,7 +123,11 @@ export interface AllReduceResult {
   step: number;
   /** Wall time of the call. */
   durationMs: number;
-  /** Time until the first chunk arrived from the predecessor: mostly waiting for slower peers. */
+  /**
+   * Time until the first chunk arrived from the predecessor: mostly waiting for slower peers.
+   * With a `finalSuffix`, the time from the moment the whole vector was final until the first
+   * chunk of the bucket that starts last (bucket 0) arrived, if later.
+   */
   waitMs: number;
   /** Chunk data bytes sent, in the wire format (2 per element with bf16/f16, 4 with f32). */
   bytesSent: number;
@@ -122,6 +138,9 @@ export interface AllReduceResult {
 type RingState = 'idle' | 'reducing' | 'failed' | 'closed';
 
 const PHASE_NAMES = { 'reduce-scatter': 'reduce-scatter', 'all-gather': 'all-gather' } as const;
+
+/** What a wait for a chunk yields when the final suffix grew first. */
+const SUFFIX_GREW: unique symbol = Symbol('suffix grew');
 
 /** A ring all-reduce over one {@link PeerTransport}; one call at a time. */
 export class RingAllReduce {
@@ -172,7 +191,7 @@ export class RingAllReduce {
     this.#lastStep = step;
     this.#state = 'reducing';
     try {
-      const result = await this.#run(vector, step, options.average ?? false, wireFormat);
+      const result = await this.#run(vector, step, options.average ?? false, wireFormat, options.finalSuffix);
       if (!this.#isClosed()) this.#state = 'idle';
       return result;
     } catch (error) {
@@ -197,8 +216,11 @@ export class RingAllReduce {
     await this.#transport.close();
   }
 
-  async #run(vector: Float32Array, step: number, average: boolean, format: WireFormat): Promise<AllReduceResult> {
+  async #run(vector: Float32Array, step: number, average: boolean, format: WireFormat, suffix: FinalSuffix | undefined): Promise<AllReduceResult> {
     const startedAt = performance.now();
+    if (suffix !== undefined && suffix.length !== vector.length) {
+      throw new InvalidAllReduceOptionError(`step ${step}: the final suffix describes ${suffix.length} elements, the vector has ${vector.length}`);
+    }
     const n = this.worldSize;
     const plan = new BucketPlan(vector.length, n, Math.floor(this.maxBucketBytes / Float32Array.BYTES_PER_ELEMENT));
     const result: AllReduceResult = { data: vector, step, durationMs: 0, waitMs: 0, bytesSent: 0, bytesReceived: 0, buckets: plan.count };
@@ -217,6 +239,13 @@ export class RingAllReduce {
     let started = 0;
     let completed = 0;
     let firstChunkAt: number | undefined;
+    let lastBucketFirstChunkAt: number | undefined;
+    // Step F: which bucket is the i-th to start, whether it may, and chunks that came before it did.
+    const bucketAt = (i: number): number => (suffix === undefined ? i : plan.count - 1 - i);
+    const isStarted = (bucket: number): boolean => (suffix === undefined ? bucket : plan.count - 1 - bucket) < started;
+    const isFinal = (bucket: number): boolean => suffix === undefined || suffix.covers(plan.bucketStart(bucket));
+    const early = new Map<number, PeerChunkMessage[]>();
+    const replay: PeerChunkMessage[] = [];
 
     const segmentOf = (bucket: number, segment: number): Float32Array => {
       const start = plan.segmentStart(bucket, segment);
@@ -236,7 +265,7 @@ export class RingAllReduce {
       send(bucket, phase, round, segment, data, () => halfBuffers.release(data));
     };
     const startBucket = (): void => {
-      const bucket = started++;
+      const bucket = bucketAt(started++);
       const own = segmentOf(bucket, rank);
       if (half === undefined) {
         send(bucket, 'reduce-scatter', 0, rank, own);
@@ -245,16 +274,41 @@ export class RingAllReduce {
         encodeHalf(half, own, encoded);
         sendHalf(bucket, 'reduce-scatter', 0, rank, encoded);
       }
+      // A predecessor whose part of the vector was final sooner may have sent this bucket already.
+      replay.push(...(early.get(bucket) ?? []));
+      early.delete(bucket);
     };
 
     // f32 all-gather chunks carry final values: the link may write them straight into the vector.
     if (half === undefined) this.#transport.setDestinations?.((header) => this.#allGatherDestination(header, vector, step, plan));
+    const startFinalBuckets = (): void => {
+      while (started < plan.count && started - completed < this.bucketsInFlight && isFinal(bucketAt(started))) startBucket();
+    };
     try {
-      while (started < Math.min(this.bucketsInFlight, plan.count)) startBucket();
+      startFinalBuckets();
+      let receiving: Promise<PeerChunkMessage | undefined> | undefined;
       while (completed < plan.count) {
-        const chunk = await sends.raceWith(this.#transport.receive(this.stallTimeoutMs));
-        if (chunk === undefined) throw this.#stallError(step, plan, received, completed);
-        firstChunkAt ??= performance.now();
+        let chunk = replay.shift();
+        if (chunk === undefined) {
+          receiving ??= this.#transport.receive(this.stallTimeoutMs);
+          const next = suffix === undefined || suffix.complete ? await sends.raceWith(receiving) : await sends.raceWith(Promise.race([receiving, suffix.grown().then((): typeof SUFFIX_GREW => SUFFIX_GREW)]));
+          if (next === SUFFIX_GREW) {
+            startFinalBuckets();
+            continue;
+          }
+          receiving = undefined;
+          if (next === undefined) throw this.#stallError(step, plan, received, completed);
+          firstChunkAt ??= performance.now();
+          if (next.bucket === 0) lastBucketFirstChunkAt ??= performance.now();
+          // Without a suffix the ring's causality rules this out (a chunk never overtakes its bucket's start).
+          if (next.bucket < plan.count && !isStarted(next.bucket)) {
+            const waiting = early.get(next.bucket);
+            if (waiting === undefined) early.set(next.bucket, [next]);
+            else waiting.push(next);
+            continue;
+          }
+          chunk = next;
+        }
         this.#check(chunk, step, plan, received, vector.length, format);
         const bucket = chunk.bucket;
         const k = received[bucket] as number;
@@ -299,7 +353,7 @@ export class RingAllReduce {
           }
           if (k + 1 === chunksPerBucket) {
             completed++;
-            if (started < plan.count) startBucket();
+            startFinalBuckets();
           }
         }
         if (!released) this.#transport.release?.(chunk);
@@ -313,7 +367,8 @@ export class RingAllReduce {
           `to rank ${(rank + 1) % n} (its ring successor) within ${this.stallTimeoutMs} ms`,
       );
     }
-    result.waitMs = (firstChunkAt ?? startedAt) - startedAt;
+    result.waitMs =
+      suffix === undefined ? (firstChunkAt ?? startedAt) - startedAt : Math.max(0, (lastBucketFirstChunkAt ?? startedAt) - (suffix.completeAt ?? startedAt));
     result.durationMs = performance.now() - startedAt;
     return result;
   }

@@ -17,7 +17,7 @@ export interface ComputeThreadData {
 
 export type ComputeRequest =
   | { id: number; op: 'create'; model: ModelSpec; hyper: HyperParameters }
-  | { id: number; op: 'compute-gradients'; x: Float32Array; labels: Int32Array; freshBuffer: boolean }
+  | { id: number; op: 'compute-gradients'; x: Float32Array; labels: Int32Array; freshBuffer: boolean; segmented?: boolean }
   | { id: number; op: 'apply-gradients'; averaged: Float32Array; learningRate: number }
   | { id: number; op: 'evaluate'; x: Float32Array; labels: Int32Array }
   | { id: number; op: 'get-state' }
@@ -42,6 +42,8 @@ export type ComputeReply =
   | { kind: 'selected'; backend: string; description: string }
   | { kind: 'start-failed'; error: ThrownOnThread }
   | { kind: 'result'; id: number; value: unknown; memory: MemoryReading | null }
+  /** During a segmented `compute-gradients`: `[start, end)` of the shared gradient `flat` is final. */
+  | { kind: 'segment-ready'; id: number; flat: Float32Array; start: number; end: number }
   | { kind: 'thrown'; id: number; error: ThrownOnThread; memory: MemoryReading | null };
 
 export function describeThrown(error: unknown): ThrownOnThread {

@@ -3,6 +3,7 @@
  * thread's requests one at a time, in the order they were sent.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { describeResNet, flatLayoutFor } from '@ringtrain/model';
 import { modelCompute } from '../model-compute.ts';
 import type { ReplicaTrainer } from '../ports.ts';
 import { describeThrown, type ComputeReply, type ComputeRequest, type ComputeThreadData } from './messages.ts';
@@ -25,6 +26,8 @@ if (compute !== null) {
   let trainer: ReplicaTrainer | null = null;
   /** The gradient buffer in shared memory, made at the first step (and after a step cut short). */
   let gradient: Float32Array | null = null;
+  /** The replica's flat length, for a segmented step that needs the shared buffer before it starts. */
+  let flatLength = 0;
   const replica = (): ReplicaTrainer => {
     if (trainer === null) throw new Error('the compute thread holds no replica yet');
     return trainer;
@@ -38,9 +41,18 @@ if (compute !== null) {
         trainer = null;
         gradient = null;
         trainer = await compute.createTrainer(request.model, request.hyper);
+        flatLength = flatLayoutFor(describeResNet(request.model)).totalLength;
         return { value: null, transfer: [] };
       case 'compute-gradients': {
         if (gradient !== null && request.freshBuffer) gradient = sharedFloats(gradient.length);
+        if (request.segmented === true) {
+          // The control thread all-reduces each segment while the rest computes: it needs the
+          // shared buffer from the first segment on.
+          const flat = (gradient ??= sharedFloats(flatLength));
+          const onSegmentReady = (_flat: Float32Array, start: number, end: number): void =>
+            port.postMessage({ kind: 'segment-ready', id: request.id, flat, start, end } satisfies ComputeReply);
+          return { value: await replica().computeGradients(request.x, request.labels, flat, onSegmentReady), transfer: [] };
+        }
         const result = await replica().computeGradients(request.x, request.labels, gradient ?? undefined);
         // The first step learns the model's flat length.
         if (gradient === null) {

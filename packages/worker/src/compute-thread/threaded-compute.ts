@@ -8,7 +8,7 @@ import { Worker as Thread } from 'node:worker_threads';
 import type { HyperParameters, ModelSpec } from '@ringtrain/protocol';
 import { ComputeThreadError } from '../errors.ts';
 import type { ComputeThreads } from '../model-compute.ts';
-import type { ComputeProvider, ReplicaTrainer } from '../ports.ts';
+import type { ComputeProvider, ReplicaTrainer, SegmentListener } from '../ports.ts';
 import type { ComputeReply, ComputeRequest, ComputeThreadData, MemoryReading, ThrownOnThread } from './messages.ts';
 
 /** Requests without their id, as the control thread writes them. */
@@ -27,7 +27,7 @@ export async function threadedCompute(
 ): Promise<ThreadedComputeProvider> {
   const data: ComputeThreadData = { backend: choice, ...threads };
   const thread = new Thread(new URL('./bootstrap.mjs', import.meta.url), { workerData: data });
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; onSegment?: SegmentListener }>();
   let lastMemory: MemoryReading | null = null;
   let ended: ComputeThreadError | null = null;
   let nextId = 1;
@@ -48,6 +48,8 @@ export async function threadedCompute(
           return resolve(reply.description);
         case 'start-failed':
           return end(rebuild(reply.error, 'could not start the backend'));
+        case 'segment-ready':
+          return pending.get(reply.id)?.onSegment?.(reply.flat, reply.start, reply.end);
         case 'result':
         case 'thrown': {
           lastMemory = reply.memory;
@@ -64,11 +66,11 @@ export async function threadedCompute(
   const backend = /^backend (\S+)/.exec(description)?.[1] ?? choice;
   onSelected?.(`${description}; compute on a thread of its own`);
 
-  const ask = <T>(request: Request, transfer: ArrayBuffer[] = []): Promise<T> => {
+  const ask = <T>(request: Request, transfer: ArrayBuffer[] = [], onSegment?: SegmentListener): Promise<T> => {
     if (ended !== null) return Promise.reject(ended);
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject, ...(onSegment === undefined ? {} : { onSegment }) });
       thread.postMessage({ ...request, id }, transfer);
     });
   };
@@ -84,10 +86,12 @@ export async function threadedCompute(
       let lent = false;
       // The batch is handed over, not copied: the caller makes a new one per step.
       return {
-        computeGradients: (x, labels) => {
+        computeGradients: (x, labels, _into, onSegmentReady) => {
           const freshBuffer = lent;
           lent = true;
-          return ask({ op: 'compute-gradients', x, labels, freshBuffer }, [x.buffer as ArrayBuffer, labels.buffer as ArrayBuffer]);
+          const transfer = [x.buffer as ArrayBuffer, labels.buffer as ArrayBuffer];
+          if (onSegmentReady === undefined) return ask({ op: 'compute-gradients', x, labels, freshBuffer }, transfer);
+          return ask({ op: 'compute-gradients', x, labels, freshBuffer, segmented: true }, transfer, onSegmentReady);
         },
         applyGradients: (averaged, learningRate) => {
           lent = false;
