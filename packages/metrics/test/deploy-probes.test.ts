@@ -8,6 +8,8 @@
  * change the world of the running job. At the end the Deployment's coordinator stays up serving
  * the finished run (a Deployment restarts whatever exits), a coordinator pod restarted on that
  * volume serves it as it ended, and the JobSet's exits 0 (its Job completes) instead of failing.
+ * The StatefulSet's workers stay up between runs too, and join the run when it is given another
+ * epoch.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,7 +97,8 @@ function startWorker(coordinatorPort: number, metricsPort: number, podName: stri
       '--advertise-host': '127.0.0.1',
     },
   );
-  const process = startRingtrain(REPO_ROOT, [...args, '--log-format', 'json'], env);
+  // The manifest's --after-run wait dials every 30 s between runs; a second here.
+  const process = startRingtrain(REPO_ROOT, [...args, '--rejoin-interval-ms', '1000', '--log-format', 'json'], env);
   started.push(process);
   return process;
 }
@@ -149,11 +152,20 @@ describe('the probes and restarts of deploy/k8s/base, on real processes', () => 
     expect((rejoined.body as Obj).generation).toBeGreaterThan((lost.body as Obj).membership.generation);
     expect((rejoined.body as Obj).steps).toBeGreaterThan(0);
 
-    // The run ends: the workers exit cleanly, the coordinator has checkpointed on its volume and,
-    // as a Deployment's container must, stays up answering for the finished run.
-    expect(await a.exited).toBe(0);
-    expect(await c.exited).toBe(0);
-    const ended = await pollHttp(`${http}/status`, (_s, body) => (body as Obj).phase === 'finished', 120_000, logs);
+    // The run ends: the coordinator has checkpointed on its volume and, as a Deployment's
+    // container must, stays up answering for the finished run. So do the StatefulSet's workers
+    // (a StatefulSet restarts what exits, and a finished run would refuse them): alive, not
+    // ready, refused by the finished run each time they dial it.
+    const ended = await pollHttp(`${http}/status`, (_s, body) => (body as Obj).phase === 'finished', 300_000, logs);
+    for (const [w, metrics] of [[a, metricsA], [c, metricsC]] as const) {
+      await w.waitForLog(/^the run is over \(.*\); waiting for the next/, 120_000);
+      await w.waitForLog(/the run is over \(RINGTRAIN_RUN_OVER\)/, 120_000);
+      expect((await fetch(`http://127.0.0.1:${metrics}/healthz`)).status).toBe(200);
+      const idle = await fetch(`http://127.0.0.1:${metrics}/readyz`);
+      expect(idle.status).toBe(503);
+      expect(await idle.json()).toMatchObject({ status: 'between-runs', inRing: false });
+      expect(await Promise.race([w.exited, 'still running'])).toBe('still running');
+    }
     expect(readdirSync(checkpoints).filter((f) => f.endsWith('.rtck')).length).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 2000));
     expect(await Promise.race([coordinator.exited, 'still running'])).toBe('still running');
@@ -201,11 +213,26 @@ describe('the probes and restarts of deploy/k8s/base, on real processes', () => 
     const refused = startCoordinator(port, checkpoints, [], refusing);
     expect(await refused.exited).not.toBe(0);
     expect(refused.lines.join('\n')).toMatch(/was taken after epoch 1 of a run of 1; ask for more --epochs to continue it/);
-    // Asked for a second epoch, it goes on from that checkpoint and takes workers again.
-    const longer = startCoordinator(port, checkpoints, ['--epochs', '2']);
+    // Asked for a second epoch, it goes on from that checkpoint, and the workers that waited
+    // through all of this join it and train the epoch to its end.
+    const longerSummary = join(scratch, 'summary-2.json');
+    const longer = startCoordinator(port, checkpoints, ['--epochs', '2', '--summary-json', longerSummary]);
+    running['coordinator, 2 epochs'] = longer;
     const resumed = await longer.waitForLog(/^resuming from /, 120_000);
     expect(String(resumed.msg)).toContain(checkpoints);
-    expect((await pollHttp(`${http}/readyz`, answers(200), 120_000)).body).toMatchObject({ status: 'ready', phase: 'rendezvous' });
+    const second = (await pollHttp(`${http}/status`, (_s, body) => (body as Obj).phase === 'finished', 600_000, logs)).body as Obj;
+    // Epochs count from 0 in /status: this coordinator trained the second.
+    expect(second.epochs.map((e: Obj) => e.epoch)).toEqual([1]);
+    expect(second.epochs.at(-1).testAccuracy).toEqual(expect.any(Number));
+    const summary2 = JSON.parse(readFileSync(longerSummary, 'utf8')) as Obj;
+    expect(summary2.steps).toBe(2 * summary.steps);
+    expect(second.workers).toHaveLength(2);
+    for (const w of second.workers as Obj[]) expect(w.steps).toBeGreaterThan(0);
     await longer.stop();
+    // SIGTERM ends a waiting worker cleanly.
+    for (const w of [a, c]) {
+      await w.waitForLog(/^the run is over \(.*\); waiting for the next/, 120_000);
+      await w.stop();
+    }
   }, 1_200_000);
 });

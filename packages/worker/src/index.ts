@@ -21,6 +21,8 @@ export { weightChecksum } from './checksum.ts';
 export { resolveWorkerOptions } from './options.ts';
 export type { WorkerOptions, ResolvedWorkerOptions, WorkerTls } from './options.ts';
 export { Worker } from './worker.ts';
+export { AFTER_RUN_CHOICES, BETWEEN_RUNS, SuccessiveRuns } from './successive-runs.ts';
+export type { AfterRun, SuccessiveRunsOptions, WorkerHealthView } from './successive-runs.ts';
 export type { FaultPoint, InjectedFault, WorkerDependencies, WorkerLogger, WorkerOutcome, StepRecord } from './worker.ts';
 export type { Awaitable, ComputeProvider, ListenForPeers, ReplicaTrainer, Ring, RingServer } from './ports.ts';
 export { modelCompute } from './model-compute.ts';

@@ -5,7 +5,8 @@
  *   GET /healthz   200 while the worker is alive (connecting, in its ring, training), 503 once it
  *                  is draining or closed; JSON with its state, rank and steps
  *   GET /readyz    200 while the worker is in a ring of the current generation (it trains, or is
- *                  ready to), 503 while it connects, waits to enter the run or regroups; the same JSON
+ *                  ready to), 503 while it connects, waits to enter the run, regroups or waits
+ *                  between runs; the same JSON
  *
  * Kept apart from the peer port, which speaks only the ring's WebSocket protocol.
  */
@@ -13,7 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { InvalidWorkerOptionError, MetricsPortError } from './errors.ts';
-import type { Worker } from './worker.ts';
+import { BETWEEN_RUNS, type WorkerHealthView } from './successive-runs.ts';
 
 export interface WorkerMetricsServerOptions {
   /**
@@ -24,8 +25,8 @@ export interface WorkerMetricsServerOptions {
   /** Port to listen on; 0 picks a free one (callers that want no server do not start one). */
   port: number;
   registry: Registry;
-  /** The worker whose health `/healthz` reports. */
-  worker: Pick<Worker, 'workerId' | 'rank' | 'generation' | 'steps' | 'inRing' | 'lifecycle'>;
+  /** The worker whose health `/healthz` reports (a `Worker`, or the runs of a waiting one). */
+  worker: WorkerHealthView;
 }
 
 export interface WorkerMetricsServer {
@@ -79,7 +80,7 @@ async function handle(options: WorkerMetricsServerOptions, req: IncomingMessage,
     const state = w.lifecycle.state;
     const alive = state !== 'draining' && state !== 'closed';
     const ok = path === '/healthz' ? alive : alive && w.inRing;
-    const status = ok ? 'ok' : alive ? 'not-in-ring' : state;
+    const status = ok ? 'ok' : state === BETWEEN_RUNS ? BETWEEN_RUNS : alive ? 'not-in-ring' : state;
     const body = { status, state, workerId: w.workerId, rank: w.rank, generation: w.generation, inRing: w.inRing, steps: w.steps };
     res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body));
     return;

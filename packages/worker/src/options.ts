@@ -108,7 +108,8 @@ export function resolveWorkerOptions(input: WorkerOptions): ResolvedWorkerOption
   };
 }
 
-function tlsOf(tls: WorkerTls | undefined): WorkerTls | null {
+/** `tls` checked (PEM text, a certificate with its key), or null when there is none. */
+export function tlsOf(tls: WorkerTls | undefined): WorkerTls | null {
   if (tls === undefined) return null;
   if ((tls.cert === undefined) !== (tls.key === undefined)) fail('tls.cert and tls.key go together: a certificate needs its key');
   for (const [name, pem] of [['ca', tls.ca], ['cert', tls.cert], ['key', tls.key]] as const) {

@@ -5,7 +5,7 @@
  * may stand in a ring of their own.
  */
 import type { HyperParameters, ModelSpec, PeerAddress } from '@ringtrain/protocol';
-import type { AllReduceCallOptions, AllReduceResult, JoinRingOptions, PeerServerOptions } from './allreduce/index.ts';
+import type { AllReduceCallOptions, AllReduceResult, JoinRingOptions, PeerServerOptions, PeerTls } from './allreduce/index.ts';
 
 /** A value, or a promise of it: a trainer on another thread answers later. */
 export type Awaitable<T> = T | Promise<T>;
@@ -64,6 +64,8 @@ export interface Ring {
 export interface RingServer {
   readonly address: PeerAddress;
   joinRing(options: JoinRingOptions): Promise<Ring>;
+  /** New certificate files for links from now on; only a server started with TLS has it. */
+  reloadTls?(tls: PeerTls): void;
   close(): Promise<void>;
 }
 

@@ -43,6 +43,7 @@ import {
   ConnectFailedError,
   ConnectionLostError,
   InsufficientMemoryError,
+  InvalidWorkerOptionError,
   MissingDataError,
   RefusedError,
   TrainingFailedError,
@@ -51,9 +52,9 @@ import {
   WORKER_ERROR_CODES,
 } from './errors.ts';
 import { ConnectionLifecycle } from './lifecycle.ts';
-import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions, type WorkerTls } from './options.ts';
+import { resolveWorkerOptions, tlsOf, type ResolvedWorkerOptions, type WorkerOptions, type WorkerTls } from './options.ts';
 import type { ComputeProvider, ListenForPeers, ReplicaTrainer, Ring, RingServer } from './ports.ts';
-import { CLOSE_CODES, encodeMessage, parseCoordinatorToWorker, PROTOCOL_VERSION, ProtocolError, recoveryOf } from './wire.ts';
+import { CLOSE_CODES, CONNECTION_ERROR_CODES, encodeMessage, parseCoordinatorToWorker, PROTOCOL_VERSION, ProtocolError, recoveryOf } from './wire.ts';
 
 export interface WorkerLogger {
   debug(fields: object, message: string): void;
@@ -155,6 +156,8 @@ export class Worker {
   private shuttingDown = false;
   private settle!: { resolve: (o: WorkerOutcome) => void; reject: (e: Error) => void };
   private finished = false;
+  /** The certificate files in use; `reloadTls` replaces them. */
+  private tls: WorkerTls | null;
   private remoteError: { code: string; message: string } | null = null;
   private socketProblem: string | null = null;
   /** Where in its epoch's order the replica stands (after its last step, or as `sync` said). */
@@ -168,6 +171,7 @@ export class Worker {
 
   constructor(options: WorkerOptions, deps: WorkerDependencies) {
     this.options = resolveWorkerOptions(options);
+    this.tls = this.options.tls;
     this.deps = deps;
     this.log = deps.logger ?? quiet;
     this.workerId = this.options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -202,6 +206,20 @@ export class Worker {
     return done;
   }
 
+  /**
+   * Takes new certificate files (read again on SIGHUP) for the connections made from now on: to
+   * the coordinator, to ring peers and from them (those open keep theirs). The links stay as
+   * they are, TLS or cleartext, which the run's other workers agreed on at `hello`.
+   */
+  reloadTls(files: WorkerTls): void {
+    const tls = tlsOf(files);
+    const before = peerTls(this.tls);
+    const after = peerTls(tls);
+    if ((before === null) !== (after === null)) throw new InvalidWorkerOptionError(`new TLS files cannot turn the peer links ${before === null ? 'to TLS' : 'to cleartext'}: the run's workers agreed on them when they joined`);
+    if (after !== null) this.server?.reloadTls?.(after);
+    this.tls = tls;
+  }
+
   /** Leaves: tells the coordinator why, closes the ring and the connection. */
   shutdown(reason: string): void {
     this.shuttingDown = true;
@@ -221,9 +239,9 @@ export class Worker {
       maxUnauthenticated: o.peerMaxUnauthenticated,
       maxHandshakesPerSecond: o.peerMaxHandshakesPerSecond,
       ...(metrics === undefined ? {} : { onRefused: (reason) => metrics.recordPeerRefusal(reason) }),
-      ...(peerTls(o.tls) === null ? {} : { tls: peerTls(o.tls) as PeerTls }),
+      ...(peerTls(this.tls) === null ? {} : { tls: peerTls(this.tls) as PeerTls }),
     });
-    const linkTls = peerTls(o.tls) === null ? 'cleartext' : "TLS, peers need a certificate of the run's CA";
+    const linkTls = peerTls(this.tls) === null ? 'cleartext' : "TLS, peers need a certificate of the run's CA";
     this.log.info({ peer: this.server.address }, `peer server listening on ${this.server.address.host}:${this.server.address.port} (${linkTls})`);
     const socket = await this.connect(o.connectTimeoutMs, false);
     this.attach(socket);
@@ -267,7 +285,7 @@ export class Worker {
       peerAddress: server.address,
       generation: this.lastGeneration,
       heartbeatsDuringSteps: this.deps.compute.heartbeatsDuringSteps === true,
-      peerTls: peerTls(o.tls) !== null,
+      peerTls: peerTls(this.tls) !== null,
     });
   }
 
@@ -286,7 +304,7 @@ export class Worker {
           // Answers to the coordinator's pings would wait behind a large state this worker sends,
           // and ws cuts a connection with 60 of them pending: the coordinator hears this worker's
           // own pings and messages instead.
-          const socket = new WebSocket(o.coordinatorUrl, { maxPayload: o.maxMessageBytes, handshakeTimeout: o.connectRetryMs * 4, autoPong: false, ...clientTls(o.tls) });
+          const socket = new WebSocket(o.coordinatorUrl, { maxPayload: o.maxMessageBytes, handshakeTimeout: o.connectRetryMs * 4, autoPong: false, ...clientTls(this.tls) });
           socket.once('open', () => {
             socket.removeAllListeners('error');
             resolve(socket);
@@ -860,8 +878,11 @@ export class Worker {
   private fail(error: WorkerError, closeCode: number | null = error.closeCode): void {
     if (this.finished) return;
     this.finished = true;
-    this.log.error({ code: error.code }, error.message);
-    if (!this.shuttingDown) this.deps.metrics?.recordFailure(failureReason(error));
+    // A finished run turning this worker away is no fault of the worker's.
+    const runOver = error instanceof RefusedError && error.remoteCode === CONNECTION_ERROR_CODES.runOver;
+    if (runOver) this.log.info({ code: error.code }, error.message);
+    else this.log.error({ code: error.code }, error.message);
+    if (!this.shuttingDown && !runOver) this.deps.metrics?.recordFailure(failureReason(error));
     if (this.lifecycle.canMoveTo('draining')) this.lifecycle.moveTo('draining', error.message);
     const socket = this.socket;
     if (closeCode !== null && socket !== null && socket.readyState === WebSocket.OPEN) {

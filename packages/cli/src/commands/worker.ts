@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { hostname, totalmem } from 'node:os';
 import { Command, Option } from 'commander';
-import { createWorkerMetricsRegistry, MAX_STAND_IN_STEP_MS, modelCompute, standInCompute, startWorkerMetricsServer, threadedCompute, Worker, type ComputeProvider, type InjectedFault, type StepRecord, type WorkerMetricsServer } from '@ringtrain/worker';
+import { AFTER_RUN_CHOICES, createWorkerMetricsRegistry, MAX_STAND_IN_STEP_MS, modelCompute, standInCompute, startWorkerMetricsServer, SuccessiveRuns, threadedCompute, Worker, type AfterRun, type ComputeProvider, type InjectedFault, type StepRecord, type WorkerMetricsServer } from '@ringtrain/worker';
 import { BACKEND_CHOICES, faultSpec, integerIn, numberIn, websocketUrl, type FaultSpec } from '../arguments.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormatChoice, type LogLevel } from '../logging.ts';
 import { workerTlsFrom } from '../tls-options.ts';
@@ -31,6 +31,8 @@ export interface WorkerFlags extends TokenFlags {
   metricsPort: number;
   connectTimeoutMs: number;
   reconnectTimeoutMs: number;
+  afterRun: AfterRun;
+  rejoinIntervalMs: number;
   evalBatchSize: number;
   logLevel: LogLevel;
   logFormat: LogFormatChoice;
@@ -66,6 +68,12 @@ export function workerCommand(): Command {
     .addOption(
       new Option('--reconnect-timeout-ms <ms>', 'when the coordinator goes away mid-run, keep the replica and keep trying to reach it this long (0: exit at once)').argParser(integerIn(0)).default(600_000),
     )
+    .addOption(
+      new Option('--after-run <what>', 'once the run is over (it ended, or a finished run refuses this worker): exit, or wait, alive and dialling the coordinator every --rejoin-interval-ms until a run takes it (workers a StatefulSet restarts whenever they exit)')
+        .choices(AFTER_RUN_CHOICES)
+        .default('exit'),
+    )
+    .addOption(new Option('--rejoin-interval-ms <ms>', 'with --after-run wait: pause between dials while no run takes this worker').argParser(integerIn(100)).default(30_000))
     .addOption(new Option('--eval-batch-size <n>', 'test images per forward pass when evaluating').argParser(integerIn(1)).default(256))
     .addOption(new Option('--log-level <level>', 'lowest level of the log lines written to stderr').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--log-format <format>', 'log lines for people (pretty) or for machines (json); auto: pretty on a terminal').choices(LOG_FORMATS).default('auto'))
@@ -88,7 +96,8 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
   // The logger exists before the worker; its lines pick up the rank once one is assigned.
   let worker: Worker | null = null;
   const logger = createLogger({ level: flags.logLevel, format: flags.logFormat, name: 'worker', base: { workerId }, mixin: () => ({ rank: worker?.rank ?? null }) });
-  const tls = workerTlsFrom(flags);
+  // Read again on SIGHUP: new certificate files serve the connections made from then on.
+  let tls = workerTlsFrom(flags);
   const threads = { workersPerMachine: flags.workersPerMachine, ...(flags.threads === undefined ? {} : { threads: flags.threads }) };
   const onSelected = (description: string): void => logger.info({}, description);
   let compute: ComputeProvider & { close?: () => Promise<void> };
@@ -109,31 +118,35 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
     if (stepLog === undefined) return;
     appendFileSync(stepLog, `${JSON.stringify({ step: h.step, epoch: h.epoch, generation: h.generation, via: h.via, loss: h.loss, indices: [...h.indices] })}\n`);
   };
-  worker = new Worker(
-    {
-      coordinatorUrl: flags.coordinator,
-      token,
-      workerId,
-      peerHost: flags.peerHost,
-      peerPort: flags.peerPort,
-      connectTimeoutMs: flags.connectTimeoutMs,
-      reconnectTimeoutMs: flags.reconnectTimeoutMs,
-      evalBatchSize: flags.evalBatchSize,
-      peerMaxUnauthenticated: flags.peerMaxUnauthenticated,
-      peerMaxHandshakesPerSecond: flags.peerMaxHandshakesPerSecond,
-      ...(flags.memoryCheck ? { memoryLimitBytes: Math.floor(totalmem() / flags.workersPerMachine) } : {}),
-      ...(tls === undefined ? {} : { tls }),
-      ...(flags.advertiseHost === undefined ? {} : { advertiseHost: flags.advertiseHost }),
-    },
-    {
-      compute,
-      logger,
-      metrics,
-      onStep,
-      ...(flags.injectFault === undefined ? {} : { fault: injectedFault(flags.injectFault) }),
-    },
-  );
-  const running = worker;
+  // Each run gets a fresh worker; under --after-run wait the process outlives a run and joins the next.
+  const newWorker = (): Worker => {
+    worker = new Worker(
+      {
+        coordinatorUrl: flags.coordinator,
+        token,
+        workerId,
+        peerHost: flags.peerHost,
+        peerPort: flags.peerPort,
+        connectTimeoutMs: flags.connectTimeoutMs,
+        reconnectTimeoutMs: flags.reconnectTimeoutMs,
+        evalBatchSize: flags.evalBatchSize,
+        peerMaxUnauthenticated: flags.peerMaxUnauthenticated,
+        peerMaxHandshakesPerSecond: flags.peerMaxHandshakesPerSecond,
+        ...(flags.memoryCheck ? { memoryLimitBytes: Math.floor(totalmem() / flags.workersPerMachine) } : {}),
+        ...(tls === undefined ? {} : { tls }),
+        ...(flags.advertiseHost === undefined ? {} : { advertiseHost: flags.advertiseHost }),
+      },
+      {
+        compute,
+        logger,
+        metrics,
+        onStep,
+        ...(flags.injectFault === undefined ? {} : { fault: injectedFault(flags.injectFault) }),
+      },
+    );
+    return worker;
+  };
+  const running = new SuccessiveRuns({ afterRun: flags.afterRun, rejoinIntervalMs: flags.rejoinIntervalMs, newWorker, log: logger });
   let metricsServer: WorkerMetricsServer | null = null;
   if (flags.metricsPort !== 0) {
     try {
@@ -148,6 +161,19 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
   const onSignal = (signal: string): void => running.shutdown(`interrupted by ${signal}`);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  if (tls !== undefined) {
+    process.on('SIGHUP', () => {
+      try {
+        const again = workerTlsFrom(flags);
+        if (again === undefined) return;
+        running.reloadTls(again);
+        tls = again;
+        logger.info({}, 'reloaded the TLS certificate, key and CA');
+      } catch (error) {
+        logger.error({}, `kept the TLS files in use: ${(error as Error).message}`);
+      }
+    });
+  }
   try {
     const outcome = await running.run();
     if (outcome.runFailed) {

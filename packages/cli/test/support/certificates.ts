@@ -31,6 +31,12 @@ function leaf(dir: string, name: string, ca: string, days: number): void {
   openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', String(days), '-extfile', 'leaf.ext']);
 }
 
+/** One more certificate of the run's CA (made by `makeCertificates` in `dir`), as `name`.crt/.key. */
+export function makeRunCertificate(dir: string, name: string): { cert: string; key: string } {
+  leaf(dir, name, 'run-ca', 2);
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+}
+
 export function makeCertificates(dir: string, addresses: readonly string[] = ['127.0.0.1']): TestCertificates {
   writeFileSync(join(dir, 'leaf.ext'), `subjectAltName=${addresses.map((a) => `IP:${a}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`);
   authority(dir, 'run-ca');

@@ -163,7 +163,7 @@ export class PeerServer {
   readonly #admission: Admission;
   readonly #refusalLog: ThrottledLog;
   readonly #onRefused: (reason: RefusalReason) => void;
-  readonly #tls: PeerTls | null;
+  #tls: PeerTls | null;
   readonly #wss: WebSocketServer;
   /** The HTTPS server under `#wss` when the links are TLS. */
   readonly #tlsServer: TlsServer | null;
@@ -228,6 +228,16 @@ export class PeerServer {
       });
       listener.once('error', reject);
     });
+  }
+
+  /**
+   * Takes a new certificate, key and CA for the links made from now on, both those peers dial
+   * here and those this server dials (links already open keep theirs).
+   */
+  reloadTls(tls: PeerTls): void {
+    if (this.#tlsServer === null) throw new InvalidAllReduceOptionError('reloadTls needs a peer server started with tls');
+    this.#tlsServer.setSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca, minVersion: 'TLSv1.2' });
+    this.#tls = tls;
   }
 
   /** Where peers should dial this server. */
