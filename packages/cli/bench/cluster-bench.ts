@@ -19,8 +19,10 @@
  *   --stand-in-compute-ms resnet18=50,resnet50=120,resnet152=250 --real-compute-models resnet18
  *   (real rows on the first link only; "none" for none) --compressions bf16 (rows with the run
  *   option --compression, from two hosts up, where the coordinator offers it) --max-bucket-bytes
- *   26214400 --json (the measurements and predictions as JSON) --reprint FILE (no runs: the
- *   table of a saved --json report, predicted again by the current cost model)
+ *   26214400 --overlap (rows with the run option --overlap, for the real-compute models only:
+ *   a stand-in has no backward pass to overlap) --json (the measurements and predictions as
+ *   JSON) --reprint FILE (no runs: the table of a saved --json report, predicted again by the
+ *   current cost model)
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -59,6 +61,7 @@ const { values } = parseArgs({
     'real-compute-models': { type: 'string', default: 'resnet18' },
     'max-bucket-bytes': { type: 'string', default: String(25 * 1024 * 1024) },
     compressions: { type: 'string', default: 'bf16' },
+    overlap: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     reprint: { type: 'string' },
   },
@@ -107,6 +110,8 @@ interface RowRun {
   model: ModelName;
   compute: Compute;
   compression: string;
+  /** Whether the run overlapped its all-reduce with the backward pass (`--overlap`). */
+  overlap: boolean;
   hosts: number;
   imageSize: number;
   maxBucketBytes: number;
@@ -143,7 +148,7 @@ interface Row extends Measured {
  */
 function predictRows(runs: Measured[]): Row[] {
   return runs.map((row) => {
-    const one = runs.find((r) => r.rateGbit === row.rateGbit && r.delayMs === row.delayMs && r.model === row.model && r.compute.kind === row.compute.kind && r.compression === 'none' && r.hosts === 1);
+    const one = runs.find((r) => r.rateGbit === row.rateGbit && r.delayMs === row.delayMs && r.model === row.model && r.compute.kind === row.compute.kind && r.compression === 'none' && r.overlap !== true && r.hosts === 1);
     const computeMs = row.computeMs;
     const gradientBytes = gradientBytesOf({ depth: MODEL_DEPTHS[row.model], stem: 'd2l', widthMultiplier: 1, imageSize: row.imageSize });
     const predicted = predictOrNaN({
@@ -153,7 +158,7 @@ function predictRows(runs: Measured[]): Row[] {
       linkBitsPerSecond: row.rateGbit * 1e9,
       latencyMs: row.delayMs,
       maxBucketBytes: row.maxBucketBytes,
-      overlap: 0,
+      overlap: row.overlap === true ? 1 : 0,
       compressionRatio: compressionRatioOf(row.compression),
       convertsValues: row.compression === 'bf16' || row.compression === 'f16',
       calibration: THIS_MACHINE_CLUSTER,
@@ -169,11 +174,12 @@ function predictRows(runs: Measured[]): Row[] {
 }
 
 
-async function runRow(network: TestNetwork, model: ModelName, compute: Compute, compression: string, hosts: number, dir: string): Promise<RowRun> {
+async function runRow(network: TestNetwork, model: ModelName, compute: Compute, variant: Variant, hosts: number, dir: string): Promise<RowRun> {
+  const { compression, overlap } = variant;
   const coordinator = network.hosts[0]!;
   const workers = network.hosts.slice(1, 1 + hosts);
   const env = { ...process.env, RINGTRAIN_TOKEN: TOKEN };
-  const summaryPath = join(dir, `${model}-${compute.kind}-${compression}-${hosts}.json`);
+  const summaryPath = join(dir, `${model}-${compute.kind}-${compression}${overlap ? '-overlap' : ''}-${hosts}.json`);
   const global = batchPerWorker * hosts;
   const sentBefore = workers.map((w) => network.sentBytes(w.name));
   const processes: HostProcess[] = [];
@@ -185,6 +191,7 @@ async function runRow(network: TestNetwork, model: ModelName, compute: Compute, 
       '--epochs', '1', '--limit-train', String(global * steps), '--limit-test', '0', '--checksum-every', '0',
       '--max-bucket-bytes', String(maxBucketBytes), '--no-memory-check', '--summary-json', summaryPath, '--log-level', 'warn',
       ...(compression === 'none' ? [] : ['--compression', compression]),
+      ...(overlap ? ['--overlap'] : []),
     ], env);
     processes.push(server);
     await until('the coordinator listens', () => server.output().includes('coordinator listening on'), 120_000);
@@ -203,7 +210,7 @@ async function runRow(network: TestNetwork, model: ModelName, compute: Compute, 
       ...workerFailed.map((w) => w.then((p) => ({ kind: 'worker-failed' as const, output: p.output() }))),
       new Promise<{ kind: 'timeout' }>((resolve) => setTimeout(() => resolve({ kind: 'timeout' }), ROW_TIMEOUT_MS).unref()),
     ]);
-    const what = `the ${hosts}-host ${model} ${compute.kind} run${compression === 'none' ? '' : ` with --compression ${compression}`}`;
+    const what = `the ${hosts}-host ${model} ${compute.kind} run${variantLabel(variant, ' with ')}`;
     if (ended.kind === 'worker-failed') throw new RowFailedError(`${what}: a worker failed: ${lastLine(ended.output)}`, processes.map((p) => p.output()).join('\n'));
     if (ended.kind === 'timeout') throw new RowFailedError(`${what} did not end within ${ROW_TIMEOUT_MS} ms`, processes.map((p) => p.output()).join('\n'));
     if (ended.code !== 0) throw new RowFailedError(`${what} failed (exit ${String(ended.code)})`, processes.map((p) => p.output()).join('\n'));
@@ -214,6 +221,7 @@ async function runRow(network: TestNetwork, model: ModelName, compute: Compute, 
       model,
       compute,
       compression,
+      overlap,
       hosts,
       imageSize,
       maxBucketBytes,
@@ -228,6 +236,17 @@ async function runRow(network: TestNetwork, model: ModelName, compute: Compute, 
   } finally {
     for (const p of processes) if (p.child.exitCode === null) p.child.kill('SIGKILL');
   }
+}
+
+/** What a row changes from the plain all-reduce: a compression, or the overlap with the backward pass. */
+interface Variant {
+  compression: string;
+  overlap: boolean;
+}
+
+function variantLabel(v: Variant, prefix: string): string {
+  if (v.overlap) return `${prefix}--overlap`;
+  return v.compression === 'none' ? '' : `${prefix}--compression ${v.compression}`;
 }
 
 class RowFailedError extends Error {
@@ -272,6 +291,7 @@ interface Failure {
   model: ModelName;
   compute: Compute;
   compression: string;
+  overlap: boolean;
   hosts: number;
   reason: string;
 }
@@ -324,20 +344,27 @@ async function measureAll(): Promise<Report> {
         for (const model of models) {
           const kinds: Compute[] = [{ kind: 'stand-in', ms: standInMs.get(model) as number }, ...(linkIndex === 0 && realModels.includes(model) ? [{ kind: 'real' as const }] : [])];
           for (const compute of kinds) {
-            for (const compression of ['none', ...compressions]) {
-              // One host all-reduces nothing: compressed rows start at two, against the same one-host row.
-              for (const hosts of hostCounts.filter((h) => compression === 'none' || h > 1)) {
-                const progress = `  ${rateGbit} Gbit/s ${model} ${compute.kind} ${compression} ${hosts} host(s)`;
+            const variants: Variant[] = [
+              { compression: 'none', overlap: false },
+              ...compressions.map((compression) => ({ compression, overlap: false })),
+              ...(values.overlap && compute.kind === 'real' ? [{ compression: 'none', overlap: true }] : []),
+            ];
+            for (const variant of variants) {
+              const { compression } = variant;
+              const plain = compression === 'none' && !variant.overlap;
+              // One host all-reduces nothing: compressed and overlapped rows start at two, against the same one-host row.
+              for (const hosts of hostCounts.filter((h) => plain || h > 1)) {
+                const progress = `  ${rateGbit} Gbit/s ${model} ${compute.kind} ${variant.overlap ? 'overlap' : compression} ${hosts} host(s)`;
                 try {
-                  const row = await runRow(network, model, compute, compression, hosts, dir);
+                  const row = await runRow(network, model, compute, variant, hosts, dir);
                   linkRows.push(row);
                   process.stderr.write(`${progress}: ${row.examplesPerSecond.toFixed(1)} examples/s, step ${row.stepMs.toFixed(0)} ms = compute ${row.computeMs.toFixed(0)} + all-reduce ${row.allReduceMs.toFixed(0)} + waiting ${row.waitMs.toFixed(0)} (${((Date.now() - startedAt) / 1000).toFixed(0)} s in)\n`);
                 } catch (error) {
-                  if (!(error instanceof RowFailedError) || compression === 'none') {
+                  if (!(error instanceof RowFailedError) || plain) {
                     if (error instanceof RowFailedError) process.stderr.write(`${error.output}\n`);
                     throw error;
                   }
-                  failures.push({ rateGbit, model, compute, compression, hosts, reason: error.message });
+                  failures.push({ rateGbit, model, compute, compression, overlap: variant.overlap, hosts, reason: error.message });
                   process.stderr.write(`${progress}: FAILED, ${error.message}\n`);
                 }
               }
@@ -370,7 +397,7 @@ if (values.json) {
     `${r.rateGbit} Gbit/s ${r.delayMs} ms (held ${r.relayMeanHoldMs.toFixed(2)})`,
     r.model,
     r.compute.kind === 'stand-in' ? `stand-in ${r.compute.ms} ms` : 'real, shared cores',
-    report.compressions === 'not available' ? 'not available' : r.compression,
+    r.overlap === true ? 'none, --overlap' : report.compressions === 'not available' ? 'not available' : r.compression,
     String(r.hosts),
     r.examplesPerSecond.toFixed(1),
     r.stepMs.toFixed(0),
@@ -387,5 +414,13 @@ if (values.json) {
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   process.stdout.write(`bench:cluster: ${report.batchPerWorker} examples per worker per step, ${report.imageSize}×${report.imageSize}, d2l stem, ${report.steps} steps per row, buckets of ${report.maxBucketBytes} B; measured columns, then the cost model's (predicted, error = predicted/measured − 1); ${report.wallSeconds.toFixed(0)} s\n`);
   process.stdout.write(`${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${table.map(line).join('\n')}\n`);
-  for (const f of failures) process.stdout.write(`not measured: ${f.rateGbit} Gbit/s ${f.model} ${f.compute.kind} --compression ${f.compression} on ${f.hosts} hosts: ${f.reason}\n`);
+  for (const f of failures) process.stdout.write(`not measured: ${f.rateGbit} Gbit/s ${f.model} ${f.compute.kind}${variantLabel({ compression: f.compression, overlap: f.overlap === true }, ' ')} on ${f.hosts} hosts: ${f.reason}\n`);
+  // What the overlap hides: its exposed communication against the plain row's whole all-reduce.
+  for (const r of rows.filter((row) => row.overlap === true)) {
+    const plain = rows.find((p) => p.overlap !== true && p.compression === 'none' && p.rateGbit === r.rateGbit && p.delayMs === r.delayMs && p.model === r.model && p.compute.kind === r.compute.kind && p.hosts === r.hosts);
+    if (plain === undefined) continue;
+    process.stdout.write(
+      `overlap, ${r.rateGbit} Gbit/s ${r.model} ${r.hosts} hosts: exposed all-reduce ${r.allReduceMs.toFixed(0)} ms of the plain row's ${plain.allReduceMs.toFixed(0)} ms (${((100 * r.allReduceMs) / plain.allReduceMs).toFixed(0)}%), step ${r.stepMs.toFixed(0)} against ${plain.stepMs.toFixed(0)} ms\n`,
+    );
+  }
 }
