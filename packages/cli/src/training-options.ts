@@ -30,6 +30,7 @@ export interface TrainingFlags extends RecipeFlags {
   powersgdRank: number;
   powersgdStartStep: number;
   overlap: boolean;
+  delayedAllreduce: boolean;
   summaryJson?: string;
   maxMessageBytes: number;
   backend: (typeof BACKEND_CHOICES)[number];
@@ -113,6 +114,11 @@ export function addTrainingOptions(command: Command): Command {
         .default(COMPRESSION_DEFAULTS.startStep),
     )
     .addOption(new Option('--overlap', 'all-reduce each gradient bucket while the backward pass computes the rest (needs --compression none)').default(false))
+    .addOption(
+      new Option('--delayed-allreduce', "average each step's gradient while the next step computes and apply it after: hides the all-reduce behind a whole step, one step stale (not with --overlap)")
+        .default(false)
+        .conflicts('overlap'),
+    )
     .addOption(new Option('--max-message-bytes <n>', 'largest message the coordinator port accepts; larger ones are refused with close code 1009').argParser(integerIn(2 * 1024 * 1024)).default(64 * 1024 * 1024))
     .addOption(new Option('--summary-json <file>', 'also write the final summary as JSON to this file'))
     .addOption(new Option('--backend <name>', 'compute backend of the workers').choices(BACKEND_CHOICES).default('auto'))
@@ -168,6 +174,7 @@ export function coordinatorOptionsFrom(flags: TrainingFlags, token: string): Coo
     maxBucketBytes: flags.maxBucketBytes,
     compression: { method: flags.compression, rank: flags.powersgdRank, startStep: flags.powersgdStartStep },
     overlap: flags.overlap,
+    delayedAllReduce: flags.delayedAllreduce,
     learningRate: {
       schedule: recipe.lrSchedule,
       baseLr: recipe.lr,

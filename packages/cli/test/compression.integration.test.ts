@@ -10,8 +10,8 @@ import { describeResNet, flatLayoutFor } from '@ringtrain/model';
 import { PowerSgdReducer } from '@ringtrain/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStepLog, readSummary, runRingtrain, type StepLine } from './launch-helpers.ts';
-import { readCommittedSteps, type CommittedStep } from './support/committed-steps.ts';
-import { startWorker, until, type WorkerProcess } from './support/worker-processes.ts';
+import { expectEveryStepOnceAndAgreed, runKilledAndReplaced, type KilledAndReplacedRun } from './support/killed-and-replaced.ts';
+import type { WorkerProcess } from './support/worker-processes.ts';
 import type { RunSummary } from '../src/index.ts';
 
 const TRAIN = 1920;
@@ -114,67 +114,22 @@ describe('a launch of 2 workers with --compression bf16 on real Fashion-MNIST', 
 });
 
 describe('PowerSGD across generations: a worker killed in its all-reduce, a replacement joining', () => {
-  const token = 'compression-test-token-0123456789';
-  let dir: string;
-  let summary: RunSummary;
-  let committed: CommittedStep[];
-  let exitCode: number | null;
   const workers: WorkerProcess[] = [];
+  let run: KilledAndReplacedRun;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ringtrain-powersgd-generations-'));
-    const stepLog = join(dir, 'committed.jsonl');
-    const coordinator = runRingtrain(
-      [
-        'coordinator',
-        '--port', '0',
-        '--min-workers', '2',
-        '--max-workers', '3',
-        '--rendezvous-settle-ms', '60000',
-        '--model', 'resnet18', '--stem', 'd2l', '--width', '0.25',
-        '--epochs', '1',
-        '--batch-size', '60',
-        '--lr', '0.1', '--momentum', '0.9',
-        '--limit-train', '3000',
-        '--limit-test', String(TEST),
-        '--checksum-every', '1',
-        '--compression', 'powersgd',
-        '--powersgd-start-step', '2',
-        '--step-log', stepLog,
-        '--summary-json', join(dir, 'summary.json'),
-      ],
-      { RINGTRAIN_TOKEN: token },
-    );
-    const url = await coordinator.url;
-    const wasm = ['--backend', 'wasm'];
-    workers.push(startWorker(url, dir, 'steady', token, wasm));
-    const doomed = startWorker(url, dir, 'doomed', token, [...wasm, '--inject-fault', 'kill@10:during-allreduce']);
-    workers.push(doomed, startWorker(url, dir, 'other', token, wasm));
-    await doomed.exited;
-    await until('the two survivors train on', async () => (await readCommittedSteps(stepLog)).some((s) => s.generation >= 2 && s.step >= 14));
-    workers.push(startWorker(url, dir, 'replacement', token, wasm));
-    const result = await coordinator.exited;
-    exitCode = result.code;
-    expect(exitCode, `the coordinator failed:\n${result.stdout}\n${result.stderr}`).toBe(0);
-    summary = await readSummary(join(dir, 'summary.json'));
-    committed = await readCommittedSteps(stepLog);
+    run = await runKilledAndReplaced('powersgd', ['--lr', '0.1', '--momentum', '0.9', '--compression', 'powersgd', '--powersgd-start-step', '2'], workers);
   }, 600_000);
 
   afterAll(async () => {
     for (const worker of workers) worker.child.kill('SIGKILL');
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    if (run !== undefined) await rm(run.dir, { recursive: true, force: true });
   });
 
-  it('finishes with replicas that agree at every step and at every generation\'s start (the coordinator compares both)', () => {
-    expect(exitCode).toBe(0);
-    expect(summary.generations).toBeGreaterThanOrEqual(3);
-    expect(summary.steps).toBe(3000 / 60);
-    expect(committed.map((s) => s.step)).toEqual([...Array(summary.steps).keys()]);
-    // A step the killed worker's all-reduce left half done counts if a survivor finished it; only
-    // that survivor's weights exist for it, and the next generation's start compares them.
-    const bySurvivor = committed.filter((s) => s.via === 'survivor');
-    expect(bySurvivor.length).toBeLessThanOrEqual(1);
-    expect(summary.checksumsAgreed).toBe(summary.steps - bySurvivor.length);
+  it("finishes with replicas that agree at every step and at every generation's start (the coordinator compares both)", () => {
+    expect(run.exitCode, run.output).toBe(0);
+    const summary = run.summary as RunSummary;
+    expectEveryStepOnceAndAgreed(summary, run.committed);
     expect(summary.compression.method).toBe('powersgd');
     expect(summary.testAccuracy).toBeGreaterThan(0.4);
   });

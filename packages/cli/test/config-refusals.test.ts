@@ -37,6 +37,7 @@ describe('configurations refused before anything starts', () => {
     [['--compression', 'zip'], /option '--compression <method>' argument 'zip' is invalid\. Allowed choices are none, bf16, f16, powersgd/],
     [['--powersgd-rank', '0'], /option '--powersgd-rank <r>' argument '0' is invalid\. Expected a whole number from 1 to 256/],
     [['--powersgd-start-step', '-1'], /option '--powersgd-start-step <step>' argument '-1' is invalid/],
+    [['--delayed-allreduce', '--overlap'], /option '--delayed-allreduce' cannot be used with option '--overlap'/],
   ])('a launch with %j, naming the flag', async (flags, message) => {
     const { code, stderr, stdout } = await refusal(['launch', '--port', '0', ...flags]);
     expect(code).not.toBe(0);

@@ -172,6 +172,13 @@ export interface CoordinatorOptions {
    * @default false
    */
   overlap?: boolean;
+  /**
+   * Workers average each step's gradient while the next step computes, and apply it after that:
+   * the all-reduce hides behind a whole step, at the price of one step of staleness (the
+   * worker's `delayed-steps.ts`). Not with `overlap`.
+   * @default false
+   */
+  delayedAllReduce?: boolean;
   learningRate?: LearningRateOptions;
   /** Where checkpoints go; none are written without it. */
   checkpointDir?: string;
@@ -369,6 +376,7 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
       startStep: integer('compression.startStep', input.compression?.startStep ?? COMPRESSION_DEFAULTS.startStep, 0, 2 ** 31 - 1),
     },
     overlap: overlapOf(input),
+    delayedAllReduce: delayedAllReduceOf(input),
     learningRate,
     checkpointDir: input.checkpointDir ?? null,
     stepLog: input.stepLog ?? null,
@@ -390,6 +398,14 @@ function overlapOf(input: CoordinatorOptions): boolean {
   const method = input.compression?.method ?? COMPRESSION_DEFAULTS.method;
   if (overlap && method !== 'none') fail(`overlap needs compression none, got compression ${method}`);
   return overlap;
+}
+
+/** The delayed all-reduce and overlap hide the same all-reduce two ways; a run takes one. */
+function delayedAllReduceOf(input: CoordinatorOptions): boolean {
+  const delayed = input.delayedAllReduce ?? false;
+  if (typeof delayed !== 'boolean') fail(`delayedAllReduce must be true or false, got ${String(delayed)}`);
+  if (delayed && input.overlap === true) fail('delayedAllReduce and overlap cannot both be on: they hide the same all-reduce two ways');
+  return delayed;
 }
 
 /** Each in (0, 1], ascending, no repeats, so the summary lists them in the order they are met. */

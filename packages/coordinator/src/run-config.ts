@@ -90,6 +90,7 @@ export function machineConfig(
       compression: options.compression,
       // Left out when off, so a run without it sends what it sent before the field existed.
       ...(options.overlap ? { overlap: true } : {}),
+      ...(options.delayedAllReduce ? { delayedAllReduce: true } : {}),
     },
     checkpointEveryEpochs: options.checkpointDir === null ? 0 : options.checkpointEveryEpochs,
     onDivergence: options.onDivergence,

@@ -25,3 +25,25 @@ describe('the overlap option', () => {
     expect(() => resolveCoordinatorOptions({ token, overlap: 'yes' as unknown as boolean })).toThrow('overlap must be true or false, got yes');
   });
 });
+
+describe('the delayed all-reduce option', () => {
+  it('is off by default and then left out of the hyper-parameters the workers are sent', () => {
+    const options = resolveCoordinatorOptions({ token });
+    expect(options.delayedAllReduce).toBe(false);
+    expect(Object.hasOwn(machineConfig(options, counts).hyper, 'delayedAllReduce')).toBe(false);
+  });
+
+  it('goes to the workers in the assignment when on, with any compression', () => {
+    const options = resolveCoordinatorOptions({ token, delayedAllReduce: true, compression: { method: 'powersgd' } });
+    expect(machineConfig(options, counts).hyper.delayedAllReduce).toBe(true);
+  });
+
+  it('is refused with overlap, naming both', () => {
+    expect(() => resolveCoordinatorOptions({ token, delayedAllReduce: true, overlap: true })).toThrow(InvalidCoordinatorOptionError);
+    expect(() => resolveCoordinatorOptions({ token, delayedAllReduce: true, overlap: true })).toThrow('delayedAllReduce and overlap cannot both be on');
+  });
+
+  it('refuses what is not a boolean', () => {
+    expect(() => resolveCoordinatorOptions({ token, delayedAllReduce: 1 as unknown as boolean })).toThrow('delayedAllReduce must be true or false, got 1');
+  });
+});

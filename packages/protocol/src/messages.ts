@@ -52,7 +52,7 @@
  * fails says so with `ring-failed` and waits for the next `assign`.
  */
 
-/** The protocol version. A peer speaking another version is refused at `hello`/`peer-hello`. (3: workers say `heartbeatsDuringSteps` and ping with the interval `welcome` gives them; 4: `assign` carries the residual-γ initialisation, label smoothing, test-time flip and the gradient compression, and `step-report` the bytes sent; 5: `assign` may ask for the all-reduce to overlap the backward pass, for a weight average to evaluate with and for alternating flips, and `hello` says whether the worker's peer port serves TLS.) */
+/** The protocol version. A peer speaking another version is refused at `hello`/`peer-hello`. (3: workers say `heartbeatsDuringSteps` and ping with the interval `welcome` gives them; 4: `assign` carries the residual-γ initialisation, label smoothing, test-time flip and the gradient compression, and `step-report` the bytes sent; 5: `assign` may ask for the all-reduce to overlap the backward pass or to be delayed by a step, for a weight average to evaluate with and for alternating flips, and `hello` says whether the worker's peer port serves TLS.) */
 export const PROTOCOL_VERSION = 5;
 
 /** Where a worker's peer server listens, as its ring successor should dial it. */
@@ -113,6 +113,11 @@ export interface HyperParameters {
    * compression `none`. Absent means false.
    */
   overlap?: boolean;
+  /**
+   * Average each step's gradient while the next step computes, and apply it after: one step of
+   * staleness within a plan (see the worker's `delayed-steps.ts`). Not with `overlap`. Absent means false.
+   */
+  delayedAllReduce?: boolean;
 }
 
 /** The ways a gradient may travel in the all-reduce. */

@@ -71,6 +71,7 @@ const hyperParameters = object({
     startStep: u32,
   }),
   overlap: optional(boolean),
+  delayedAllReduce: optional(boolean),
 });
 
 const ringMember = object({ rank: u32, workerId: identifier, address: peerAddress });

@@ -38,6 +38,8 @@ import WebSocket from 'ws';
 import { AllReduceError, startPeerServer, type PeerTls } from './allreduce/index.ts';
 import { createGradientReducer, PlainReducer, type GradientReducer } from './compression/index.ts';
 import { startOverlappedStep } from './overlapped-step.ts';
+import { runDelayedSteps } from './delayed-steps.ts';
+import type { ReduceOutcome } from './compression/gradient-reducer.ts';
 import { DatasetStore } from './dataset-store.ts';
 import {
   ConnectFailedError,
@@ -117,6 +119,18 @@ interface InFlight {
   generation: number;
   indices: Uint32Array;
   loss: number;
+}
+
+/** A step whose gradient is computed, on its way to being applied. */
+interface DoneStep {
+  step: number;
+  epoch: number;
+  indices: Uint32Array;
+  local: { loss: number; correct: number; count: number; flat: Float32Array };
+  /** Preparing the batch and computing the gradient. */
+  computeMs: number;
+  /** Between the previous step and this one: waiting on the coordinator. */
+  idleMs: number;
 }
 
 export class Worker {
@@ -500,6 +514,9 @@ export class Worker {
     if (message.hyper.overlap === true && message.hyper.compression.method !== 'none') {
       throw new RefusedMessageError(`an assignment asks for overlap with compression ${message.hyper.compression.method}; overlap needs compression none`);
     }
+    if (message.hyper.overlap === true && message.hyper.delayedAllReduce === true) {
+      throw new RefusedMessageError('an assignment asks for both overlap and the delayed all-reduce; they are two ways of hiding the same all-reduce, choose one');
+    }
     if (this.trainer === null) this.checkMemory(model, message.hyper.batchSizePerWorker, (message.hyper.emaDecay ?? 0) > 0);
     // The replica outlives generations: it is what the next one may start from.
     this.trainer ??= await this.deps.compute.createTrainer(model, message.hyper);
@@ -638,104 +655,152 @@ export class Worker {
     }
     this.train.requireAll(plan.indices, `the plan of epoch ${plan.epoch}`);
     this.lifecycle.moveTo('in-round', `plan of epoch ${plan.epoch}`);
-    const { preprocess, checksumEverySteps } = assignment.hyper;
+    const { preprocess } = assignment.hyper;
     const imageSize = assignment.model.imageSize;
     const generation = assignment.generation;
     const current = (): boolean => this.ring === ring && this.stopReason === null && !this.finished;
     let idleSinceMs = performance.now();
+    const batchOf = (i: number): { step: number; indices: Uint32Array; x: Float32Array; labels: Int32Array } => {
+      const indices = plan.indices.subarray(i * b, Math.min(plan.indices.length, (i + 1) * b));
+      const x = preprocessBatch(this.train.images, this.train.rows, this.train.cols, indices, {
+        imageSize,
+        mean: preprocess.mean,
+        std: preprocess.std,
+        ...(preprocess.augment ? { augment: { seed: preprocess.seed, epoch: plan.epoch, alternateFlips: preprocess.alternateFlips === true } } : {}),
+      });
+      return { step: plan.firstStep + i, indices, x, labels: gatherLabels(this.train.labels, indices) };
+    };
+    /** This step's gradient is on its way round the ring. */
+    const sent = async (step: number, indices: Uint32Array, loss: number): Promise<void> => {
+      this.inFlight = { step, epoch: plan.epoch, generation, indices: indices.slice(), loss };
+      this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'gradient-ready', generation, step });
+      await this.faultAt(step, 'before-allreduce');
+    };
+    const duringAllReduce = async (step: number): Promise<void> => {
+      if (this.deps.fault?.step !== step || this.deps.fault.point !== 'during-allreduce') return;
+      // Once the first chunks are on their way and some have come back.
+      await new Promise((r) => setTimeout(r, 1));
+      await this.faultAt(step, 'during-allreduce');
+    };
+    /** Applies a step's average and reports it; false when the plan should stop. */
+    const applied = async (done: DoneStep, reduced: ReduceOutcome, exposedMs: number): Promise<boolean> => {
+      await this.faultAt(done.step, 'after-allreduce');
+      const t2 = performance.now();
+      await trainer.applyGradients(reduced.data, plan.learningRates[done.step - plan.firstStep] as number);
+      const t3 = performance.now();
+      const waitedInRing = Math.min(reduced.waitMs, exposedMs);
+      await this.reportStep(plan, done, reduced, { computeMs: done.computeMs + (t3 - t2), allReduceMs: exposedMs - waitedInRing, waitMs: waitedInRing + done.idleMs, exposedMs });
+      await this.answerStateRequests();
+      // Let socket events (pings, stop, state requests, a new generation) in between steps.
+      await new Promise((r) => setImmediate(r));
+      idleSinceMs = performance.now();
+      return current();
+    };
     try {
-      for (let i = 0; i < steps && current(); i++) {
-        const step = plan.firstStep + i;
-        const indices = plan.indices.subarray(i * b, Math.min(plan.indices.length, (i + 1) * b));
-        const t0 = performance.now();
-        const x = preprocessBatch(this.train.images, this.train.rows, this.train.cols, indices, {
-          imageSize,
-          mean: preprocess.mean,
-          std: preprocess.std,
-          ...(preprocess.augment ? { augment: { seed: preprocess.seed, epoch: plan.epoch, alternateFlips: preprocess.alternateFlips === true } } : {}),
+      if (assignment.hyper.delayedAllReduce === true) {
+        await runDelayedSteps<DoneStep>(steps, {
+          compute: async (i, into) => {
+            const t0 = performance.now();
+            const { step, indices, x, labels } = batchOf(i);
+            await this.faultAt(step, 'compute');
+            const local = await trainer.computeGradients(x, labels, into);
+            if (!current()) return null;
+            return { step, epoch: plan.epoch, indices, local, computeMs: performance.now() - t0, idleMs: t0 - idleSinceMs };
+          },
+          gradientOf: (done) => done.local.flat,
+          reduce: async (_i, done) => {
+            await sent(done.step, done.indices, done.local.loss);
+            const reducing = reducer.reduce(ring, done.local.flat, done.step);
+            await duringAllReduce(done.step);
+            return reducing;
+          },
+          apply: (_i, done, reduced, exposedMs) => applied(done, reduced, exposedMs),
+          abandoned: (_i, done, error) => {
+            this.abortedStep = done.step;
+            if (error !== null && current()) this.ringFailed(ring, generation, done.step, error);
+          },
         });
-        const labels = gatherLabels(this.train.labels, indices);
+        return;
+      }
+      for (let i = 0; i < steps && current(); i++) {
+        const t0 = performance.now();
+        const { step, indices, x, labels } = batchOf(i);
         await this.faultAt(step, 'compute');
         // Overlapped, the ring reduces each bucket as the backward pass finishes it; t1 is still the end of the backward.
         const overlapped = assignment.hyper.overlap === true && reducer instanceof PlainReducer ? startOverlappedStep(trainer, reducer, ring, x, labels, step) : null;
         const local = await (overlapped?.computed ?? trainer.computeGradients(x, labels));
-        const gradientBytes = local.flat.byteLength;
         const t1 = performance.now();
         if (!current()) return;
-        this.inFlight = { step, epoch: plan.epoch, generation, indices: indices.slice(), loss: local.loss };
-        this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'gradient-ready', generation, step });
-        await this.faultAt(step, 'before-allreduce');
+        await sent(step, indices, local.loss);
         let reduced;
         try {
           const reducing = overlapped?.reducing ?? reducer.reduce(ring, local.flat, step);
-          if (this.deps.fault?.step === step && this.deps.fault.point === 'during-allreduce') {
-            // Once the first chunks are on their way and some have come back.
-            await new Promise((r) => setTimeout(r, 1));
-            await this.faultAt(step, 'during-allreduce');
-          }
+          await duringAllReduce(step);
           reduced = await reducing;
         } catch (error) {
           // Nothing of this step was applied: the replica stays at the steps it has done.
           this.abortedStep = step;
           if (!current()) return;
-          if (!(error instanceof AllReduceError)) throw error;
-          this.log.warn({ code: error.code, step }, `the all-reduce of step ${step} failed (${error.message}); waiting for the coordinator to form a new ring`);
-          this.deps.metrics?.recordFailure('peer_lost');
-          this.abandoned = generation;
-          this.ring = null;
-          void ring.close().catch(() => {});
-          this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'ring-failed', generation, step, code: error.code, message: error.message });
+          this.ringFailed(ring, generation, step, error);
           return;
         }
-        const t2 = performance.now();
-        await this.faultAt(step, 'after-allreduce');
-        await trainer.applyGradients(reduced.data, plan.learningRates[i] as number);
-        const t3 = performance.now();
-        this.inFlight = null;
-        this.abortedStep = -1;
-        this.position = { epoch: plan.epoch, offset: plan.positions[i] as number };
-        const computeMs = t1 - t0 + (t3 - t2);
-        const allReduceMs = Math.max(0, t2 - t1 - reduced.waitMs);
-        // Waiting: on slower peers inside the all-reduce, and on the coordinator before this step.
-        const waitMs = reduced.waitMs + (t0 - idleSinceMs);
-        this.stepsDone = step + 1;
-        const due = checksumEverySteps > 0 && (step + 1) % checksumEverySteps === 0;
-        this.recordStep({ step, epoch: plan.epoch, generation, indices: indices.slice(), loss: local.loss, via: 'self' });
-        this.sendToCoordinator({
-          v: PROTOCOL_VERSION,
-          type: 'step-report',
-          generation,
-          epoch: plan.epoch,
-          step,
-          loss: local.loss,
-          correct: local.correct,
-          count: local.count,
-          computeMs,
-          allReduceMs,
-          waitMs,
-          sentBytes: reduced.bytesSent,
-          weightChecksum: due ? await trainer.weightChecksum() : '',
-        });
-        const metrics = this.deps.metrics;
-        if (metrics !== undefined) {
-          metrics.recordStep({ examples: local.count, computeSeconds: computeMs / 1000, allReduceSeconds: allReduceMs / 1000, waitSeconds: waitMs / 1000 });
-          metrics.recordAllReduce({
-            gradientBytes,
-            sentBytes: reduced.bytesSent,
-            receivedBytes: reduced.bytesReceived,
-            seconds: (t2 - t1) / 1000,
-          });
-          this.recordMemory();
-        }
-        await this.answerStateRequests();
-        // Let socket events (pings, stop, state requests, a new generation) in between steps.
-        await new Promise((r) => setImmediate(r));
-        idleSinceMs = performance.now();
+        const done: DoneStep = { step, epoch: plan.epoch, indices, local, computeMs: t1 - t0, idleMs: t0 - idleSinceMs };
+        if (!(await applied(done, reduced, performance.now() - t1))) return;
       }
     } finally {
       if (this.lifecycle.state === 'in-round') this.lifecycle.moveTo('ready', `plan of epoch ${plan.epoch} ended`);
     }
     await this.answerStateRequests();
+  }
+
+  /** The ring of `generation` failed in the all-reduce of `step`: leave it, and wait for the coordinator's next `assign`. */
+  private ringFailed(ring: Ring, generation: number, step: number, error: unknown): void {
+    if (!(error instanceof AllReduceError)) throw error;
+    this.log.warn({ code: error.code, step }, `the all-reduce of step ${step} failed (${error.message}); waiting for the coordinator to form a new ring`);
+    this.deps.metrics?.recordFailure('peer_lost');
+    this.abandoned = generation;
+    this.ring = null;
+    void ring.close().catch(() => {});
+    this.sendToCoordinator({ v: PROTOCOL_VERSION, type: 'ring-failed', generation, step, code: error.code, message: error.message });
+  }
+
+  /** A step applied: the replica has done it; the coordinator and the metrics hear of it. */
+  private async reportStep(plan: PlanMessage, done: DoneStep, reduced: ReduceOutcome, split: { computeMs: number; allReduceMs: number; waitMs: number; exposedMs: number }): Promise<void> {
+    const trainer = this.trainer as ReplicaTrainer;
+    const { step, local } = done;
+    const checksumEverySteps = this.assignment?.hyper.checksumEverySteps ?? 0;
+    this.inFlight = null;
+    this.abortedStep = -1;
+    this.position = { epoch: plan.epoch, offset: plan.positions[step - plan.firstStep] as number };
+    this.stepsDone = step + 1;
+    const due = checksumEverySteps > 0 && (step + 1) % checksumEverySteps === 0;
+    this.recordStep({ step, epoch: plan.epoch, generation: plan.generation, indices: done.indices.slice(), loss: local.loss, via: 'self' });
+    this.sendToCoordinator({
+      v: PROTOCOL_VERSION,
+      type: 'step-report',
+      generation: plan.generation,
+      epoch: plan.epoch,
+      step,
+      loss: local.loss,
+      correct: local.correct,
+      count: local.count,
+      computeMs: split.computeMs,
+      allReduceMs: split.allReduceMs,
+      waitMs: split.waitMs,
+      sentBytes: reduced.bytesSent,
+      weightChecksum: due ? await trainer.weightChecksum() : '',
+    });
+    const metrics = this.deps.metrics;
+    if (metrics !== undefined) {
+      metrics.recordStep({ examples: local.count, computeSeconds: split.computeMs / 1000, allReduceSeconds: split.allReduceMs / 1000, waitSeconds: split.waitMs / 1000 });
+      metrics.recordAllReduce({
+        gradientBytes: local.flat.byteLength,
+        sentBytes: reduced.bytesSent,
+        receivedBytes: reduced.bytesReceived,
+        seconds: split.exposedMs / 1000,
+      });
+      this.recordMemory();
+    }
   }
 
   private async faultAt(step: number, point: FaultPoint): Promise<void> {

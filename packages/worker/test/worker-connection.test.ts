@@ -396,14 +396,17 @@ describe('a worker across generations', () => {
     expect(compute.created).toBe(0);
   });
 
-  it('refuses an assignment that asks for overlap with a compressed gradient, before building anything', async () => {
+  it.each([
+    [{ compression: { method: 'bf16', rank: 4, startStep: 0 } }, 'an assignment asks for overlap with compression bf16; overlap needs compression none'],
+    [{ delayedAllReduce: true }, 'an assignment asks for both overlap and the delayed all-reduce'],
+  ])('refuses an assignment that asks for overlap with %j, before building anything', async (other, refusal) => {
     const c = await scriptedCoordinator();
     const compute = fakeCompute();
     const { run } = await startWorker(c, compute);
     await c.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test', heartbeatIntervalMs: 1000 });
     const message = assign(1) as Extract<CoordinatorToWorker, { type: 'assign' }>;
-    await c.send({ ...message, hyper: { ...message.hyper, overlap: true, compression: { method: 'bf16', rank: 4, startStep: 0 } } });
-    await expect(run).rejects.toThrow('an assignment asks for overlap with compression bf16; overlap needs compression none');
+    await c.send({ ...message, hyper: { ...message.hyper, overlap: true, ...other } } as CoordinatorToWorker);
+    await expect(run).rejects.toThrow(refusal);
     expect(await c.waitFor('error')).toMatchObject({ code: 'RINGTRAIN_UNEXPECTED_MESSAGE' });
     expect(compute.created).toBe(0);
   });

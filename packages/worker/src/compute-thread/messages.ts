@@ -17,7 +17,8 @@ export interface ComputeThreadData {
 
 export type ComputeRequest =
   | { id: number; op: 'create'; model: ModelSpec; hyper: HyperParameters }
-  | { id: number; op: 'compute-gradients'; x: Float32Array; labels: Int32Array; freshBuffer: boolean; segmented?: boolean }
+  /** `into`: a shared buffer the caller has freed, to write the gradient to (else the thread's own, fresh if `freshBuffer`). */
+  | { id: number; op: 'compute-gradients'; x: Float32Array; labels: Int32Array; freshBuffer: boolean; segmented?: boolean; into?: Float32Array }
   | { id: number; op: 'apply-gradients'; averaged: Float32Array; learningRate: number }
   | { id: number; op: 'evaluate'; x: Float32Array; labels: Int32Array }
   | { id: number; op: 'get-state' }

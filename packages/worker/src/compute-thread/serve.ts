@@ -44,7 +44,8 @@ if (compute !== null) {
         flatLength = flatLayoutFor(describeResNet(request.model)).totalLength;
         return { value: null, transfer: [] };
       case 'compute-gradients': {
-        if (gradient !== null && request.freshBuffer) gradient = sharedFloats(gradient.length);
+        if (request.into !== undefined && request.into.length === flatLength) gradient = request.into;
+        else if (gradient !== null && request.freshBuffer) gradient = sharedFloats(gradient.length);
         if (request.segmented === true) {
           // The control thread all-reduces each segment while the rest computes: it needs the
           // shared buffer from the first segment on.

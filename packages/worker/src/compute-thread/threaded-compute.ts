@@ -86,12 +86,14 @@ export async function threadedCompute(
       let lent = false;
       // The batch is handed over, not copied: the caller makes a new one per step.
       return {
-        computeGradients: (x, labels, _into, onSegmentReady) => {
+        computeGradients: (x, labels, into, onSegmentReady) => {
           const freshBuffer = lent;
           lent = true;
           const transfer = [x.buffer as ArrayBuffer, labels.buffer as ArrayBuffer];
-          if (onSegmentReady === undefined) return ask({ op: 'compute-gradients', x, labels, freshBuffer }, transfer);
-          return ask({ op: 'compute-gradients', x, labels, freshBuffer, segmented: true }, transfer, onSegmentReady);
+          // Only memory both threads see can be written there; any other buffer is not used.
+          const shared = into !== undefined && into.buffer instanceof SharedArrayBuffer ? { into } : {};
+          if (onSegmentReady === undefined) return ask({ op: 'compute-gradients', x, labels, freshBuffer, ...shared }, transfer);
+          return ask({ op: 'compute-gradients', x, labels, freshBuffer, segmented: true, ...shared }, transfer, onSegmentReady);
         },
         applyGradients: (averaged, learningRate) => {
           lent = false;
