@@ -655,7 +655,8 @@ export class Worker {
     }
     this.train.requireAll(plan.indices, `the plan of epoch ${plan.epoch}`);
     this.lifecycle.moveTo('in-round', `plan of epoch ${plan.epoch}`);
-    const { preprocess } = assignment.hyper;
+    const { preprocess, checksumEverySteps } = assignment.hyper;
+    const delayed = assignment.hyper.delayedAllReduce === true;
     const imageSize = assignment.model.imageSize;
     const generation = assignment.generation;
     const current = (): boolean => this.ring === ring && this.stopReason === null && !this.finished;
@@ -688,8 +689,10 @@ export class Worker {
       const t2 = performance.now();
       await trainer.applyGradients(reduced.data, plan.learningRates[done.step - plan.firstStep] as number);
       const t3 = performance.now();
-      const waitedInRing = Math.min(reduced.waitMs, exposedMs);
-      await this.reportStep(plan, done, reduced, { computeMs: done.computeMs + (t3 - t2), allReduceMs: exposedMs - waitedInRing, waitMs: waitedInRing + done.idleMs, exposedMs });
+      // Delayed, the ring's wait for its peers mostly passed while the next step computed.
+      const waitedInRing = delayed ? Math.min(reduced.waitMs, exposedMs) : reduced.waitMs;
+      const split = { computeMs: done.computeMs + (t3 - t2), allReduceMs: Math.max(0, exposedMs - waitedInRing), waitMs: waitedInRing + done.idleMs, exposedMs };
+      await this.reportStep(plan, done, reduced, split, checksumEverySteps);
       await this.answerStateRequests();
       // Let socket events (pings, stop, state requests, a new generation) in between steps.
       await new Promise((r) => setImmediate(r));
@@ -697,7 +700,7 @@ export class Worker {
       return current();
     };
     try {
-      if (assignment.hyper.delayedAllReduce === true) {
+      if (delayed) {
         await runDelayedSteps<DoneStep>(steps, {
           compute: async (i, into) => {
             const t0 = performance.now();
@@ -765,10 +768,9 @@ export class Worker {
   }
 
   /** A step applied: the replica has done it; the coordinator and the metrics hear of it. */
-  private async reportStep(plan: PlanMessage, done: DoneStep, reduced: ReduceOutcome, split: { computeMs: number; allReduceMs: number; waitMs: number; exposedMs: number }): Promise<void> {
+  private async reportStep(plan: PlanMessage, done: DoneStep, reduced: ReduceOutcome, split: { computeMs: number; allReduceMs: number; waitMs: number; exposedMs: number }, checksumEverySteps: number): Promise<void> {
     const trainer = this.trainer as ReplicaTrainer;
     const { step, local } = done;
-    const checksumEverySteps = this.assignment?.hyper.checksumEverySteps ?? 0;
     this.inFlight = null;
     this.abortedStep = -1;
     this.position = { epoch: plan.epoch, offset: plan.positions[step - plan.firstStep] as number };
