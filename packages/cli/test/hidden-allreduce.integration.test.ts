@@ -1,9 +1,13 @@
 /**
- * End to end, with real processes and real sockets: `--delayed-allreduce` averages each step's
- * gradient while the next step computes. Replicas stay bit-identical at every step; the first
- * step of the epoch is the plain run's and the later ones are a step stale, so they differ from
- * it. A worker killed in its all-reduce, with a replacement joining, loses no sample and trains
- * none twice.
+ * End to end, with real processes and real sockets: the two ways of hiding the all-reduce.
+ *
+ * - `--overlap` all-reduces each gradient bucket while the workers' backward passes still
+ *   compute, and must train exactly as the same run without it: replicas bit-identical at every
+ *   step, and every step's loss, the test loss and the test accuracy equal to the plain run's.
+ * - `--delayed-allreduce` averages each step's gradient while the next step computes. Replicas
+ *   stay bit-identical at every step; the first step of the epoch is the plain run's and the later
+ *   ones are a step stale, so they differ from it. A worker killed in its all-reduce, with a
+ *   replacement joining, loses no sample and trains none twice.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +23,7 @@ const TRAIN = 640;
 const TEST = 200;
 const BATCH = 32;
 
-/** A tiny-width ResNet-18 with 2 workers, checksums compared every step. */
+/** A tiny-width ResNet-18 with 2 workers, checksums compared every step, buckets small enough that a gradient spans many. */
 async function launch(name: string, extra: string[]): Promise<{ dir: string; summary: RunSummary; steps: StepLine[] }> {
   const dir = await mkdtemp(join(tmpdir(), `ringtrain-${name}-`));
   const summaryPath = join(dir, 'summary.json');
@@ -33,7 +37,8 @@ async function launch(name: string, extra: string[]): Promise<{ dir: string; sum
     '--limit-train', String(TRAIN),
     '--limit-test', String(TEST),
     '--checksum-every', '1',
-    // A constant rate: step 0 changes the weights, so step 1 on the initial ones is told apart.
+    '--max-bucket-bytes', String(64 * 1024),
+    // A constant rate: step 0 changes the weights, so a step taken on the initial ones is told apart.
     '--lr-schedule', 'constant', '--lr', '0.05', '--warmup-epochs', '0',
     ...extra,
     '--step-log-dir', dir,
@@ -46,29 +51,40 @@ async function launch(name: string, extra: string[]): Promise<{ dir: string; sum
 }
 
 /** Each step's local loss by its batch: which worker process got which rank may differ from run to run. */
-function lossesByBatch(steps: StepLine[], which: (step: number) => boolean): Map<string, number> {
+function lossesByBatch(steps: StepLine[], which: (step: number) => boolean = () => true): Map<string, number> {
   return new Map(steps.filter((s) => which(s.step)).map((s) => [`step ${s.step}, images ${s.indices.join(',')}`, s.loss]));
 }
 
-describe('a launch of 2 workers with --delayed-allreduce', () => {
+describe('launches of 2 workers with --overlap and with --delayed-allreduce, next to the plain run', () => {
   let plain: Awaited<ReturnType<typeof launch>>;
+  let overlapped: Awaited<ReturnType<typeof launch>>;
   let delayed: Awaited<ReturnType<typeof launch>>;
 
   beforeAll(async () => {
     plain = await launch('plain', []);
+    overlapped = await launch('overlap', ['--overlap']);
     delayed = await launch('delayed', ['--delayed-allreduce']);
   }, 600_000);
 
   afterAll(async () => {
-    await Promise.all([plain, delayed].filter((r) => r !== undefined).map((r) => rm(r.dir, { recursive: true, force: true })));
+    await Promise.all([plain, overlapped, delayed].filter((r) => r !== undefined).map((r) => rm(r.dir, { recursive: true, force: true })));
   });
 
-  it('keeps both replicas bit-identical: their weight checksums agree at every step', () => {
-    expect(delayed.summary.steps).toBe(TRAIN / BATCH);
-    expect(delayed.summary.checksumsAgreed).toBe(delayed.summary.steps);
+  it.each(['overlapped', 'delayed'] as const)('keeps both replicas bit-identical %s: their weight checksums agree at every step', (mode) => {
+    const { summary } = mode === 'overlapped' ? overlapped : delayed;
+    expect(summary.steps).toBe(TRAIN / BATCH);
+    expect(summary.checksumsAgreed).toBe(summary.steps);
   });
 
-  it('computes steps 0 and 1 on the initial weights, and every step after 0 a step behind the plain run', () => {
+  it('overlapped, trains exactly as the run without overlap: the same loss at every step and the same test result', () => {
+    const losses = lossesByBatch(overlapped.steps);
+    expect(losses.size).toBe((2 * TRAIN) / BATCH);
+    expect(losses).toEqual(lossesByBatch(plain.steps));
+    expect(overlapped.summary.testLoss).toBe(plain.summary.testLoss);
+    expect(overlapped.summary.testAccuracy).toBe(plain.summary.testAccuracy);
+  });
+
+  it('delayed, computes steps 0 and 1 on the initial weights, and every step after 0 a step behind the plain run', () => {
     expect(delayed.steps.length).toBe((2 * TRAIN) / BATCH);
     expect(lossesByBatch(delayed.steps, (s) => s === 0)).toEqual(lossesByBatch(plain.steps, (s) => s === 0));
     // Step 1's gradient is taken before step 0's update: its loss is the loss of the initial model.
