@@ -36,7 +36,9 @@ import { until } from '../test/support/worker-processes.ts';
 import { predictStep } from '../src/plan/cost-model.ts';
 import { REFERENCE_COMPUTE_MS, THIS_MACHINE_CLUSTER } from '../src/plan/calibration.ts';
 import { gradientBytesOf } from '../src/plan/gradient-bytes.ts';
+import { benchArguments } from './bench-arguments.ts';
 import { availableCompressions, compressionRatioOf } from './compression-option.ts';
+import { markdownTable } from './markdown-table.ts';
 import type { RunSummary } from '../src/index.ts';
 
 const RELAY = fileURLToPath(new URL('./relay-process.ts', import.meta.url));
@@ -67,16 +69,8 @@ const { values } = parseArgs({
   },
 });
 
-function fail(message: string): never {
-  process.stderr.write(`bench:cluster: ${message}\n`);
-  process.exit(2);
-}
+const { fail, positive } = benchArguments('bench:cluster');
 const list = (text: string | undefined): string[] => (text ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-function positive(flag: string, text: string, integer: boolean): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) fail(`${flag} must be ${integer ? 'whole numbers' : 'numbers'} above 0, got ${text}`);
-  return value;
-}
 function modelName(flag: string, text: string): ModelName {
   if (!(text in MODEL_DEPTHS)) fail(`${flag}: unknown model ${text} (one of ${Object.keys(MODEL_DEPTHS).join(', ')})`);
   return text as ModelName;
@@ -410,10 +404,8 @@ if (values.json) {
     Number.isNaN(r.predictedEfficiency) ? 'n/a' : r.predictedEfficiency.toFixed(2),
     Number.isNaN(r.errorRatio) ? 'n/a' : `${(r.errorRatio * 100).toFixed(1)}%`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]?.length ?? 0)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   process.stdout.write(`bench:cluster: ${report.batchPerWorker} examples per worker per step, ${report.imageSize}×${report.imageSize}, d2l stem, ${report.steps} steps per row, buckets of ${report.maxBucketBytes} B; measured columns, then the cost model's (predicted, error = predicted/measured − 1); ${report.wallSeconds.toFixed(0)} s\n`);
-  process.stdout.write(`${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${table.map(line).join('\n')}\n`);
+  process.stdout.write(markdownTable(header, table));
   for (const f of failures) process.stdout.write(`not measured: ${f.rateGbit} Gbit/s ${f.model} ${f.compute.kind}${variantLabel({ compression: f.compression, overlap: f.overlap === true }, ' ')} on ${f.hosts} hosts: ${f.reason}\n`);
   // What the overlap hides: its exposed communication against the plain row's whole all-reduce.
   for (const r of rows.filter((row) => row.overlap === true)) {

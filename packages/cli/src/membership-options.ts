@@ -1,7 +1,7 @@
 /**
  * The options `launch` and `coordinator` share about membership: how a lost or silent worker is
  * noticed, what a straggler does to the run, how long the run waits below its minimum, and how
- * the batch follows a world that changes size.
+ * the batch follows a world that changes size, and how the ring is ordered.
  */
 import { Command, Option } from 'commander';
 import type { CoordinatorOptions } from '@ringtrain/coordinator';
@@ -16,6 +16,7 @@ export interface MembershipFlags {
   onStall: 'fail' | 'evict';
   minWorkersWaitMs: number;
   batchScaling: 'fixed-global' | 'fixed-per-worker';
+  ringOrder: 'hosts' | 'joined';
   stepLog?: string;
 }
 
@@ -35,6 +36,11 @@ export function addMembershipOptions(command: Command): Command {
         .choices(['fixed-global', 'fixed-per-worker'])
         .default('fixed-global'),
     )
+    .addOption(
+      new Option('--ring-order <order>', 'hosts: the workers of each host group (a worker\'s --host-group) side by side, so each host\'s link carries one stream; joined: ranks in join order')
+        .choices(['hosts', 'joined'])
+        .default('hosts'),
+    )
     .addOption(new Option('--step-log <file>', 'append every committed step (each rank\'s sample indices) to FILE as JSON lines, as it commits'));
 }
 
@@ -48,6 +54,7 @@ export function membershipOptionsFrom(flags: MembershipFlags): Partial<Coordinat
     onStall: flags.onStall,
     minWorkersWaitMs: flags.minWorkersWaitMs,
     batchScaling: flags.batchScaling,
+    ringOrder: flags.ringOrder,
     ...(flags.stepLog === undefined ? {} : { stepLog: flags.stepLog }),
   };
 }

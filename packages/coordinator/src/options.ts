@@ -73,6 +73,13 @@ export interface CoordinatorOptions {
    * @default 'fixed-global'
    */
   batchScaling?: 'fixed-global' | 'fixed-per-worker';
+  /**
+   * `hosts`: the ring puts the workers of each host group (a worker's `hostGroup`, by default
+   * the host of its peer address) side by side, so that each host's network link carries one
+   * stream however many workers it runs (`machine/ring-order.ts`). `joined`: ranks in join order.
+   * @default 'hosts'
+   */
+  ringOrder?: 'hosts' | 'joined';
   /** Waiting this long for some ranks logs a warning naming them. @default 60000 */
   stallWarningMs?: number;
   /** Waiting this long for some ranks evicts or fails them (`onStall`), naming them; 0 never. @default 1800000 (30 min) */
@@ -337,6 +344,7 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     onStall: oneOf('onStall', input.onStall ?? 'evict', ['fail', 'evict']),
     maxRegroupsWithoutProgress: integer('maxRegroupsWithoutProgress', input.maxRegroupsWithoutProgress ?? 20, 1),
     batchScaling: oneOf('batchScaling', input.batchScaling ?? 'fixed-global', ['fixed-global', 'fixed-per-worker']),
+    ringOrder: oneOf('ringOrder', input.ringOrder ?? 'hosts', ['hosts', 'joined']),
     stallWarningMs,
     stallTimeoutMs,
     tickIntervalMs: integer('tickIntervalMs', input.tickIntervalMs ?? 1000, 1),

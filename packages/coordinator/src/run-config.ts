@@ -65,6 +65,7 @@ export function machineConfig(
     onStall: options.onStall,
     maxRegroupsWithoutProgress: options.maxRegroupsWithoutProgress,
     batchScaling: options.batchScaling,
+    ringOrder: options.ringOrder,
     // Two heartbeats unanswered: the worker's event loop is stuck (or the process stopped).
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     silentAfterMs: 2 * options.heartbeatIntervalMs,

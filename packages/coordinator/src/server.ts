@@ -545,6 +545,7 @@ export class CoordinatorServer {
       pid: message.pid,
       backend: message.backend,
       peerAddress: message.peerAddress,
+      ...(message.hostGroup === undefined ? {} : { hostGroup: message.hostGroup }),
       generation: message.generation,
     });
   }

@@ -206,6 +206,9 @@ describe('JobSet and Kubeflow Trainer manifests', () => {
         // <jobset>-<replicatedJob>-<jobIndex>-<podIndex>.<subdomain, by default the jobset's name>
         expect(args[args.indexOf('--coordinator') + 1]).toBe(`ws://$(JOBSET_NAME)-${coordinatorJob.name}-0-0.$(JOBSET_NAME):${port}`);
         expect(env(worker, 'JOBSET_NAME').valueFrom.fieldRef.fieldPath).toBe("metadata.labels['jobset.sigs.k8s.io/jobset-name']");
+        // Workers on one node sit side by side in the ring.
+        expect(args[args.indexOf('--host-group') + 1]).toBe('$(NODE_NAME)');
+        expect(env(worker, 'NODE_NAME').valueFrom.fieldRef.fieldPath).toBe('spec.nodeName');
         expect(workers.dependsOn).toEqual([{ name: 'coordinator', status: 'Ready' }]);
       },
     );

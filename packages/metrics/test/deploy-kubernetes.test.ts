@@ -202,6 +202,13 @@ describe('deploy/k8s', () => {
       expect(env.indexOf('POD_NAME')).toBeLessThan(env.indexOf('RINGTRAIN_TOKEN'));
     });
 
+    it('groups the ring by node: each worker names its node as its host group', () => {
+      const container = workerContainer(rendered!.cpu);
+      const args: string[] = container.args;
+      expect(args[args.indexOf('--host-group') + 1]).toBe('$(NODE_NAME)');
+      expect(container.env.find((e: Obj) => e.name === 'NODE_NAME').valueFrom.fieldRef.fieldPath).toBe('spec.nodeName');
+    });
+
     it('replaces the placeholder token with the private overlay docs/deploy.md describes', () => {
       const dir = mkdtempSync(join(scratch, 'private-overlay-'));
       const token = randomBytes(32).toString('hex');

@@ -85,7 +85,7 @@ function startCoordinator(port: number, checkpointDir: string, extra: readonly s
 
 /** A worker container's arguments run as Kubernetes would run them, on loopback. */
 function startWorker(coordinatorPort: number, metricsPort: number, podName: string): RingtrainProcess {
-  const env = { POD_NAME: podName, POD_NAMESPACE: 'ringtrain', RINGTRAIN_BACKEND: 'native', CPU_LIMIT: '1', RINGTRAIN_TOKEN: TOKEN };
+  const env = { NODE_NAME: 'node-a', POD_NAME: podName, POD_NAMESPACE: 'ringtrain', RINGTRAIN_BACKEND: 'native', CPU_LIMIT: '1', RINGTRAIN_TOKEN: TOKEN };
   const args = withFlags(
     (workerContainer.args as string[]).map((a) => expand(a, env)),
     {

@@ -157,6 +157,11 @@ export interface HelloMessage {
   backend: string;
   peerAddress: PeerAddress;
   /**
+   * Which workers share this one's network link (a machine, a Kubernetes node): the ring keeps
+   * them side by side. Absent: the host of `peerAddress`.
+   */
+  hostGroup?: string;
+  /**
    * The last generation this worker was in (0 for none). A worker that outlived its coordinator
    * says it, so a restarted coordinator numbers its generations after it.
    */

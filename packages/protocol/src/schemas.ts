@@ -97,6 +97,7 @@ export const schemas: Schemas = {
     pid: integer(0, 2 ** 31),
     backend: text(64),
     peerAddress,
+    hostGroup: optional(text(255, 1)),
     generation: u32,
     heartbeatsDuringSteps: boolean,
     peerTls: boolean,

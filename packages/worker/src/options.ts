@@ -17,6 +17,12 @@ export interface WorkerOptions {
   peerPort?: number;
   /** The host ring neighbours dial; set it when binding to 0.0.0.0 on a multi-host run. @default peerHost */
   advertiseHost?: string;
+  /**
+   * Which workers share this one's network link, e.g. a Kubernetes node name: the coordinator
+   * keeps a host group side by side in the ring, so the link carries one stream.
+   * @default the coordinator takes `advertiseHost`
+   */
+  hostGroup?: string;
   /** Keep retrying the coordinator for this long (it may start after the workers). @default 30000 */
   connectTimeoutMs?: number;
   /** Pause between connection attempts. @default 250 */
@@ -62,7 +68,7 @@ export interface WorkerTls {
   key?: string;
 }
 
-export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'workerId' | 'tls'>> & { workerId: string | undefined; tls: WorkerTls | null };
+export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'workerId' | 'hostGroup' | 'tls'>> & { workerId: string | undefined; hostGroup: string | undefined; tls: WorkerTls | null };
 
 function fail(message: string): never {
   throw new InvalidWorkerOptionError(message);
@@ -85,6 +91,9 @@ export function resolveWorkerOptions(input: WorkerOptions): ResolvedWorkerOption
   if (input.workerId !== undefined && !/^[\w.:-]{1,128}$/.test(input.workerId)) {
     fail(`workerId must be 1 to 128 letters, digits, '.', ':', '_' or '-', got ${JSON.stringify(input.workerId)}`);
   }
+  if (input.hostGroup !== undefined && (typeof input.hostGroup !== 'string' || input.hostGroup.length < 1 || input.hostGroup.length > 255)) {
+    fail(`hostGroup must be a name of 1 to 255 characters, got ${JSON.stringify(input.hostGroup)}`);
+  }
   const peerHost = input.peerHost ?? '127.0.0.1';
   const maxMessageBytes = integer('maxMessageBytes', input.maxMessageBytes ?? 64 * 1024 * 1024, 64 * 1024);
   const stateChunkBytes = integer('stateChunkBytes', input.stateChunkBytes ?? 1024 * 1024, 1024);
@@ -95,6 +104,7 @@ export function resolveWorkerOptions(input: WorkerOptions): ResolvedWorkerOption
     peerHost,
     peerPort: integer('peerPort', input.peerPort ?? 0, 0, 65_535),
     advertiseHost: input.advertiseHost ?? peerHost,
+    hostGroup: input.hostGroup,
     connectTimeoutMs: integer('connectTimeoutMs', input.connectTimeoutMs ?? 30_000, 0),
     connectRetryMs: integer('connectRetryMs', input.connectRetryMs ?? 250, 1),
     reconnectTimeoutMs: integer('reconnectTimeoutMs', input.reconnectTimeoutMs ?? 600_000, 0),

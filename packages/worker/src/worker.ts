@@ -297,6 +297,7 @@ export class Worker {
       pid: process.pid,
       backend: this.deps.compute.backend,
       peerAddress: server.address,
+      ...(o.hostGroup === undefined ? {} : { hostGroup: o.hostGroup }),
       generation: this.lastGeneration,
       heartbeatsDuringSteps: this.deps.compute.heartbeatsDuringSteps === true,
       peerTls: peerTls(this.tls) !== null,

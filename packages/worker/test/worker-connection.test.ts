@@ -188,6 +188,20 @@ describe('a worker talking to its coordinator', () => {
     expect(pings).toBe(after);
   });
 
+  it('names its host group in hello when given one, and leaves it to its peer address otherwise', async () => {
+    const grouped = await scriptedCoordinator();
+    const first = await startWorker(grouped, fakeCompute(), peersWith(), { hostGroup: 'node-b' });
+    expect(grouped.received[0]).toMatchObject({ type: 'hello', hostGroup: 'node-b' });
+    first.worker.shutdown('test over');
+    await first.run.catch(() => {});
+    const plain = await scriptedCoordinator();
+    const second = await startWorker(plain);
+    expect(Object.hasOwn(plain.received[0] as object, 'hostGroup')).toBe(false);
+    second.worker.shutdown('test over');
+    await second.run.catch(() => {});
+    expect(() => new Worker({ coordinatorUrl: plain.url, token: TOKEN, hostGroup: '' }, { compute: fakeCompute(), listen: peersWith() })).toThrow(/hostGroup must be a name of 1 to 255 characters, got ""/);
+  });
+
   it('says hello with the token, trains its plan, evaluates, answers a state request and stops cleanly', async () => {
     const c = await scriptedCoordinator();
     const { worker, run, compute } = await startWorker(c);

@@ -27,6 +27,7 @@ export interface WorkerFlags extends TokenFlags {
   peerHost: string;
   peerPort: number;
   advertiseHost?: string;
+  hostGroup?: string;
   metricsHost: string;
   metricsPort: number;
   connectTimeoutMs: number;
@@ -62,6 +63,9 @@ export function workerCommand(): Command {
     .addOption(new Option('--peer-host <addr>', 'address the peer server binds to').default('127.0.0.1'))
     .addOption(new Option('--peer-port <n>', 'port of the peer server; 0 picks a free one').argParser(integerIn(0, 65_535)).default(0))
     .addOption(new Option('--advertise-host <addr>', 'host ring neighbours dial (default: --peer-host)'))
+    .addOption(
+      new Option('--host-group <name>', 'workers sharing one network link (a machine; on Kubernetes, the node name): the ring keeps them side by side so the link carries one stream (default: --advertise-host)'),
+    )
     .addOption(new Option('--metrics-host <addr>', 'address the metrics port binds to; another than loopback lets anyone who reaches it read the worker\'s metrics').default('127.0.0.1'))
     .addOption(new Option('--metrics-port <n>', 'port serving /metrics (Prometheus) and /healthz; 0 serves neither').argParser(integerIn(0, 65_535)).default(DEFAULT_METRICS_PORT))
     .addOption(new Option('--connect-timeout-ms <ms>', 'keep retrying the coordinator this long').argParser(integerIn(0)).default(30_000))
@@ -135,6 +139,7 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
         ...(flags.memoryCheck ? { memoryLimitBytes: Math.floor(totalmem() / flags.workersPerMachine) } : {}),
         ...(tls === undefined ? {} : { tls }),
         ...(flags.advertiseHost === undefined ? {} : { advertiseHost: flags.advertiseHost }),
+        ...(flags.hostGroup === undefined ? {} : { hostGroup: flags.hostGroup }),
       },
       {
         compute,

@@ -36,6 +36,8 @@ export interface WorkerJoinedEvent {
   pid: number;
   backend: string;
   peerAddress: PeerAddress;
+  /** The worker's `hostGroup` in `hello`; absent: the host of its peer address. */
+  hostGroup?: string;
   /** The last generation the worker was in (0 for none): a restarted coordinator numbers after it. */
   generation: number;
 }

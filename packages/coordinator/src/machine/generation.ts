@@ -2,8 +2,9 @@
  * How a generation forms, and how training goes on across one (messages.ts, B–D).
  *
  *   open     the members are the current ranks in rank order, then the workers waiting to
- *            enter, in join order. Each gets `assign`; the per-worker batch follows the
- *            `batchScaling` rule. Fewer than `minWorkers`: the run waits instead.
+ *            enter, in join order; with `ringOrder` 'hosts' each host group's members are then
+ *            put side by side (ring-order.ts). Each gets `assign`; the per-worker batch follows
+ *            the `batchScaling` rule. Fewer than `minWorkers`: the run waits instead.
  *   replica  every member says what its replica holds. The starting step S is the most advanced
  *            replica's, or the held state's (initial weights, checkpoint, last relay) when that is
  *            newer or no member has one.
@@ -22,6 +23,7 @@ import type { ReplicaReportedEvent, StateReportedEvent, WorkerReadyEvent } from 
 import { beginEvaluation, checkpointDue, requestState, advance, shipMissing, testShare } from './epoch.ts';
 import type { SamplerPosition } from './sharder.ts';
 import type { GenerationCause, WorkerRecord } from './state.ts';
+import { groupedByHost, hostCrossings } from './ring-order.ts';
 import { beginPlan, commitStep } from './training.ts';
 
 /** Opens generation g+1 with the connected workers, or waits for more when too few are left. */
@@ -32,7 +34,8 @@ export function openGeneration(ctx: Ctx, atMs: number, cause: GenerationCause): 
   if (cause !== 'start' && cause !== 'worker-joined') d.recovery.lostAtMs ??= atMs;
   // With a fixed global batch, a world larger than the batch would leave ranks without a sample: those wait.
   const room = config.batchScaling === 'fixed-global' ? Math.min(config.maxWorkers, config.globalBatchSize) : config.maxWorkers;
-  const members = [...ranked(d), ...d.workers.filter((w) => w.rank === null).sort((a, b) => a.joinedAtMs - b.joinedAtMs)].slice(0, room);
+  const joined = [...ranked(d), ...d.workers.filter((w) => w.rank === null).sort((a, b) => a.joinedAtMs - b.joinedAtMs)].slice(0, room);
+  const members = config.ringOrder === 'hosts' ? groupedByHost(joined, (w) => w.hostGroup) : joined;
   for (const w of d.workers) {
     w.rank = null;
     w.replica = null;
@@ -88,8 +91,13 @@ export function openGeneration(ctx: Ctx, atMs: number, cause: GenerationCause): 
       : batch * worldSize === config.globalBatchSize
         ? `global batch kept at ${config.globalBatchSize}`
         : `global batch ${batch * worldSize}, as ${config.globalBatchSize} does not split over ${worldSize}: ${config.globalBatchSize - batch * worldSize} fewer per step, and every sample of the epoch still trains, in more steps`;
-  log(ctx, 'info', `generation ${d.generation} opens with ${plural(worldSize, 'worker')} (${cause}): a per-worker batch of ${batch} (${scaling}), ${plural(stepsPerEpoch, 'step')} per epoch`, {
+  const hosts = new Set(members.map((w) => w.hostGroup)).size;
+  const crossings = hostCrossings(members, (w) => w.hostGroup);
+  const layout = hosts === 1 ? '' : `; the ring spans ${plural(hosts, 'host group')} and crosses between them ${plural(crossings, 'time')}`;
+  log(ctx, 'info', `generation ${d.generation} opens with ${plural(worldSize, 'worker')} (${cause}): a per-worker batch of ${batch} (${scaling}), ${plural(stepsPerEpoch, 'step')} per epoch${layout}`, {
     ring: ring.map((m) => m.workerId),
+    hostGroups: members.map((w) => w.hostGroup),
+    hostCrossings: crossings,
     cause,
   });
   ctx.out.push({

@@ -34,6 +34,7 @@ export function onJoined(ctx: Ctx, e: WorkerJoinedEvent): void {
     pid: e.pid,
     backend: e.backend,
     peerAddress: e.peerAddress,
+    hostGroup: e.hostGroup ?? e.peerAddress.host,
     joinedAtMs: e.atMs,
     rank: null,
     replica: null,

@@ -21,6 +21,8 @@ export interface MachineConfig {
    * per-worker batch (the global batch and, by the linear scaling rule, the learning rate follow).
    */
   batchScaling: 'fixed-global' | 'fixed-per-worker';
+  /** Members of one host group side by side in the ring (see `ring-order.ts`), or join order. */
+  ringOrder: 'hosts' | 'joined';
   /** How often the coordinator pings each worker, and each worker the coordinator (said in `welcome`). */
   heartbeatIntervalMs: number;
   /** A worker not heard from (messages, heartbeat answers) for this long counts as silent for the stall inspector. */
@@ -92,6 +94,8 @@ export interface WorkerRecord {
   pid: number;
   backend: string;
   peerAddress: PeerAddress;
+  /** Workers that share a network link: with `ringOrder` 'hosts' the ring keeps them side by side. */
+  hostGroup: string;
   joinedAtMs: number;
   /** Rank in the current generation; null while it waits to enter one. */
   rank: number | null;

@@ -276,6 +276,7 @@ export class RunObserver {
       membership: {
         generation: state?.generation ?? 0,
         batchScaling: o.batchScaling,
+        ringOrder: o.ringOrder,
         minWorkers: o.minWorkers,
         maxWorkers: o.maxWorkers,
         recoveries: state?.recovery.recoveries ?? 0,
@@ -423,6 +424,7 @@ export class RunObserver {
       workerId: w.workerId,
       rank: w.rank,
       host: w.hostname,
+      hostGroup: w.hostGroup,
       pid: w.pid,
       backend: w.backend,
       state: workerState(state, w),

@@ -39,6 +39,7 @@ export interface MembershipView {
   generation: number;
   /** How the batch follows a world that changes size. */
   batchScaling: 'fixed-global' | 'fixed-per-worker';
+  ringOrder: 'hosts' | 'joined';
   minWorkers: number;
   maxWorkers: number;
   recoveries: number;
@@ -153,6 +154,8 @@ export interface WorkerStatus {
   /** Null before the ring is formed. */
   rank: number | null;
   host: string;
+  /** Its `hostGroup`, or else its peer address's host; with `ringOrder` 'hosts' a group sits side by side in the ring. */
+  hostGroup: string;
   pid: number;
   backend: string;
   state: WorkerState;
