@@ -129,9 +129,10 @@ async function runOrder(order: RingOrder, dir: string): Promise<Row> {
     const s: RunSummary = await readSummary(summaryPath);
     const hostSent = hosts.map((h, i) => network.sentBytes(h.name) - (sentBefore[i] ?? 0));
     const crossings = /crosses between them (\d+) times?/.exec(server.output());
+    if (crossings === null) return fail(`the coordinator of the ring order ${order} run logged no host crossings: its generation line has changed`);
     return {
       ringOrder: order,
-      hostCrossings: crossings === null ? 0 : Number(crossings[1]),
+      hostCrossings: Number(crossings[1]),
       examplesPerSecond: s.examplesPerSecond,
       stepMs: (s.globalBatchSize / s.examplesPerSecond) * 1000,
       computeMs: s.meanComputeMs,
