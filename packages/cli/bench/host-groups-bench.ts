@@ -123,13 +123,14 @@ async function runOrder(order: RingOrder, dir: string): Promise<Row> {
     const code = await Promise.race([server.exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), RUN_TIMEOUT_MS).unref())]);
     if (code !== 0) {
       process.stderr.write(processes.map((p) => p.output()).join('\n'));
-      fail(`the run in ring order ${order} ${code === 'timeout' ? `did not end within ${RUN_TIMEOUT_MS} ms` : `failed (exit ${String(code)})`}`);
+      // Thrown, not `fail`: the processes and namespaces are cleaned up below before the bench ends.
+      throw new Error(`bench:host-groups: the run in ring order ${order} ${code === 'timeout' ? `did not end within ${RUN_TIMEOUT_MS} ms` : `failed (exit ${String(code)})`}`);
     }
     await Promise.all(processes.slice(1).map((p) => p.exited));
     const s: RunSummary = await readSummary(summaryPath);
     const hostSent = hosts.map((h, i) => network.sentBytes(h.name) - (sentBefore[i] ?? 0));
     const crossings = /crosses between them (\d+) times?/.exec(server.output());
-    if (crossings === null) return fail(`the coordinator of the ring order ${order} run logged no host crossings: its generation line has changed`);
+    if (crossings === null) throw new Error(`bench:host-groups: the coordinator of the ring order ${order} run logged no host crossings: its generation line has changed`);
     return {
       ringOrder: order,
       hostCrossings: Number(crossings[1]),

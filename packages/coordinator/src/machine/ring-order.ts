@@ -23,7 +23,6 @@ export function groupedByHost<T>(members: readonly T[], hostGroupOf: (member: T)
 
 /** How many links of a ring in this order join two different hosts (0 for a ring on one host). */
 export function hostCrossings<T>(ring: readonly T[], hostGroupOf: (member: T) => string): number {
-  if (ring.length < 2) return 0;
   let crossings = 0;
   ring.forEach((member, rank) => {
     if (hostGroupOf(member) !== hostGroupOf(ring[(rank + 1) % ring.length] as T)) crossings += 1;
