@@ -13,8 +13,8 @@ The recipe, as ringtrain defines it:
   (`--width`), from packages/model/bench/pytorch_reference.py; torchvision's init, as ringtrain's
   (convolutions He-normal with fan-out, linear layer as nn.Linear's default);
   `--zero-init-residual` sets the γ of each block's last batch norm to 0.
-- Images scaled to [0, 1] and normalised with mean 0.286 and std 0.353; `--augment` pads 4
-  background pixels, crops 28x28 at random and flips half of them horizontally.
+- Images scaled to [0, 1] and normalised with mean 0.286 and std 0.353; `--augment` pads
+  `--crop-padding` (4) background pixels, crops 28x28 at random and flips half of them horizontally.
 - SGD with Nesterov momentum; weight decay on convolution and linear weights only.
 - One-cycle rate per step: from a third of the peak up to the peak over the warmup, then
   straight down to 0 at the last step.
@@ -68,11 +68,11 @@ def load(data_dir: str):
     return split("train"), split("t10k")
 
 
-def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def augment(images: torch.Tensor, generator: torch.Generator, padding: int) -> torch.Tensor:
     n = images.shape[0]
-    padded = F.pad(images, (4, 4, 4, 4))  # background is 0 before normalisation
-    dx = torch.randint(0, 9, (n,), generator=generator)
-    dy = torch.randint(0, 9, (n,), generator=generator)
+    padded = F.pad(images, (padding, padding, padding, padding))  # background is 0 before normalisation
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
     out = torch.empty_like(images)
     for i in range(n):
         out[i] = padded[i, :, dy[i] : dy[i] + 28, dx[i] : dx[i] + 28]
@@ -174,7 +174,7 @@ def run(rank: int, args: argparse.Namespace) -> None:
             idx = order[start : start + per_rank]
             x = train_x[idx]
             if args.augment:
-                x = augment(x, generator)
+                x = augment(x, generator, args.crop_padding)
             for group in optimizer.param_groups:
                 group["lr"] = one_cycle(step, total, warmup, args.lr)
             loss = F.cross_entropy(model(normalise(x)), train_y[idx], label_smoothing=args.label_smoothing)
@@ -219,6 +219,7 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--augment", action="store_true")
+    parser.add_argument("--crop-padding", type=int, default=4, help="with --augment, background pixels on each side before the crop")
     parser.add_argument("--test-time-flip", action="store_true")
     parser.add_argument("--zero-init-residual", action="store_true")
     parser.add_argument("--stem", choices=sorted(STEMS), default="d2l")

@@ -7,6 +7,7 @@
  * (`pytorch_tta.py`) in the same run, seed by seed, interleaved with ringtrain's runs.
  *
  * Options: --seeds 3 --preset fast --epochs (the preset's) --workers 2 --targets 0.9,0.913,0.93
+ *          --crop-padding PX (the preset's crop padding, for both frameworks)
  *          --ema-decay D --ema-warmup (the preset's weight average, for both frameworks)
  *          --no-torch --json
  */
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '3' },
     preset: { type: 'string', default: 'fast' },
     epochs: { type: 'string' },
+    'crop-padding': { type: 'string' },
     'ema-decay': { type: 'string' },
     'ema-warmup': { type: 'boolean' },
     workers: { type: 'string', default: '2' },
@@ -43,9 +45,12 @@ const targets = (values.targets ?? '').split(',').map(Number);
 if (targets.some((t) => !(t > 0 && t <= 1))) throw new Error(`--targets must be accuracies in (0, 1], got ${values.targets}`);
 const emaDecay = values['ema-decay'] === undefined ? undefined : Number(values['ema-decay']);
 if (emaDecay !== undefined && !(emaDecay >= 0 && emaDecay <= 1)) throw new Error(`--ema-decay must be a number in [0, 1], got ${values['ema-decay']}`);
+const cropPadding = values['crop-padding'] === undefined ? undefined : Number(values['crop-padding']);
+if (cropPadding !== undefined && !(Number.isInteger(cropPadding) && cropPadding >= 0)) throw new Error(`--crop-padding must be a whole number of pixels, got ${values['crop-padding']}`);
 const recipe = resolveRecipe(
   {
     ...(values.epochs === undefined ? {} : { epochs: Number(values.epochs) }),
+    ...(cropPadding === undefined ? {} : { cropPadding }),
     ...(emaDecay === undefined ? {} : { emaDecay }),
     ...(values['ema-warmup'] === undefined ? {} : { emaWarmup: values['ema-warmup'] }),
   },
@@ -67,6 +72,7 @@ async function ringtrainRun(seed: number): Promise<Run> {
     const summaryPath = join(dir, 'summary.json');
     const args = ['launch', '--workers', String(workers), '--port', '0', '--preset', preset, '--seed', String(seed), '--target-accuracy', targets.join(','), '--summary-json', summaryPath];
     if (values.epochs !== undefined) args.push('--epochs', values.epochs);
+    if (cropPadding !== undefined) args.push('--crop-padding', String(cropPadding));
     if (emaDecay !== undefined) args.push('--ema-decay', String(emaDecay));
     if (values['ema-warmup'] === true) args.push('--ema-warmup');
     const result = await runRingtrain(args).exited;
@@ -97,7 +103,7 @@ function torchRun(python: string, seed: number): Run {
     '--batch-size', String(r.batchSize), '--warmup-epochs', String(r.warmupEpochs), '--momentum', String(r.momentum),
     '--weight-decay', String(r.weightDecay), '--label-smoothing', String(r.labelSmoothing), '--targets', targets.join(','),
     '--stem', r.stem, '--width', String(r.width), '--ema-decay', String(r.emaDecay),
-    ...(r.augment ? ['--augment'] : []), ...(r.testTimeFlip ? ['--test-time-flip'] : []), ...(r.zeroInitResidual ? ['--zero-init-residual'] : []),
+    ...(r.augment ? ['--augment', '--crop-padding', String(r.cropPadding)] : []), ...(r.testTimeFlip ? ['--test-time-flip'] : []), ...(r.zeroInitResidual ? ['--zero-init-residual'] : []),
     ...(r.emaWarmup ? ['--ema-warmup'] : []),
   ];
   const result = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 24 });

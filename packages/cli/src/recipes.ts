@@ -27,6 +27,8 @@ export interface Recipe {
   weightDecay: number;
   labelSmoothing: number;
   augment: boolean;
+  /** With `augment`, background pixels added on each side before the random crop (0: flip alone). */
+  cropPadding: number;
   /** With `augment`, flip each image on every other epoch instead of at random. */
   alternateFlips: boolean;
   zeroInitResidual: boolean;
@@ -61,6 +63,7 @@ export const DEFAULT_RECIPE: Recipe = {
   weightDecay: 5e-4,
   labelSmoothing: 0.1,
   augment: false,
+  cropPadding: 4,
   alternateFlips: false,
   zeroInitResidual: true,
   testTimeFlip: false,
@@ -88,6 +91,7 @@ export const PRESETS: Readonly<Record<PresetName, { summary: string; recipe: Par
       weightDecay: 0,
       labelSmoothing: 0,
       augment: false,
+      cropPadding: 4,
       alternateFlips: false,
       zeroInitResidual: false,
       testTimeFlip: false,
@@ -121,7 +125,7 @@ export function describeRecipe(recipe: Recipe, preset: PresetName | undefined): 
     `${sgd} lr ${recipe.lr} ${recipe.lrSchedule}${warmup}`,
     recipe.weightDecay > 0 ? `weight decay ${recipe.weightDecay}` : null,
     recipe.labelSmoothing > 0 ? `label smoothing ${recipe.labelSmoothing}` : null,
-    recipe.augment ? `crop + ${recipe.alternateFlips ? 'alternating ' : ''}flip` : null,
+    recipe.augment ? `${recipe.cropPadding > 0 ? `crop (${recipe.cropPadding} px) + ` : ''}${recipe.alternateFlips ? 'alternating ' : ''}flip` : null,
     recipe.zeroInitResidual ? 'zero-init residual γ' : null,
     recipe.testTimeFlip ? 'flip TTA' : null,
     recipe.emaDecay > 0 ? `weight EMA ${recipe.emaDecay}${recipe.emaWarmup ? ' with warm-up' : ''}` : null,

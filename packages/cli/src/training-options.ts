@@ -82,9 +82,10 @@ export function addTrainingOptions(command: Command): Command {
     .addOption(new Option('--momentum <m>', `SGD momentum ${byRecipe('momentum')}`).argParser(numberIn(0, 1)))
     .addOption(new Option('--weight-decay <wd>', `L2 weight decay of the convolution and dense kernels (never of batch norm or biases) ${byRecipe('weightDecay')}`).argParser(numberIn(0)))
     .addOption(new Option('--label-smoothing <eps>', `label smoothing of the training loss ${byRecipe('labelSmoothing')}`).argParser(numberIn(0, 0.999)))
+    .addOption(new Option('--crop-padding <px>', `with --augment, background pixels added on each side before the random crop (0: flip alone) ${byRecipe('cropPadding')}`).argParser(integerIn(0, 512)))
     .addOption(new Option('--ema-decay <d>', `evaluate an exponential moving average of the weights with this decay per step (e.g. 0.999; 0: the live weights) ${byRecipe('emaDecay')}`).argParser(numberIn(0, 1)));
   toggle(command, 'nesterov', 'Nesterov momentum (needs --momentum above 0)', 'nesterov');
-  toggle(command, 'augment', 'random crop (4 px padding) and horizontal flip of the training images', 'augment');
+  toggle(command, 'augment', 'random crop (see --crop-padding) and horizontal flip of the training images', 'augment');
   toggle(command, 'alternate-flips', 'with --augment, flip each image on every other epoch (the first side drawn at random) instead of at random each epoch', 'alternateFlips');
   toggle(command, 'zero-init-residual', 'start the batch-norm γ that ends each residual block at 0, so deep ResNets train from the first step', 'zeroInitResidual');
   toggle(command, 'test-time-flip', 'evaluate on each test image and its mirror, averaging the two predictions', 'testTimeFlip');
@@ -140,6 +141,9 @@ export function coordinatorOptionsFrom(flags: TrainingFlags, token: string): Coo
   if (recipe.alternateFlips && !recipe.augment) {
     throw new InvalidArgumentError('--alternate-flips needs --augment (the recipe flips no image; give --augment or --no-alternate-flips)');
   }
+  if (flags.cropPadding !== undefined && !recipe.augment) {
+    throw new InvalidArgumentError('--crop-padding needs --augment (the recipe crops no image; give --augment or leave --crop-padding out)');
+  }
   if (recipe.emaWarmup && recipe.emaDecay === 0) {
     throw new InvalidArgumentError('--ema-warmup needs --ema-decay above 0 (the recipe keeps no weight average; give --ema-decay or --no-ema-warmup)');
   }
@@ -167,6 +171,7 @@ export function coordinatorOptionsFrom(flags: TrainingFlags, token: string): Coo
     emaWarmup: recipe.emaWarmup,
     augment: recipe.augment,
     alternateFlips: recipe.alternateFlips,
+    ...(recipe.augment ? { cropPaddingPx: recipe.cropPadding } : {}),
     augmentSeed: flags.seed,
     targetAccuracies: flags.targetAccuracy ?? [],
     stopAtTargetAccuracy: flags.stopAtTarget,

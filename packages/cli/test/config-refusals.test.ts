@@ -38,6 +38,8 @@ describe('configurations refused before anything starts', () => {
     [['--powersgd-rank', '0'], /option '--powersgd-rank <r>' argument '0' is invalid\. Expected a whole number from 1 to 256/],
     [['--powersgd-start-step', '-1'], /option '--powersgd-start-step <step>' argument '-1' is invalid/],
     [['--delayed-allreduce', '--overlap'], /option '--delayed-allreduce' cannot be used with option '--overlap'/],
+    // Before, every worker died writing its log and the launch waited minutes for replacements.
+    [['--step-log-dir', '/dev/null/steps'], /--step-log-dir \/dev\/null\/steps cannot be created: ENOTDIR/],
   ])('a launch with %j, naming the flag', async (flags, message) => {
     const { code, stderr, stdout } = await refusal(['launch', '--port', '0', ...flags]);
     expect(code).not.toBe(0);
@@ -50,6 +52,8 @@ describe('configurations refused before anything starts', () => {
     [['--target-accuracy', '0.9,0.9'], /targetAccuracies lists 0\.9 twice/],
     [['--stop-at-target'], /stopAtTargetAccuracy needs targetAccuracies/],
     [['--alternate-flips'], /--alternate-flips needs --augment \(the recipe flips no image; give --augment or --no-alternate-flips\)/],
+    [['--crop-padding', '2'], /--crop-padding needs --augment \(the recipe crops no image; give --augment or leave --crop-padding out\)/],
+    [['--preset', 'fast', '--crop-padding', '20'], /cropPaddingPx must be an integer from 0 to 14, got 20/],
     [['--momentum', '0'], /--nesterov needs --momentum above 0 \(the recipe has momentum 0; give --momentum or --no-nesterov\)/],
     [['--label-smoothing', '1'], /option '--label-smoothing <eps>' argument '1' is invalid/],
   ])('a launch with the recipe flags %j, naming what is wrong', async (flags, message) => {

@@ -3,6 +3,7 @@
  * the coordinator is built (etcd's `Config.validate()`): a bad value is an error that names the
  * option, the value and what would do.
  */
+import { DEFAULT_CROP_PADDING_PX } from '@ringtrain/data';
 import { COMPRESSION_METHODS, MAX_POWERSGD_RANK } from '@ringtrain/protocol';
 import type { CompressionSpec, ModelSpec } from '@ringtrain/protocol';
 import { InvalidCoordinatorOptionError } from './errors.ts';
@@ -160,6 +161,11 @@ export interface CoordinatorOptions {
   augment?: boolean;
   /** With `augment`, flip each image on every other epoch rather than at random. @default false */
   alternateFlips?: boolean;
+  /**
+   * With `augment`, background pixels added on each side before the random crop, at most half
+   * the image side; 0 keeps the flip alone. @default 4
+   */
+  cropPaddingPx?: number;
   /** Seed of the augmentation. @default 0 */
   augmentSeed?: number;
   /** Every how many steps the replicas' weight checksums are compared; 0 never. @default 20 */
@@ -374,6 +380,7 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     stopAtTargetAccuracy: stopAtTargetOf(input),
     augment: input.augment ?? false,
     alternateFlips: alternateFlipsOf(input),
+    cropPaddingPx: cropPaddingOf(input, model.imageSize),
     augmentSeed: integer('augmentSeed', input.augmentSeed ?? 0, 0, 2 ** 32 - 1),
     checksumEverySteps: integer('checksumEverySteps', input.checksumEverySteps ?? 20, 0),
     maxBucketBytes: integer('maxBucketBytes', input.maxBucketBytes ?? 25 * MIB, 4),
@@ -480,4 +487,11 @@ function alternateFlipsOf(input: CoordinatorOptions): boolean {
   const alternate = input.alternateFlips ?? false;
   if (alternate && input.augment !== true) fail('alternateFlips needs augment: without the augmentation no image is flipped (give --augment with --alternate-flips)');
   return alternate;
+}
+
+/** The crop's padding: only with `augment`, and small enough that a crop still shows most of the image. */
+function cropPaddingOf(input: CoordinatorOptions, imageSize: number): number {
+  if (input.cropPaddingPx === undefined) return DEFAULT_CROP_PADDING_PX;
+  if (input.augment !== true) fail('cropPaddingPx needs augment: without the augmentation no image is cropped (give --augment with --crop-padding)');
+  return integer('cropPaddingPx', input.cropPaddingPx, 0, Math.floor(imageSize / 2));
 }

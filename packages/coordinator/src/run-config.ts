@@ -3,7 +3,7 @@
  * `@ringtrain/data` as the machine's sharder, the schedules of `@ringtrain/model` as its
  * learning rate.
  */
-import { DistributedSampler, EpochPlan } from '@ringtrain/data';
+import { DEFAULT_CROP_PADDING_PX, DistributedSampler, EpochPlan } from '@ringtrain/data';
 import { createLearningRateSchedule, type LearningRateSchedule } from '@ringtrain/model';
 import type { MachineConfig } from './machine/state.ts';
 import type { EpochSharder, SamplerPosition } from './machine/sharder.ts';
@@ -85,7 +85,10 @@ export function machineConfig(
       testTimeFlip: options.testTimeFlip,
       // Sent only when on, so that a run without a weight average assigns what it always has.
       ...(options.emaDecay === 0 ? {} : { emaDecay: options.emaDecay, emaWarmup: options.emaWarmup }),
-      preprocess: { mean: 0.286, std: 0.353, augment: options.augment, seed: options.augmentSeed, ...(options.alternateFlips ? { alternateFlips: true } : {}) },
+      preprocess: { mean: 0.286, std: 0.353, augment: options.augment, seed: options.augmentSeed, ...(options.alternateFlips ? { alternateFlips: true } : {}),
+        // Left out at the default, so a run that keeps it assigns what it always has.
+        ...(options.cropPaddingPx === DEFAULT_CROP_PADDING_PX ? {} : { cropPaddingPx: options.cropPaddingPx }),
+      },
       checksumEverySteps: options.checksumEverySteps,
       maxBucketBytes: options.maxBucketBytes,
       compression: options.compression,

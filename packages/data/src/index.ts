@@ -56,7 +56,7 @@ export { DistributedSampler } from './sampler.ts';
 export type { DistributedSamplerOptions } from './sampler.ts';
 export { EpochPlan } from './epoch-plan.ts';
 export type { EpochSegment, RankIndices } from './epoch-plan.ts';
-export { FASHION_MNIST_MEAN, FASHION_MNIST_STD, gatherLabels, preprocessBatch } from './preprocess.ts';
+export { DEFAULT_CROP_PADDING_PX, FASHION_MNIST_MEAN, FASHION_MNIST_STD, gatherLabels, preprocessBatch } from './preprocess.ts';
 export type { AugmentOptions, PreprocessOptions } from './preprocess.ts';
 export { bilinearAxis, bilinearResizer, resizeBilinear } from './resize.ts';
 export type { BilinearResizer, ResizeAxis } from './resize.ts';

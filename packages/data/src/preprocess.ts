@@ -22,6 +22,8 @@ import { requireFinite, requireInteger } from './validate.ts';
 export const FASHION_MNIST_MEAN = 0.286;
 /** The standard deviation of Fashion-MNIST's training pixels, on the [0, 1] scale. */
 export const FASHION_MNIST_STD = 0.353;
+/** Background pixels added on each side before the random crop: torchvision's CIFAR padding. */
+export const DEFAULT_CROP_PADDING_PX = 4;
 
 export interface AugmentOptions {
   /** The run's augmentation seed; the same on every worker. */
@@ -31,7 +33,7 @@ export interface AugmentOptions {
   /**
    * Background pixels added on each side before the random crop, at the output size.
    * 0 disables the crop.
-   * @default 4
+   * @default DEFAULT_CROP_PADDING_PX (4)
    */
   cropPaddingPx?: number;
   /**
@@ -103,7 +105,7 @@ export function preprocessBatch(
   const mean = requireFinite('mean', options.mean ?? FASHION_MNIST_MEAN);
   const std = requireFinite('std', options.std ?? FASHION_MNIST_STD, true);
   const augment = options.augment;
-  const cropPaddingPx = augment === undefined ? 0 : requireInteger('cropPaddingPx', augment.cropPaddingPx ?? 4, 0);
+  const cropPaddingPx = augment === undefined ? 0 : requireInteger('cropPaddingPx', augment.cropPaddingPx ?? DEFAULT_CROP_PADDING_PX, 0);
   if (augment !== undefined) {
     requireInteger('augment.seed', augment.seed, 0);
     requireInteger('augment.epoch', augment.epoch, 0);

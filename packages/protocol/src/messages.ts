@@ -100,6 +100,8 @@ export interface HyperParameters {
     seed: number;
     /** With `augment`, flip each image on every other epoch. Absent means false. */
     alternateFlips?: boolean;
+    /** With `augment`, background pixels added on each side before the random crop (0: flip only). Absent means 4. */
+    cropPaddingPx?: number;
   };
   /** Every how many steps workers report a weight checksum (0: never). */
   checksumEverySteps: number;

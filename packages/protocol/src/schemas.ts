@@ -62,6 +62,7 @@ const hyperParameters = object({
     augment: boolean,
     seed: integer(0),
     alternateFlips: optional(boolean),
+    cropPaddingPx: optional(integer(0, 2048)),
   }),
   checksumEverySteps: integer(0),
   maxBucketBytes: integer(4, 2 ** 31),

@@ -30,7 +30,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { gatherLabels, preprocessBatch } from '@ringtrain/data';
+import { DEFAULT_CROP_PADDING_PX, gatherLabels, preprocessBatch } from '@ringtrain/data';
 import type { WorkerMetrics } from '@ringtrain/metrics';
 import { describeResNet, estimateTrainingMemory, flatLayoutFor, formatBytes } from '@ringtrain/model';
 import type { AssignMessage, CoordinatorToWorker, EvaluateMessage, ModelSpec, PlanMessage, StateMessage, SyncMessage, WorkerToCoordinator } from '@ringtrain/protocol';
@@ -668,7 +668,7 @@ export class Worker {
         imageSize,
         mean: preprocess.mean,
         std: preprocess.std,
-        ...(preprocess.augment ? { augment: { seed: preprocess.seed, epoch: plan.epoch, alternateFlips: preprocess.alternateFlips === true } } : {}),
+        ...(preprocess.augment ? { augment: { seed: preprocess.seed, epoch: plan.epoch, alternateFlips: preprocess.alternateFlips === true, cropPaddingPx: preprocess.cropPaddingPx ?? DEFAULT_CROP_PADDING_PX } } : {}),
       });
       return { step: plan.firstStep + i, indices, x, labels: gatherLabels(this.train.labels, indices) };
     };

@@ -14,6 +14,7 @@
  * `/metrics` and `/healthz` on port N+i.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
@@ -101,6 +102,15 @@ export function workerArguments(
   return args;
 }
 
+/** Creates --step-log-dir up front: a worker that cannot write its log would die at every restart. */
+function createStepLogDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new InvalidArgumentError(`--step-log-dir ${dir} cannot be created: ${(error as Error).message}`);
+  }
+}
+
 interface Child {
   index: number;
   restart: number;
@@ -128,6 +138,7 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   if (flags.workerMetricsPortBase !== 0 && flags.workerMetricsPortBase + flags.workers - 1 > 65_535) {
     throw new InvalidArgumentError(`--worker-metrics-port-base ${flags.workerMetricsPortBase} leaves no port for worker ${flags.workers - 1}: ports end at 65535`);
   }
+  if (flags.stepLogDir !== undefined) createStepLogDir(flags.stepLogDir);
   const trainingOptions = coordinatorOptionsFrom(flags, token);
   const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;

@@ -117,7 +117,14 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
   const { registry, metrics } = createWorkerMetricsRegistry({ version: VERSION, backend: compute.backend });
   // Written as steps are trained, so a worker that is killed leaves every step it trained on disk.
   const stepLog = flags.stepLog;
-  if (stepLog !== undefined) writeFileSync(stepLog, '');
+  if (stepLog !== undefined) {
+    try {
+      writeFileSync(stepLog, '');
+    } catch (error) {
+      process.stderr.write(`ringtrain worker ${workerId}: --step-log ${stepLog} cannot be written: ${(error as Error).message}\n`);
+      return 1;
+    }
+  }
   const onStep = (h: StepRecord): void => {
     if (stepLog === undefined) return;
     appendFileSync(stepLog, `${JSON.stringify({ step: h.step, epoch: h.epoch, generation: h.generation, via: h.via, loss: h.loss, indices: [...h.indices] })}\n`);

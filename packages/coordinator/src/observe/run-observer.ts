@@ -234,6 +234,8 @@ export class RunObserver {
       targetAccuracies: [...o.targetAccuracies],
       stopAtTargetAccuracy: o.stopAtTargetAccuracy,
       augment: o.augment,
+      cropPaddingPx: o.cropPaddingPx,
+      alternateFlips: o.alternateFlips,
       samplerSeed: o.samplerSeed,
       checksumEverySteps: o.checksumEverySteps,
       maxBucketBytes: o.maxBucketBytes,
