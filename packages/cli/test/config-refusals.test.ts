@@ -2,6 +2,7 @@
  * Configurations that cannot train well are refused before anything starts, with the flag or
  * option and the bound in the message: no coordinator port opened, no worker started.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { runRingtrain } from './launch-helpers.ts';
 
@@ -61,6 +62,26 @@ describe('configurations refused before anything starts', () => {
     expect(code).toBe(1);
     expect(stderr).toMatch(message);
     expect(stdout).not.toMatch(/coordinator on ws:/);
+  });
+
+  // Each once kept its process alive after the error: the compute thread had already started.
+  it('a worker whose --step-log cannot be written exits, naming the file', async () => {
+    const { code, stderr } = await refusal(['worker', '--coordinator', 'ws://127.0.0.1:1', '--step-log', '/dev/null/steps.jsonl'], { RINGTRAIN_TOKEN: 'run-token-0123456789' });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/--step-log \/dev\/null\/steps\.jsonl cannot be written: ENOTDIR/);
+  });
+
+  it('a worker whose --metrics-port is taken exits, naming the port', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const { code, stderr } = await refusal(['worker', '--coordinator', 'ws://127.0.0.1:1', '--metrics-port', String(port)], { RINGTRAIN_TOKEN: 'run-token-0123456789' });
+      expect(code).toBe(1);
+      expect(stderr).toContain(`cannot serve metrics on 127.0.0.1:${port}: the port is in use`);
+    } finally {
+      holder.close();
+    }
   });
 
   it('a coordinator whose HTTP token is its run token', async () => {

@@ -104,6 +104,17 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
   let tls = workerTlsFrom(flags);
   const threads = { workersPerMachine: flags.workersPerMachine, ...(flags.threads === undefined ? {} : { threads: flags.threads }) };
   const onSelected = (description: string): void => logger.info({}, description);
+  // Opened before the compute thread starts, which would keep a process that failed here alive.
+  // Written as steps are trained, so a worker that is killed leaves every step it trained on disk.
+  const stepLog = flags.stepLog;
+  if (stepLog !== undefined) {
+    try {
+      writeFileSync(stepLog, '');
+    } catch (error) {
+      process.stderr.write(`ringtrain worker ${workerId}: --step-log ${stepLog} cannot be written: ${(error as Error).message}\n`);
+      return 1;
+    }
+  }
   let compute: ComputeProvider & { close?: () => Promise<void> };
   try {
     if (flags.standInComputeMs !== undefined) {
@@ -115,16 +126,6 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
     return 1;
   }
   const { registry, metrics } = createWorkerMetricsRegistry({ version: VERSION, backend: compute.backend });
-  // Written as steps are trained, so a worker that is killed leaves every step it trained on disk.
-  const stepLog = flags.stepLog;
-  if (stepLog !== undefined) {
-    try {
-      writeFileSync(stepLog, '');
-    } catch (error) {
-      process.stderr.write(`ringtrain worker ${workerId}: --step-log ${stepLog} cannot be written: ${(error as Error).message}\n`);
-      return 1;
-    }
-  }
   const onStep = (h: StepRecord): void => {
     if (stepLog === undefined) return;
     appendFileSync(stepLog, `${JSON.stringify({ step: h.step, epoch: h.epoch, generation: h.generation, via: h.via, loss: h.loss, indices: [...h.indices] })}\n`);
@@ -165,6 +166,8 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
       metricsServer = await startWorkerMetricsServer({ host: flags.metricsHost, port: flags.metricsPort, registry, worker: running });
     } catch (error) {
       process.stderr.write(`ringtrain worker ${running.workerId}: ${(error as Error).message} (${(error as { code?: string }).code ?? 'ERROR'})\n`);
+      // The compute thread would keep the process alive.
+      await compute.close?.();
       return 1;
     }
     const { host, port } = metricsServer.address;
