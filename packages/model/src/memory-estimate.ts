@@ -34,6 +34,11 @@ export interface TrainingMemoryEstimate {
 export interface TrainingMemoryOptions {
   /** The trainer keeps a weight average (`TrainerOptions.emaDecay` above 0). @default false */
   readonly weightAverage?: boolean;
+  /**
+   * The worker all-reduces one step's gradient while it computes the next (the delayed
+   * all-reduce), so it holds a second gradient. @default false
+   */
+  readonly delayedAllReduce?: boolean;
 }
 
 export function estimateTrainingMemory(spec: ResNetSpecInput, batchPerWorker: number, options: TrainingMemoryOptions = {}): TrainingMemoryEstimate {
@@ -59,11 +64,12 @@ export function estimateTrainingMemory(spec: ResNetSpecInput, batchPerWorker: nu
   const bytes = Float32Array.BYTES_PER_ELEMENT;
   // The average itself and its section of a state copy; a state holds values and momentum besides.
   const averageCopies = options.weightAverage === true ? 1 : 0;
+  const secondGradient = options.delayedAllReduce === true ? 1 : 0;
   return {
     parameters,
     activationsPerImage: activations,
     workerBytes:
-      WORKER_BASE_BYTES + (PARAMETER_FACTOR + 2 * averageCopies) * parameters * bytes + ACTIVATION_FACTOR * activations * batchPerWorker * bytes,
+      WORKER_BASE_BYTES + (PARAMETER_FACTOR + 2 * averageCopies + secondGradient) * parameters * bytes + ACTIVATION_FACTOR * activations * batchPerWorker * bytes,
     coordinatorBytes: COORDINATOR_BASE_BYTES + COORDINATOR_STATE_COPIES * (2 + averageCopies) * parameters * bytes,
   };
 }

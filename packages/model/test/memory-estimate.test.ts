@@ -31,6 +31,13 @@ describe('estimateTrainingMemory', () => {
     expect(estimateTrainingMemory({ depth: 34, widthMultiplier: 0.5 }, 32, { weightAverage: false })).toEqual(plain);
   });
 
+  it('adds one f32 gradient per worker, and nothing to the coordinator, for the delayed all-reduce', () => {
+    const plain = estimateTrainingMemory({ depth: 50, widthMultiplier: 0.5 }, 32);
+    const delayed = estimateTrainingMemory({ depth: 50, widthMultiplier: 0.5 }, 32, { delayedAllReduce: true });
+    expect(delayed.workerBytes - plain.workerBytes).toBe(4 * plain.parameters);
+    expect(delayed.coordinatorBytes).toBe(plain.coordinatorBytes);
+  });
+
   it('puts the main job within reach of a laptop, and ResNet-152 at width 8 and 1024 px far beyond it', () => {
     expect(estimateTrainingMemory({ depth: 18 }, 128).workerBytes).toBeLessThan(1 * GIB);
     expect(estimateTrainingMemory({ depth: 152, widthMultiplier: 8, imageSize: 1024 }, 128).workerBytes).toBeGreaterThan(100 * GIB);

@@ -32,7 +32,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_CROP_PADDING_PX, gatherLabels, preprocessBatch } from '@ringtrain/data';
 import type { WorkerMetrics } from '@ringtrain/metrics';
-import { describeResNet, estimateTrainingMemory, flatLayoutFor, formatBytes } from '@ringtrain/model';
+import { describeResNet, estimateTrainingMemory, flatLayoutFor, formatBytes, type TrainingMemoryOptions } from '@ringtrain/model';
 import type { AssignMessage, CoordinatorToWorker, EvaluateMessage, ModelSpec, PlanMessage, StateMessage, SyncMessage, WorkerToCoordinator } from '@ringtrain/protocol';
 import WebSocket from 'ws';
 import { AllReduceError, startPeerServer, type PeerTls } from './allreduce/index.ts';
@@ -518,7 +518,7 @@ export class Worker {
     if (message.hyper.overlap === true && message.hyper.delayedAllReduce === true) {
       throw new RefusedMessageError('an assignment asks for both overlap and the delayed all-reduce; they are two ways of hiding the same all-reduce, choose one');
     }
-    if (this.trainer === null) this.checkMemory(model, message.hyper.batchSizePerWorker, (message.hyper.emaDecay ?? 0) > 0);
+    if (this.trainer === null) this.checkMemory(model, message.hyper.batchSizePerWorker, { weightAverage: (message.hyper.emaDecay ?? 0) > 0, delayedAllReduce: message.hyper.delayedAllReduce === true });
     // The replica outlives generations: it is what the next one may start from.
     this.trainer ??= await this.deps.compute.createTrainer(model, message.hyper);
     if (this.reducer === null || JSON.stringify(this.reducer.compression) !== JSON.stringify(message.hyper.compression)) {
@@ -539,10 +539,10 @@ export class Worker {
   }
 
   /** Refuses a model and batch estimated to need more than `memoryLimitBytes`, before building anything. */
-  private checkMemory(model: ModelSpec, batchPerWorker: number, weightAverage: boolean): void {
+  private checkMemory(model: ModelSpec, batchPerWorker: number, training: TrainingMemoryOptions): void {
     const limit = this.options.memoryLimitBytes;
     if (limit === 0) return;
-    const estimate = estimateTrainingMemory(model, batchPerWorker, { weightAverage });
+    const estimate = estimateTrainingMemory(model, batchPerWorker, training);
     if (estimate.workerBytes <= limit) return;
     throw new InsufficientMemoryError(
       `ResNet-${model.depth} (width ×${model.widthMultiplier}, ${model.imageSize}×${model.imageSize}, ${(estimate.parameters / 1e6).toFixed(1)} M parameters) at ${batchPerWorker} images per worker ` +

@@ -66,7 +66,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const trainingOptions = coordinatorOptionsFrom(flags, token);
   const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;
-  if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, Math.max(1, Math.floor(recipeOf(flags).batchSize / flags.minWorkers)), 0, true, undefined, { weightAverage: recipeOf(flags).emaDecay > 0 });
+  if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, Math.max(1, Math.floor(recipeOf(flags).batchSize / flags.minWorkers)), 0, true, undefined, { weightAverage: recipeOf(flags).emaDecay > 0, delayedAllReduce: flags.delayedAllreduce });
   const logger = createLogger({ level: flags.logLevel ?? 'info', format: flags.logFormat, name: 'coordinator' });
   const view = createProgressView();
   const options = {

@@ -142,7 +142,7 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   const trainingOptions = coordinatorOptionsFrom(flags, token);
   const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;
-  if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, batchSize / flags.workers, flags.workers, true, undefined, { weightAverage: recipe.emaDecay > 0 });
+  if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, batchSize / flags.workers, flags.workers, true, undefined, { weightAverage: recipe.emaDecay > 0, delayedAllReduce: flags.delayedAllreduce });
   const logger = createLogger({ level: logLevel, format: logFormat, name: 'coordinator' });
   const view = createProgressView();
   const options = {
