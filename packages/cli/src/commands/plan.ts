@@ -27,6 +27,8 @@ export interface PlanFlags {
   halfPrecision: boolean;
   linkEfficiency: number;
   perMessageMs: number;
+  workersPerHost: number;
+  ringOrder: 'hosts' | 'joined';
   json: boolean;
 }
 
@@ -72,6 +74,8 @@ export function planCommand(): Command {
     .addOption(new Option('--half-precision', 'a 16-bit wire format (bf16 or f16): half the bytes, plus the time to convert every value').default(false).conflicts('compressionRatio'))
     .addOption(new Option('--link-efficiency <fraction>', 'fraction of the link rate the ring\'s streams carry (calibrated by bench:cluster)').argParser(numberIn(0, 1, { exclusiveMin: true })).default(DEFAULT_CALIBRATION.linkEfficiency))
     .addOption(new Option('--per-message-ms <ms>', 'fixed cost of one ring message besides latency (calibrated by bench:cluster)').argParser(numberIn(0)).default(DEFAULT_CALIBRATION.perMessageMs))
+    .addOption(new Option('--workers-per-host <n>', 'workers on each host, sharing its link (every world size must be a multiple)').argParser(integerIn(1, 1 << 20)).default(1))
+    .addOption(new Option('--ring-order <order>', "hosts: a host's workers side by side, one stream per host link; joined: join order, at worst one stream per worker").choices(['hosts', 'joined']).default('hosts'))
     .option('--json', 'print the predictions as JSON', false)
     .action((flags: PlanFlags) => {
       process.stdout.write(formatPlan(flags));
@@ -95,6 +99,7 @@ export function planRows(flags: PlanFlags): PlanRow[] {
     const gradientBytes = gradientBytesOf({ depth: MODEL_DEPTHS[model] as ResNetDepth, stem: flags.stem, widthMultiplier: flags.width, imageSize: flags.imageSize });
     for (const linkGbit of flags.linkGbit) {
       for (const workers of flags.workers) {
+        const streamsPerLink = streamsPerHostLink(workers, flags.workersPerHost, flags.ringOrder);
         const byOverlap = flags.overlap.map((overlap) => ({
           overlap,
           cost: predictStep({
@@ -107,6 +112,7 @@ export function planRows(flags: PlanFlags): PlanRow[] {
             overlap,
             compressionRatio: flags.halfPrecision ? 2 : flags.compressionRatio,
             convertsValues: flags.halfPrecision,
+            streamsPerLink,
             calibration: { ...DEFAULT_CALIBRATION, linkEfficiency: flags.linkEfficiency, perMessageMs: flags.perMessageMs },
           }),
         }));
@@ -115,6 +121,15 @@ export function planRows(flags: PlanFlags): PlanRow[] {
     }
   }
   return rows;
+}
+
+/** How many ring hops leave each host over its link (see `plan/cost-model.ts`). */
+export function streamsPerHostLink(workers: number, workersPerHost: number, ringOrder: 'hosts' | 'joined'): number {
+  if (workers % workersPerHost !== 0) {
+    throw new OptionValueError(`--workers ${workers} is not a whole number of hosts of --workers-per-host ${workersPerHost}`);
+  }
+  if (workers === workersPerHost) return 0;
+  return ringOrder === 'hosts' ? 1 : workersPerHost;
 }
 
 function formatPlan(flags: PlanFlags): string {
@@ -135,6 +150,7 @@ function formatPlan(flags: PlanFlags): string {
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   const note =
     `predicted by the cost model (nothing was run): latency ${flags.latencyMs} ms per hop, buckets of ${flags.maxBucketBytes} B, ` +
-    `${flags.halfPrecision ? 'a 16-bit wire format' : `compression ratio ${flags.compressionRatio}`}, link efficiency ${flags.linkEfficiency}, ${flags.perMessageMs} ms per message`;
+    `${flags.halfPrecision ? 'a 16-bit wire format' : `compression ratio ${flags.compressionRatio}`}, link efficiency ${flags.linkEfficiency}, ${flags.perMessageMs} ms per message` +
+    (flags.workersPerHost === 1 ? '' : `, ${flags.workersPerHost} workers per host in ${flags.ringOrder === 'hosts' ? 'host' : 'join'} order`);
   return `${note}\n${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${table.map(line).join('\n')}\n`;
 }

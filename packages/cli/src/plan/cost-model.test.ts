@@ -36,6 +36,17 @@ describe('predictStep', () => {
     expect(cost.boundBy).toBe('link');
   });
 
+  it('divides the link among the ring hops that leave a host over it, and charges no link to a ring on one host', () => {
+    expect(predictStep({ ...BASE, streamsPerLink: 1 })).toEqual(predictStep(BASE));
+    // Two hops per host link: 96 ms of wire time become 192.
+    expect(predictStep({ ...BASE, streamsPerLink: 2 }).allReduceMs).toBeCloseTo(192, 9);
+    const local = predictStep({ ...BASE, streamsPerLink: 0, calibration: { ...UNBOUNDED, sharedThroughputBytesPerSecond: 4e9 } });
+    // Bound by the shared machine instead: 12 MB at 1 GB/s per worker.
+    expect(local.boundBy).toBe('shared');
+    expect(local.allReduceMs).toBeCloseTo(12, 9);
+    expect(() => predictStep({ ...BASE, streamsPerLink: 1.5 })).toThrow('the streams per host link must be a whole number of at least 0, got 1.5');
+  });
+
   it('adds 2(N−1) rounds of latency and message cost per bucket', () => {
     const cost = predictStep({ ...BASE, latencyMs: 0.2, calibration: { ...UNBOUNDED, perMessageMs: 0.05 } });
     // 96 ms + 2·3 rounds · 2 buckets · 0.25 ms = 96 + 3 ms.

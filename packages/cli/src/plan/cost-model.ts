@@ -4,7 +4,7 @@
  *
  *   wire bytes     W = gradientBytes / compressionRatio
  *   buckets        B = ceil(gradientBytes / maxBucketBytes)          (the ring's fixed-order buckets)
- *   bandwidth      β = min(linkRate · linkEfficiency, hostThroughput, sharedThroughput / N)
+ *   bandwidth      β = min(linkRate · linkEfficiency / streams, hostThroughput, sharedThroughput / N)
  *   codec          κ = min(codecThroughput, sharedCodecThroughput / N)   (16-bit wire formats only)
  *   all-reduce     A = 2(N−1)/N · (W / β + G / κ) + 2(N−1) · B · (latency + perMessage)  (0 when N = 1)
  *   tail           T = A / B                  (the last bucket exists only once compute has ended)
@@ -20,6 +20,12 @@
  * A 16-bit wire format (bf16, f16) converts every value it sends and receives, G = gradientBytes
  * of f32 through the codec on the thread that moves the bytes, so that time adds to the wire's
  * rather than hiding behind it.
+ *
+ * `streams` is how many of the ring's hops leave each host over its one link. With one worker per
+ * host it is 1; so it is with several when the workers of a host sit side by side in the ring
+ * (`--ring-order hosts`) and the hops between them stay on the host. In join order (`--ring-order
+ * joined`) it can be up to the host's workers, each hop then carrying its stream over the same
+ * link. A ring on one host crosses no link at all.
  *
  * `linkEfficiency` and `perMessageMs` are calibrated from measurements (see `calibration.ts`);
  * `hostThroughput` bounds what one host's transport can push whatever the link (its CPU), and
@@ -62,6 +68,8 @@ export interface StepCostInput {
   compressionRatio: number;
   /** The wire format converts every value it sends and receives (bf16, f16). @default false */
   convertsValues?: boolean;
+  /** Ring hops that share each host's link (see the module comment); 0: the ring crosses no link. @default 1 */
+  streamsPerLink?: number;
   calibration: TransportCalibration;
 }
 
@@ -81,7 +89,7 @@ export interface StepCost {
 }
 
 /** The flag each input is given by, so that an error names what to change. */
-export const STEP_COST_FLAGS: Readonly<Record<keyof Omit<StepCostInput, 'calibration' | 'convertsValues'> | keyof TransportCalibration, string>> = {
+export const STEP_COST_FLAGS: Readonly<Record<keyof Omit<StepCostInput, 'calibration' | 'convertsValues' | 'streamsPerLink'> | keyof TransportCalibration, string>> = {
   computeMs: '--compute-ms',
   gradientBytes: '--gradient-bytes',
   worldSize: '--workers',
@@ -120,10 +128,12 @@ export function predictStep(input: StepCostInput): StepCost {
   check('codecThroughputBytesPerSecond', c.codecThroughputBytesPerSecond, c.codecThroughputBytesPerSecond > 0, 'a rate above 0 (Infinity: free)');
   check('sharedCodecThroughputBytesPerSecond', c.sharedCodecThroughputBytesPerSecond, c.sharedCodecThroughputBytesPerSecond > 0, 'a rate above 0 (Infinity: no bound)');
 
+  const streams = input.streamsPerLink ?? 1;
+  if (!(Number.isSafeInteger(streams) && streams >= 0)) throw new InvalidArgumentError(`the streams per host link must be a whole number of at least 0, got ${String(streams)}`);
   const wireBytes = gradientBytes / compressionRatio;
   const buckets = Math.ceil(gradientBytes / maxBucketBytes);
   const bounds = [
-    { boundBy: 'link' as const, bytesPerSecond: (linkBitsPerSecond / 8) * c.linkEfficiency },
+    { boundBy: 'link' as const, bytesPerSecond: streams === 0 ? Number.POSITIVE_INFINITY : ((linkBitsPerSecond / 8) * c.linkEfficiency) / streams },
     { boundBy: 'host' as const, bytesPerSecond: c.hostThroughputBytesPerSecond },
     { boundBy: 'shared' as const, bytesPerSecond: c.sharedThroughputBytesPerSecond / n },
   ];
