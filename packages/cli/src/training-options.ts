@@ -144,6 +144,9 @@ export function coordinatorOptionsFrom(flags: TrainingFlags, token: string): Coo
   if (flags.cropPadding !== undefined && !recipe.augment) {
     throw new InvalidArgumentError('--crop-padding needs --augment (the recipe crops no image; give --augment or leave --crop-padding out)');
   }
+  if (recipe.augment && recipe.cropPadding > Math.floor(recipe.imageSize / 2)) {
+    throw new InvalidArgumentError(`--crop-padding ${recipe.cropPadding} is more than half of --image-size ${recipe.imageSize} (${Math.floor(recipe.imageSize / 2)}): a crop would show mostly background`);
+  }
   if (recipe.emaWarmup && recipe.emaDecay === 0) {
     throw new InvalidArgumentError('--ema-warmup needs --ema-decay above 0 (the recipe keeps no weight average; give --ema-decay or --no-ema-warmup)');
   }

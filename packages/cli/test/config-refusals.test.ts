@@ -54,7 +54,7 @@ describe('configurations refused before anything starts', () => {
     [['--stop-at-target'], /stopAtTargetAccuracy needs targetAccuracies/],
     [['--alternate-flips'], /--alternate-flips needs --augment \(the recipe flips no image; give --augment or --no-alternate-flips\)/],
     [['--crop-padding', '2'], /--crop-padding needs --augment \(the recipe crops no image; give --augment or leave --crop-padding out\)/],
-    [['--preset', 'fast', '--crop-padding', '20'], /cropPaddingPx must be an integer from 0 to 14, got 20/],
+    [['--preset', 'fast', '--crop-padding', '20'], /--crop-padding 20 is more than half of --image-size 28 \(14\)/],
     [['--momentum', '0'], /--nesterov needs --momentum above 0 \(the recipe has momentum 0; give --momentum or --no-nesterov\)/],
     [['--label-smoothing', '1'], /option '--label-smoothing <eps>' argument '1' is invalid/],
   ])('a launch with the recipe flags %j, naming what is wrong', async (flags, message) => {
@@ -82,6 +82,12 @@ describe('configurations refused before anything starts', () => {
     } finally {
       holder.close();
     }
+  });
+
+  it('a plan whose world sizes are no whole number of hosts, naming both flags', async () => {
+    const { code, stderr } = await refusal(['plan', '--workers-per-host', '3']);
+    expect(code).toBe(1);
+    expect(stderr).toContain('--workers 8 is not a whole number of hosts of --workers-per-host 3');
   });
 
   it('a coordinator whose HTTP token is its run token', async () => {

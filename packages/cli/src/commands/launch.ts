@@ -138,11 +138,12 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   if (flags.workerMetricsPortBase !== 0 && flags.workerMetricsPortBase + flags.workers - 1 > 65_535) {
     throw new InvalidArgumentError(`--worker-metrics-port-base ${flags.workerMetricsPortBase} leaves no port for worker ${flags.workers - 1}: ports end at 65535`);
   }
-  if (flags.stepLogDir !== undefined) createStepLogDir(flags.stepLogDir);
   const trainingOptions = coordinatorOptionsFrom(flags, token);
   const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;
   if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, batchSize / flags.workers, flags.workers, true, undefined, { weightAverage: recipe.emaDecay > 0, delayedAllReduce: flags.delayedAllreduce });
+  // Once every check has passed, so that a refused launch leaves nothing behind.
+  if (flags.stepLogDir !== undefined) createStepLogDir(flags.stepLogDir);
   const logger = createLogger({ level: logLevel, format: logFormat, name: 'coordinator' });
   const view = createProgressView();
   const options = {

@@ -5,6 +5,8 @@
 import { Command, InvalidArgumentError as OptionValueError, Option } from 'commander';
 import type { ResNetDepth } from '@ringtrain/model';
 import { integerIn, numberIn } from '../arguments.ts';
+// Not commander's: main prints these, where a CommanderError thrown from an action goes unprinted.
+import { InvalidArgumentError } from '../errors.ts';
 import { DEFAULT_CALIBRATION, REFERENCE_COMPUTE_MS } from '../plan/calibration.ts';
 import { predictStep, type StepCost } from '../plan/cost-model.ts';
 import { gradientBytesOf } from '../plan/gradient-bytes.ts';
@@ -95,7 +97,7 @@ export function planRows(flags: PlanFlags): PlanRow[] {
   const rows: PlanRow[] = [];
   for (const model of flags.models) {
     const computeMs = flags.computeMs.get(model);
-    if (computeMs === undefined) throw new OptionValueError(`--compute-ms gives no time for ${model}`);
+    if (computeMs === undefined) throw new InvalidArgumentError(`--compute-ms gives no time for ${model}`);
     const gradientBytes = gradientBytesOf({ depth: MODEL_DEPTHS[model] as ResNetDepth, stem: flags.stem, widthMultiplier: flags.width, imageSize: flags.imageSize });
     for (const linkGbit of flags.linkGbit) {
       for (const workers of flags.workers) {
@@ -126,7 +128,7 @@ export function planRows(flags: PlanFlags): PlanRow[] {
 /** How many ring hops leave each host over its link (see `plan/cost-model.ts`). */
 export function streamsPerHostLink(workers: number, workersPerHost: number, ringOrder: 'hosts' | 'joined'): number {
   if (workers % workersPerHost !== 0) {
-    throw new OptionValueError(`--workers ${workers} is not a whole number of hosts of --workers-per-host ${workersPerHost}`);
+    throw new InvalidArgumentError(`--workers ${workers} is not a whole number of hosts of --workers-per-host ${workersPerHost}`);
   }
   if (workers === workersPerHost) return 0;
   return ringOrder === 'hosts' ? 1 : workersPerHost;

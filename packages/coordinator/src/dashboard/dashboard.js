@@ -352,7 +352,7 @@
       ['Workers', `${r.worldSize || '–'} in the ring (min ${r.minWorkers}, max ${r.maxWorkers})`],
       ['Learning rate', schedule.join(', ')],
       ['SGD', `momentum ${r.momentum}${r.nesterov ? ' (Nesterov)' : ''}, weight decay ${r.weightDecay}`],
-      ['Augmentation', r.augment ? 'random crop and flip' : 'none'],
+      ['Augmentation', r.augment ? `${r.cropPaddingPx > 0 ? `random crop (${r.cropPaddingPx} px padding) and ` : ''}${r.alternateFlips ? 'alternating' : 'random'} flip` : 'none'],
       ['Backends', r.backends.length === 0 ? '–' : r.backends.join(', ')],
       ['All-reduce buckets', `up to ${bytes(r.maxBucketBytes)}`],
       ['Gradient compression', compressionText(r.compression)],

@@ -234,7 +234,7 @@ export class RunObserver {
       targetAccuracies: [...o.targetAccuracies],
       stopAtTargetAccuracy: o.stopAtTargetAccuracy,
       augment: o.augment,
-      cropPaddingPx: o.cropPaddingPx,
+      cropPaddingPx: o.augment ? o.cropPaddingPx : 0,
       alternateFlips: o.alternateFlips,
       samplerSeed: o.samplerSeed,
       checksumEverySteps: o.checksumEverySteps,

@@ -79,7 +79,7 @@ export interface RunConfigView {
   /** Whether the run ends once all of them are reached. */
   stopAtTargetAccuracy: boolean;
   augment: boolean;
-  /** With `augment`: the random crop's padding in pixels (0: flip alone). */
+  /** The random crop's padding in pixels (0: flip alone, or no augmentation). */
   cropPaddingPx: number;
   /** With `augment`: each image flipped on every other epoch instead of at random. */
   alternateFlips: boolean;
