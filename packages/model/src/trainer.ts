@@ -34,6 +34,7 @@ import type { FlatEntry, FlatLayout } from './flat-layout.ts';
 import { exportLayersModel } from './layers-export.ts';
 import type { LearningRateSchedule } from './lr-schedule.ts';
 import { BATCH_NORM_MOMENTUM } from './resnet-table.ts';
+import { mirrorImages } from './mirror-images.ts';
 import type { ResNet } from './resnet.ts';
 import { SegmentedGradientWriter } from './segmented-backward.ts';
 import type { SegmentReadyListener } from './segmented-backward.ts';
@@ -270,7 +271,10 @@ export class Trainer {
       }
       // The mirror goes through the same network; log of the mean probability is a logit vector
       // whose softmax is that mean, so loss and arg-max read it like any other logits.
-      const mirrored = this.model.forward(tf.reverse(input, 2), 'eval').logits;
+      const { imageSize, channels } = this.model.spec;
+      const pixels = x instanceof tf.Tensor ? (x.dataSync() as Float32Array) : x;
+      const mirror = this.toTensor(mirrorImages(pixels, count, imageSize, channels), count);
+      const mirrored = this.model.forward(mirror, 'eval').logits;
       const meanLogProbability = tf.sub(tf.logSumExp(tf.stack([tf.logSoftmax(logits), tf.logSoftmax(mirrored)]), 0), Math.log(2)) as tf.Tensor2D;
       return [crossEntropy(meanLogProbability, labelTensor, this.model.spec.classes), countCorrect(meanLogProbability, labelTensor)];
     }));
