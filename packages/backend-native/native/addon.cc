@@ -82,6 +82,21 @@ std::string isaName(dnnl::cpu_isa isa) {
   }
 }
 
+// setConvolutionPrecision(code): 0 float32, 1 bf16 (only where the CPU has bf16 arithmetic).
+void setConvolutionPrecision(Args& args) {
+  int64_t code = args.integer(0, "precision");
+  if (code != 0 && code != 1) throw rt::ArgumentError("precision must be 0 (float32) or 1 (bf16), got " + std::to_string(code));
+  if (code == 1 && !rt::bf16InHardware()) {
+    throw rt::ArgumentError("bf16 convolutions need a CPU with AVX512-BF16 or AMX; the best oneDNN finds on this one is " +
+                            isaName(dnnl::get_effective_cpu_isa()));
+  }
+  rt::setConvPrecision(static_cast<rt::ConvPrecision>(code));
+}
+
+void getConvolutionPrecision(Args& args) { args.returnNumber(static_cast<int>(rt::convPrecision())); }
+
+void bf16InHardware(Args& args) { args.returnNumber(rt::bf16InHardware() ? 1 : 0); }
+
 // "2.6.3,avx512_core_bf16,omp"
 void version(Args& args) {
   const dnnl_version_t* v = dnnl_version();
@@ -114,6 +129,9 @@ napi_value init(napi_env env, napi_value exports) {
       {"sgdStep", entry<rt::sgdStep>},
       {"setThreads", entry<setThreads>},
       {"getThreads", entry<getThreads>},
+      {"setConvolutionPrecision", entry<setConvolutionPrecision>},
+      {"getConvolutionPrecision", entry<getConvolutionPrecision>},
+      {"bf16InHardware", entry<bf16InHardware>},
       {"clearCache", entry<clearCache>},
       {"cacheStats", entry<cacheStats>},
       {"version", entry<version>},

@@ -11,11 +11,18 @@
 // a 3×3 'same' convolution on a 1×1 feature map (the last ResNet stage at 28×28 input) only ever
 // uses its centre tap, and runs as a 1×1 convolution, nine times less work. Their gradient is zero.
 // Feature maps no larger than the cropped filter go to a dense matrix product (see useDense).
+//
+// Under bf16 precision (setConvPrecision) the primitives read their activations, filters and
+// output gradients in bf16 and write float32: each float32 input is converted through the arena
+// on the way in, the filter within the reorder it already takes. The dense products stay float32.
 #include <oneapi/dnnl/dnnl.h>
 
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "kernels.h"
 #include "runtime.h"
@@ -107,18 +114,25 @@ Crop cropFor(const ConvGeometry& g) {
 struct Problem {
   ConvGeometry g;
   Crop crop;
-  memory::desc src, dst, weightsUser, weightsAny;
+  ConvPrecision precision;
+  // src and dst are the user's float32 tensors; srcIn and dstIn the same tensors as a primitive
+  // reads them (src in the forward and weight passes, the output gradient in both backward ones).
+  memory::desc src, dst, srcIn, dstIn, weightsUser, weightsAny, weightsGradientAny;
   memory::dims strides, dilates, padL, padR;
   int64_t weightsOffset;  // in floats, of the cropped block inside the HWIO filter
 
-  explicit Problem(const ConvGeometry& geometry) : g(geometry), crop(cropFor(geometry)) {
+  explicit Problem(const ConvGeometry& geometry) : g(geometry), crop(cropFor(geometry)), precision(convPrecision()) {
     int64_t kh = crop.r1 - crop.r0 + 1;
     int64_t kw = crop.c1 - crop.c0 + 1;
+    dt in = precision == ConvPrecision::bf16 ? dt::bf16 : dt::f32;
     src = memory::desc({g.n, g.c, g.h, g.w}, dt::f32, tag::nhwc);
     dst = memory::desc({g.n, g.o, g.oh, g.ow}, dt::f32, tag::nhwc);
+    srcIn = memory::desc({g.n, g.c, g.h, g.w}, in, tag::nhwc);
+    dstIn = memory::desc({g.n, g.o, g.oh, g.ow}, in, tag::nhwc);
     // HWIO as oneDNN's OIHW dims with explicit strides: this also describes a cropped block.
     weightsUser = memory::desc({g.o, g.c, kh, kw}, dt::f32, memory::dims{1, g.o, g.kw * g.c * g.o, g.c * g.o});
-    weightsAny = memory::desc({g.o, g.c, kh, kw}, dt::f32, tag::any);
+    weightsAny = memory::desc({g.o, g.c, kh, kw}, in, tag::any);
+    weightsGradientAny = memory::desc({g.o, g.c, kh, kw}, dt::f32, tag::any);
     strides = {g.sh, g.sw};
     dilates = {g.dh - 1, g.dw - 1};
     padL = {crop.pt, crop.pl};
@@ -127,15 +141,46 @@ struct Problem {
   }
 
   std::vector<int64_t> keyValues() const {
-    return {g.n, g.h, g.w, g.c, g.kh, g.kw, g.o, g.oh, g.ow, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.pb, g.pr};
+    return {g.n, g.h, g.w, g.c, g.kh, g.kw, g.o, g.oh, g.ow, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.pb, g.pr, static_cast<int64_t>(precision)};
   }
 
   dnnl::convolution_forward::primitive_desc forwardHint() const {
-    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, weightsAny, dst,
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, srcIn, weightsAny, dst,
                                       strides, dilates, padL, padR);
     return dnnl::convolution_forward::primitive_desc(d, engine());
   }
+
+  dnnl::convolution_backward_data::primitive_desc backwardData(const dnnl::primitive_attr& attr) const {
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, src, weightsAny, dstIn, strides, dilates, padL, padR);
+    return dnnl::convolution_backward_data::primitive_desc(d, attr, engine(), forwardHint());
+  }
+
+  dnnl::convolution_backward_weights::primitive_desc backwardWeights(const dnnl::primitive_attr& attr) const {
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, srcIn, weightsGradientAny, dstIn, strides, dilates,
+                                               padL, padR);
+    return dnnl::convolution_backward_weights::primitive_desc(d, attr, engine(), forwardHint());
+  }
 };
+
+// A float32 activation (argument `arg`) that a primitive reads in another type: converted into
+// the arena before each call.
+struct InputConversion {
+  int arg;
+  memory::desc to;
+  dnnl::reorder reorder;
+
+  InputConversion(int argument, const memory::desc& from, const memory::desc& converted)
+      : arg(argument), to(converted), reorder(dnnl::reorder::primitive_desc(engine(), from, engine(), converted)) {}
+};
+
+// The conversions of `inputs` (argument, user desc, primitive desc) whose types differ.
+std::vector<InputConversion> conversionsFor(std::initializer_list<std::tuple<int, memory::desc, memory::desc>> inputs) {
+  std::vector<InputConversion> out;
+  for (const auto& [arg, from, to] : inputs) {
+    if (!(from == to)) out.emplace_back(arg, from, to);
+  }
+  return out;
+}
 
 // A weight reorder between the user's HWIO block and the primitive's layout, when they differ.
 // toUser: the primitive writes the filter (a weight gradient), so the reorder runs after it.
@@ -159,12 +204,21 @@ memory scratchpadMemory(size_t bytes, void* pointer) {
 }
 
 // Runs a convolution primitive with `execArgs` plus its filter (argument `filterArg`) and its
-// scratchpad. The filter is the user's HWIO block at `userFilter`, read or written in place when
+// scratchpad, first converting the activations listed in `conversions` into the arena. The filter is the user's HWIO block at `userFilter`, read or written in place when
 // the primitive takes that layout, else reordered through the arena: into the primitive's layout
 // before a call that reads it, back to HWIO after a call that writes it.
-void executeWithFilter(const dnnl::primitive& primitive, const WeightsReorder& weights, size_t scratchpadBytes, const memory::desc& userDesc,
-                       float* userFilter, int filterArg, std::unordered_map<int, memory> execArgs) {
-  ArenaLease lease({scratchpadBytes, weights.needed ? weights.primitiveDesc.get_size() : 0});
+void executeWithFilter(const dnnl::primitive& primitive, const WeightsReorder& weights, const std::vector<InputConversion>& conversions,
+                       size_t scratchpadBytes, const memory::desc& userDesc, float* userFilter, int filterArg,
+                       std::unordered_map<int, memory> execArgs) {
+  std::vector<size_t> sizes{scratchpadBytes, weights.needed ? weights.primitiveDesc.get_size() : 0};
+  for (const InputConversion& c : conversions) sizes.push_back(c.to.get_size());
+  ArenaLease lease(sizes);
+  for (size_t i = 0; i < conversions.size(); i++) {
+    const InputConversion& c = conversions[i];
+    memory converted(c.to, engine(), lease[2 + i]);
+    c.reorder.execute(stream(), execArgs.at(c.arg), converted);
+    execArgs[c.arg] = converted;
+  }
   memory user(userDesc, engine(), userFilter);
   memory filter = weights.needed ? memory(weights.primitiveDesc, engine(), lease[1]) : user;
   if (weights.needed && !weights.toUser) weights.primitive.execute(stream(), user, filter);
@@ -199,6 +253,7 @@ dnnl::algorithm activationAlgorithm(int activation, float* alpha, float* beta) {
 struct ForwardEntry {
   dnnl::convolution_forward primitive;
   WeightsReorder weights;
+  std::vector<InputConversion> conversions;
   memory::desc bias;
   size_t scratchpadBytes;
 
@@ -207,6 +262,7 @@ struct ForwardEntry {
   ForwardEntry(const Problem& p, bool hasBias, const dnnl::convolution_forward::primitive_desc& pd)
       : primitive(pd),
         weights(p.weightsUser, pd.weights_desc(), false),
+        conversions(conversionsFor({{DNNL_ARG_SRC, p.src, p.srcIn}})),
         scratchpadBytes(pd.scratchpad_desc().get_size()),
         implementation(pd.impl_info_str()) {
     if (hasBias) bias = pd.bias_desc();
@@ -223,7 +279,7 @@ std::shared_ptr<ForwardEntry> createForward(const Problem& p, bool hasBias, int 
     attr.set_post_ops(ops);
   }
   memory::desc bias = hasBias ? memory::desc({p.g.o}, dt::f32, tag::a) : memory::desc();
-  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, p.src, p.weightsAny, bias,
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, p.srcIn, p.weightsAny, bias,
                                     p.dst, p.strides, p.dilates, p.padL, p.padR);
   dnnl::convolution_forward::primitive_desc pd(d, attr, engine());
   return std::make_shared<ForwardEntry>(p, hasBias, pd);
@@ -234,10 +290,12 @@ template <class Primitive>
 struct BackwardEntry {
   Primitive primitive;
   WeightsReorder weights;
+  std::vector<InputConversion> conversions;
   size_t scratchpadBytes;
 
-  BackwardEntry(const typename Primitive::primitive_desc& pd, const memory::desc& user, const memory::desc& chosen, bool writesFilter)
-      : primitive(pd), weights(user, chosen, writesFilter), scratchpadBytes(pd.scratchpad_desc().get_size()) {}
+  BackwardEntry(const typename Primitive::primitive_desc& pd, const memory::desc& user, const memory::desc& chosen, bool writesFilter,
+                std::vector<InputConversion> inputs)
+      : primitive(pd), weights(user, chosen, writesFilter), conversions(std::move(inputs)), scratchpadBytes(pd.scratchpad_desc().get_size()) {}
 };
 
 using BackwardDataEntry = BackwardEntry<dnnl::convolution_backward_data>;
@@ -350,8 +408,8 @@ void conv2dForward(Args& args) {
   std::unordered_map<int, memory> execArgs{{DNNL_ARG_SRC, memory(problem.src, engine(), x.data)},
                                            {DNNL_ARG_DST, memory(problem.dst, engine(), out.data)}};
   if (hasBias) execArgs.emplace(DNNL_ARG_BIAS, memory(e.bias, engine(), bias.data));
-  executeWithFilter(e.primitive, e.weights, e.scratchpadBytes, problem.weightsUser, filter.data + problem.weightsOffset, DNNL_ARG_WEIGHTS,
-                    std::move(execArgs));
+  executeWithFilter(e.primitive, e.weights, e.conversions, e.scratchpadBytes, problem.weightsUser, filter.data + problem.weightsOffset,
+                    DNNL_ARG_WEIGHTS, std::move(execArgs));
 }
 
 // conv2dBackpropInput(dy, filter, dx, geometry: Int32Array(17)); geometry describes the forward pass.
@@ -372,13 +430,12 @@ void conv2dBackpropInput(Args& args) {
     return;
   }
   std::shared_ptr<BackwardDataEntry> entry = cache().get<BackwardDataEntry>(key("conv_bwd_data", problem.keyValues()), [&] {
-    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, problem.src, problem.weightsAny, problem.dst,
-                                            problem.strides, problem.dilates, problem.padL, problem.padR);
-    dnnl::convolution_backward_data::primitive_desc pd(d, userScratchpadAttr(), engine(), problem.forwardHint());
-    return std::make_shared<BackwardDataEntry>(pd, problem.weightsUser, pd.weights_desc(), false);
+    dnnl::convolution_backward_data::primitive_desc pd = problem.backwardData(userScratchpadAttr());
+    return std::make_shared<BackwardDataEntry>(pd, problem.weightsUser, pd.weights_desc(), false,
+                                               conversionsFor({{DNNL_ARG_DIFF_DST, problem.dst, problem.dstIn}}));
   });
-  executeWithFilter(entry->primitive, entry->weights, entry->scratchpadBytes, problem.weightsUser, filter.data + problem.weightsOffset,
-                    DNNL_ARG_WEIGHTS,
+  executeWithFilter(entry->primitive, entry->weights, entry->conversions, entry->scratchpadBytes, problem.weightsUser,
+                    filter.data + problem.weightsOffset, DNNL_ARG_WEIGHTS,
                     {{DNNL_ARG_DIFF_DST, memory(problem.dst, engine(), dy.data)}, {DNNL_ARG_DIFF_SRC, memory(problem.src, engine(), dx.data)}});
 }
 
@@ -400,16 +457,16 @@ void conv2dBackpropFilter(Args& args) {
     return;
   }
   std::shared_ptr<BackwardWeightsEntry> entry = cache().get<BackwardWeightsEntry>(key("conv_bwd_weights", problem.keyValues()), [&] {
-    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, problem.src, problem.weightsAny, problem.dst,
-                                               problem.strides, problem.dilates, problem.padL, problem.padR);
-    dnnl::convolution_backward_weights::primitive_desc pd(d, userScratchpadAttr(), engine(), problem.forwardHint());
-    return std::make_shared<BackwardWeightsEntry>(pd, problem.weightsUser, pd.diff_weights_desc(), true);
+    dnnl::convolution_backward_weights::primitive_desc pd = problem.backwardWeights(userScratchpadAttr());
+    return std::make_shared<BackwardWeightsEntry>(
+        pd, problem.weightsUser, pd.diff_weights_desc(), true,
+        conversionsFor({{DNNL_ARG_SRC, problem.src, problem.srcIn}, {DNNL_ARG_DIFF_DST, problem.dst, problem.dstIn}}));
   });
 
   // Taps cropped away have a zero gradient; the cropped block is written below.
   if (problem.crop.cropped) std::memset(dw.data, 0, dw.length * sizeof(float));
-  executeWithFilter(entry->primitive, entry->weights, entry->scratchpadBytes, problem.weightsUser, dw.data + problem.weightsOffset,
-                    DNNL_ARG_DIFF_WEIGHTS,
+  executeWithFilter(entry->primitive, entry->weights, entry->conversions, entry->scratchpadBytes, problem.weightsUser,
+                    dw.data + problem.weightsOffset, DNNL_ARG_DIFF_WEIGHTS,
                     {{DNNL_ARG_SRC, memory(problem.src, engine(), x.data)}, {DNNL_ARG_DIFF_DST, memory(problem.dst, engine(), dy.data)}});
 }
 
@@ -422,13 +479,8 @@ void conv2dImplementation(Args& args) {
     return;
   }
   auto fwd = createForward(problem, false, kActivationLinear, 0.f);
-  dnnl::convolution_forward::primitive_desc hint = problem.forwardHint();
-  dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, problem.src, problem.weightsAny, problem.dst, problem.strides,
-                                           problem.dilates, problem.padL, problem.padR);
-  dnnl::convolution_backward_data::primitive_desc bpd(bd, engine(), hint);
-  dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, problem.src, problem.weightsAny, problem.dst,
-                                              problem.strides, problem.dilates, problem.padL, problem.padR);
-  dnnl::convolution_backward_weights::primitive_desc wpd(wd, engine(), hint);
+  dnnl::convolution_backward_data::primitive_desc bpd = problem.backwardData(dnnl::primitive_attr());
+  dnnl::convolution_backward_weights::primitive_desc wpd = problem.backwardWeights(dnnl::primitive_attr());
   const std::string& fwdImpl = fwd->implementation;
   std::string crop = problem.crop.cropped ? ";cropped:" + std::to_string(problem.crop.r1 - problem.crop.r0 + 1) + "x" +
                                                 std::to_string(problem.crop.c1 - problem.crop.c0 + 1)

@@ -60,6 +60,21 @@ void setThreads(int count) {
   cache().clear();
 }
 
+namespace {
+thread_local ConvPrecision t_convPrecision = ConvPrecision::f32;
+}  // namespace
+
+ConvPrecision convPrecision() { return t_convPrecision; }
+
+bool bf16InHardware() {
+  // ISA values are bit sets, each containing the ones below it (AMX contains AVX512-BF16).
+  auto bits = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (bits & bf16) == bf16;
+}
+
+void setConvPrecision(ConvPrecision precision) { t_convPrecision = precision; }
+
 void parallelFor(int64_t n, int64_t minPerThread, const std::function<void(int64_t, int64_t)>& body, int maxThreads) {
   if (n <= 0) return;
   int64_t byWork = std::max<int64_t>(1, n / std::max<int64_t>(1, minPerThread));

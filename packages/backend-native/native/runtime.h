@@ -1,5 +1,6 @@
 // What outlives a call: the oneDNN engine (one per process), and per JavaScript thread the
-// stream, the thread count, the primitive cache and one growable scratch arena. Everything else
+// stream, the thread count, the convolution precision, the primitive cache and one growable
+// scratch arena. Everything else
 // (tensors) belongs to JavaScript. A worker computes on a thread of its own, and a process may
 // load the addon on more than one thread: none of them sees another's scratch or primitives.
 //
@@ -28,6 +29,18 @@ dnnl::stream& stream();
 int threads();
 void setThreads(int count);
 
+// The data type convolutions read their activations, filters and output gradients in, per
+// JavaScript thread like the thread count. What they write (activations, input and filter
+// gradients) and everything outside them stays float32: bf16 is mixed precision with float32
+// master weights, never a bf16 model.
+enum class ConvPrecision { f32 = 0, bf16 = 1 };
+ConvPrecision convPrecision();
+// Callers check bf16InHardware first.
+void setConvPrecision(ConvPrecision precision);
+// Whether the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX). oneDNN would emulate it
+// elsewhere, slower than float32, so bf16 is refused there instead.
+bool bf16InHardware();
+
 // Blocks asynchronous signals on the calling thread while it lives. oneDNN's AVX-512 SGEMM
 // kernel points the stack pointer into the heap while it runs (oneDNN issue #4845), so a signal
 // handler invoked mid-call (V8's profiler sends SIGPROF, libuv handles SIGCHLD) writes its frame
@@ -51,8 +64,8 @@ constexpr int64_t kMinWorkPerThread = 32 * 1024;
 // serially when n is small.
 void parallelFor(int64_t n, int64_t minPerThread, const std::function<void(int64_t, int64_t)>& body, int maxThreads = 1 << 30);
 
-// Scratch memory valid until the next call to arena(): oneDNN scratchpads and reordered
-// weights. Each request is rounded up to 64-byte alignment and carved from one block.
+// Scratch memory valid until the next call to arena(): oneDNN scratchpads, reordered
+// weights and activations converted to bf16. Each request is rounded up to 64-byte alignment and carved from one block.
 class ArenaLease {
  public:
   explicit ArenaLease(const std::vector<size_t>& sizes);

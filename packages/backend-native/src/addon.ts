@@ -144,6 +144,11 @@ export interface NativeAddon {
   ): void;
   setThreads(threads: number): void;
   getThreads(): number;
+  /** 0: float32; 1: bf16 inputs, float32 outputs (refused without bf16 arithmetic). Per thread. */
+  setConvolutionPrecision(code: number): void;
+  getConvolutionPrecision(): number;
+  /** 1 when the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX), else 0. */
+  bf16InHardware(): number;
   clearCache(): void;
   /** "entries,hits,misses,arenaBytes" */
   cacheStats(): string;

@@ -22,6 +22,9 @@ export type { NativeCallProfile, NativeCallTotals } from './call-profile.ts';
 export { startNativeCallProfile } from './call-profile.ts';
 export type { NativeSgdStep, SgdHyperParameters, SgdSegment, SgdVariant } from './sgd-step.ts';
 
+export { CONVOLUTION_PRECISIONS, bf16ConvolutionSupport, convolutionPrecision, setConvolutionPrecision } from './convolution-precision.ts';
+export type { Bf16Support, ConvolutionPrecision } from './convolution-precision.ts';
+
 export { defaultNativeThreads } from './threads.ts';
 export type { ThreadDefaultsOptions } from './threads.ts';
 

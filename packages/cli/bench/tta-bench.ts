@@ -9,6 +9,8 @@
  * Options: --seeds 3 --preset fast --epochs (the preset's) --workers 2 --targets 0.9,0.913,0.93
  *          --crop-padding PX (the preset's crop padding, for both frameworks)
  *          --ema-decay D --ema-warmup (the preset's weight average, for both frameworks)
+ *          --precisions f32,bf16 (ringtrain once per precision and seed, interleaved; default: the
+ *          preset's, auto for fast: bf16 where this CPU computes it; PyTorch trains in float32)
  *          --no-torch --json
  */
 import { spawnSync } from 'node:child_process';
@@ -19,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readSummary, runRingtrain } from '../test/launch-helpers.ts';
 import { PRESET_NAMES, resolveRecipe, type PresetName } from '../src/recipes.ts';
+import { PRECISION_CHOICES, type PrecisionChoice } from '../src/precision.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +31,7 @@ const { values } = parseArgs({
     'crop-padding': { type: 'string' },
     'ema-decay': { type: 'string' },
     'ema-warmup': { type: 'boolean' },
+    precisions: { type: 'string' },
     workers: { type: 'string', default: '2' },
     targets: { type: 'string', default: '0.9,0.913,0.93' },
     'no-torch': { type: 'boolean', default: false },
@@ -57,16 +61,21 @@ const recipe = resolveRecipe(
   preset,
 );
 if (recipe.emaWarmup && recipe.emaDecay === 0) throw new Error('--ema-warmup needs --ema-decay above 0');
+const PRECISIONS = PRECISION_CHOICES;
+type Precision = PrecisionChoice;
+const precisions = (values.precisions ?? recipe.precision).split(',') as Precision[];
+if (precisions.some((p) => !PRECISIONS.includes(p))) throw new Error(`--precisions must list some of ${PRECISIONS.join(', ')}, got ${values.precisions}`);
 
 interface Run {
-  framework: 'ringtrain' | 'pytorch-ddp';
+  /** 'ringtrain f32', 'ringtrain bf16' or 'pytorch-ddp'. */
+  framework: string;
   seed: number;
   testAccuracy: number;
   /** Seconds to each target, null when not reached. */
   toTarget: (number | null)[];
 }
 
-async function ringtrainRun(seed: number): Promise<Run> {
+async function ringtrainRun(seed: number, precision: Precision): Promise<Run> {
   const dir = await mkdtemp(join(tmpdir(), 'ringtrain-tta-'));
   try {
     const summaryPath = join(dir, 'summary.json');
@@ -75,11 +84,12 @@ async function ringtrainRun(seed: number): Promise<Run> {
     if (cropPadding !== undefined) args.push('--crop-padding', String(cropPadding));
     if (emaDecay !== undefined) args.push('--ema-decay', String(emaDecay));
     if (values['ema-warmup'] === true) args.push('--ema-warmup');
+    args.push('--precision', precision);
     const result = await runRingtrain(args).exited;
     if (result.code !== 0) throw new Error(`ringtrain (seed ${seed}) failed:\n${result.stderr}`);
     const s = await readSummary(summaryPath);
     return {
-      framework: 'ringtrain',
+      framework: `ringtrain ${precision}`,
       seed,
       testAccuracy: s.testAccuracy ?? Number.NaN,
       toTarget: targets.map((t) => s.timeToAccuracy.find((r) => r.target === t)?.wallSeconds ?? null),
@@ -130,7 +140,7 @@ const python = values['no-torch'] || !torchFits ? null : pythonWithTorch();
 const withTorch = python !== null;
 const runs: Run[] = [];
 for (let seed = 0; seed < seeds; seed++) {
-  runs.push(await ringtrainRun(seed));
+  for (const precision of precisions) runs.push(await ringtrainRun(seed, precision));
   if (python !== null) runs.push(torchRun(python, seed));
 }
 
@@ -144,7 +154,7 @@ function spread(xs: (number | null)[]): string {
   return `${mean.toFixed(1)} ± ${half.toFixed(1)}${missed > 0 ? ` (${got.length}/${xs.length} seeds)` : ''}`;
 }
 
-const frameworks = ['ringtrain', ...(withTorch ? ['pytorch-ddp'] : [])] as const;
+const frameworks = [...precisions.map((p) => `ringtrain ${p}`), ...(withTorch ? ['pytorch-ddp'] : [])];
 const report = {
   preset,
   recipe,
@@ -170,4 +180,9 @@ if (values.json) {
   process.stdout.write(`ResNet-18, preset ${preset} (${recipe.epochs} epochs), ${workers} workers, all 60,000 images, ${seeds} seed(s); PyTorch: ${report.torch}\n`);
   process.stdout.write(`${line(header)}\n${rows.map(line).join('\n')}\n`);
   process.stdout.write('times: from the start of training to the end of the first evaluation that reached the target (evaluation after each epoch)\n');
+  const seedHeader = ['framework', 'seed', ...targets.map((t) => `s to ${t}`), 'final accuracy'];
+  const seedRows = runs.map((r) => [r.framework, String(r.seed), ...r.toTarget.map((x) => (x === null ? 'not reached' : x.toFixed(1))), r.testAccuracy.toFixed(4)]);
+  const seedWidths = seedHeader.map((h, i) => Math.max(h.length, ...seedRows.map((r) => r[i]?.length ?? 0)));
+  const seedLine = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(seedWidths[i] ?? 0) : c.padStart(seedWidths[i] ?? 0))).join('  ');
+  process.stdout.write(`\nby seed:\n${seedLine(seedHeader)}\n${seedRows.map(seedLine).join('\n')}\n`);
 }

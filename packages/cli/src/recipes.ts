@@ -8,6 +8,8 @@
  * best model in a few epochs. docs/benchmarks.md ("Recipes") has the measurements behind each
  * choice.
  */
+import type { PrecisionChoice } from './precision.ts';
+
 export interface Recipe {
   stem: 'd2l' | 'small' | 'compact';
   width: number;
@@ -37,6 +39,11 @@ export interface Recipe {
   emaDecay: number;
   /** Ramp the weight average's decay up over the first steps (timm/TensorFlow style). */
   emaWarmup: boolean;
+  /**
+   * What the convolutions compute in: bf16 is mixed precision (float32 master weights) on CPUs
+   * with AVX512-BF16 or AMX; auto is bf16 where a launch's workers can compute it (see precision.ts).
+   */
+  precision: PrecisionChoice;
 }
 
 export type RecipeFlags = { [K in keyof Recipe]?: Recipe[K] | undefined };
@@ -69,6 +76,7 @@ export const DEFAULT_RECIPE: Recipe = {
   testTimeFlip: false,
   emaDecay: 0,
   emaWarmup: false,
+  precision: 'f32',
 };
 
 export const PRESET_NAMES = ['d2l', 'fast'] as const;
@@ -97,12 +105,14 @@ export const PRESETS: Readonly<Record<PresetName, { summary: string; recipe: Par
       testTimeFlip: false,
       emaDecay: 0,
       emaWarmup: false,
+      precision: 'f32',
     },
   },
   fast: {
     summary: 'the best model in a few epochs: compact stem at width 0.5, 5 epochs, random horizontal flip without a crop, flip test-time augmentation',
     // The crop (--crop-padding 4) costs 2 points at 5 epochs and 1.4 at 10: docs/benchmarks.md, "Time to accuracy".
-    recipe: { stem: 'compact', width: 0.5, epochs: 5, augment: true, cropPadding: 0, testTimeFlip: true, warmupEpochs: 0.5 },
+    // bf16 reaches each accuracy 16–20% sooner at the same final accuracy: "Mixed precision" there.
+    recipe: { stem: 'compact', width: 0.5, epochs: 5, augment: true, cropPadding: 0, testTimeFlip: true, warmupEpochs: 0.5, precision: 'auto' },
   },
 };
 
@@ -130,6 +140,7 @@ export function describeRecipe(recipe: Recipe, preset: PresetName | undefined): 
     recipe.zeroInitResidual ? 'zero-init residual γ' : null,
     recipe.testTimeFlip ? 'flip TTA' : null,
     recipe.emaDecay > 0 ? `weight EMA ${recipe.emaDecay}${recipe.emaWarmup ? ' with warm-up' : ''}` : null,
+    recipe.precision === 'f32' ? null : `${recipe.precision} convolutions`,
   ].filter((p) => p !== null);
   return `${preset === undefined ? 'default recipe' : `preset ${preset}`}: ${parts.join(', ')}`;
 }

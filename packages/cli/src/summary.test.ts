@@ -26,7 +26,7 @@ const RESULT: RunResult = {
   meanWaitMs: 20,
   meanSentBytesPerStep: 44_740_000,
 };
-const CONTEXT = { wallSeconds: 62, model: 'resnet18', stem: 'd2l', imageSize: 28, widthMultiplier: 1, recipe: 'default recipe', backends: ['native'], compression: { method: 'none', rank: 0, startStep: 0 } };
+const CONTEXT = { wallSeconds: 62, model: 'resnet18', stem: 'd2l', imageSize: 28, widthMultiplier: 1, recipe: 'default recipe', backends: ['native'], compression: { method: 'none', rank: 0, startStep: 0 }, precision: 'f32' as const };
 
 describe('the run summary', () => {
   it('says nothing of the batch split when every world took the global batch whole', () => {

@@ -3,7 +3,7 @@
  * same figures as one JSON object.
  */
 import { writeFile } from 'node:fs/promises';
-import type { RunResult } from '@ringtrain/coordinator';
+import type { ConvolutionPrecision, RunResult } from '@ringtrain/coordinator';
 
 export interface RunSummary {
   testAccuracy: number | null;
@@ -41,6 +41,8 @@ export interface RunSummary {
   meanWaitMs: number;
   /** How gradients travelled in the all-reduce. */
   compression: RunCompression;
+  /** What the convolutions computed in. */
+  precision: ConvolutionPrecision;
   /** Bytes one worker sent per step in the all-reduces (mean over ranks and steps). */
   sentBytesPerStep: number;
   /** Each target of `--target-accuracy` reached, with the wall time from the start of training. */
@@ -68,7 +70,7 @@ const orNull = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
 export function summarize(
   result: RunResult,
-  context: { wallSeconds: number; model: string; stem: string; imageSize: number; widthMultiplier: number; recipe: string; backends: string[]; compression: RunCompression },
+  context: { wallSeconds: number; model: string; stem: string; imageSize: number; widthMultiplier: number; recipe: string; backends: string[]; compression: RunCompression; precision: ConvolutionPrecision },
 ): RunSummary {
   return {
     testAccuracy: orNull(result.testAccuracy),
@@ -97,6 +99,7 @@ export function summarize(
     meanAllReduceMs: result.meanAllReduceMs,
     meanWaitMs: result.meanWaitMs,
     compression: { ...context.compression },
+    precision: context.precision,
     sentBytesPerStep: result.meanSentBytesPerStep,
     timeToAccuracy: result.timeToAccuracy.map((r) => ({ ...r, epoch: r.epoch + 1 })),
     stoppedEarly: result.stoppedEarly,

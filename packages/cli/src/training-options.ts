@@ -3,7 +3,8 @@
  * their translation into `CoordinatorOptions`.
  */
 import { Command, InvalidArgumentError as InvalidFlagValue, Option } from 'commander';
-import { COMPRESSION_DEFAULTS, COMPRESSION_METHODS, type CoordinatorOptions } from '@ringtrain/coordinator';
+import { COMPRESSION_DEFAULTS, COMPRESSION_METHODS, type ConvolutionPrecision, type CoordinatorOptions } from '@ringtrain/coordinator';
+import { PRECISION_CHOICES } from './precision.ts';
 import { BACKEND_CHOICES, depthOf, integerIn, MODEL_NAMES, numberIn, type ModelName } from './arguments.ts';
 import { InvalidArgumentError } from './errors.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormatChoice } from './logging.ts';
@@ -120,6 +121,12 @@ export function addTrainingOptions(command: Command): Command {
         .default(false)
         .conflicts('overlap'),
     )
+    .addOption(
+      new Option(
+        '--precision <type>',
+        `what the convolutions compute in: f32; bf16 inputs with float32 accumulation and master weights (native backend, CPUs with AVX512-BF16 or AMX); auto: bf16 where launch's local workers can, else f32 ${byRecipe('precision')}`,
+      ).choices(PRECISION_CHOICES),
+    )
     .addOption(new Option('--max-message-bytes <n>', 'largest message the coordinator port accepts; larger ones are refused with close code 1009').argParser(integerIn(2 * 1024 * 1024)).default(64 * 1024 * 1024))
     .addOption(new Option('--summary-json <file>', 'also write the final summary as JSON to this file'))
     .addOption(new Option('--backend <name>', 'compute backend of the workers').choices(BACKEND_CHOICES).default('auto'))
@@ -132,8 +139,8 @@ export function recipeOf(flags: TrainingFlags): Recipe {
   return resolveRecipe(flags, flags.preset);
 }
 
-/** The coordinator options the training flags describe (the network options are added by the caller). */
-export function coordinatorOptionsFrom(flags: TrainingFlags, token: string): CoordinatorOptions {
+/** The coordinator options the training flags describe (the network options are added by the caller), with the run's resolved `precision`. */
+export function coordinatorOptionsFrom(flags: TrainingFlags, token: string, precision: ConvolutionPrecision): CoordinatorOptions {
   const recipe = recipeOf(flags);
   if (recipe.nesterov && recipe.momentum === 0) {
     throw new InvalidArgumentError('--nesterov needs --momentum above 0 (the recipe has momentum 0; give --momentum or --no-nesterov)');
@@ -183,6 +190,7 @@ export function coordinatorOptionsFrom(flags: TrainingFlags, token: string): Coo
     compression: { method: flags.compression, rank: flags.powersgdRank, startStep: flags.powersgdStartStep },
     overlap: flags.overlap,
     delayedAllReduce: flags.delayedAllreduce,
+    precision,
     learningRate: {
       schedule: recipe.lrSchedule,
       baseLr: recipe.lr,

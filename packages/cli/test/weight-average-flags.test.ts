@@ -15,7 +15,7 @@ function parse(args: string[]): TrainingFlags {
 describe('the weight-average flags', () => {
   it('keep no average unless asked, with or without a preset', () => {
     for (const args of [[], ['--preset', 'fast'], ['--preset', 'd2l']]) {
-      const options = coordinatorOptionsFrom(parse(args), token);
+      const options = coordinatorOptionsFrom(parse(args), token, 'f32');
       expect(options.emaDecay, args.join(' ')).toBe(0);
       expect(options.emaWarmup, args.join(' ')).toBe(false);
     }
@@ -27,7 +27,7 @@ describe('the weight-average flags', () => {
     { args: ['--preset', 'fast', '--ema-decay', '0.99', '--ema-warmup'], decay: 0.99, warmup: true },
   ])('pass $args to the coordinator options and the recipe line', ({ args, decay, warmup }) => {
     const flags = parse(args);
-    const options = coordinatorOptionsFrom(flags, token);
+    const options = coordinatorOptionsFrom(flags, token, 'f32');
     expect(options.emaDecay).toBe(decay);
     expect(options.emaWarmup).toBe(warmup);
     expect(describeRecipe(recipeOf(flags), flags.preset)).toContain(`weight EMA ${decay}${warmup ? ' with warm-up' : ''}`);
@@ -38,6 +38,6 @@ describe('the weight-average flags', () => {
   });
 
   it('refuse --ema-warmup without --ema-decay', () => {
-    expect(() => coordinatorOptionsFrom(parse(['--ema-warmup']), token)).toThrow('--ema-warmup needs --ema-decay above 0');
+    expect(() => coordinatorOptionsFrom(parse(['--ema-warmup']), token, 'f32')).toThrow('--ema-warmup needs --ema-decay above 0');
   });
 });

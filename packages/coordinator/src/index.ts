@@ -32,7 +32,8 @@ export { FINISHED_RUN_FILE } from './finished-run.ts';
 export type { FinishedRun } from './finished-run.ts';
 export { resolveCoordinatorOptions, COMPRESSION_DEFAULTS, DEFAULT_MODEL } from './options.ts';
 /** The gradient compressions a run may choose (`CoordinatorOptions.compression.method`). */
-export { COMPRESSION_METHODS } from '@ringtrain/protocol';
+export { COMPRESSION_METHODS, CONVOLUTION_PRECISIONS } from '@ringtrain/protocol';
+export type { ConvolutionPrecision } from '@ringtrain/protocol';
 export type { CoordinatorOptions, CoordinatorTls, ResolvedCoordinatorOptions, LearningRateOptions } from './options.ts';
 export { checkpointFileName, decodeCheckpoint, encodeCheckpoint, findNewestValidCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 export type { Checkpoint, CheckpointHeader } from './checkpoint.ts';

@@ -4,7 +4,8 @@
  * option, the value and what would do.
  */
 import { DEFAULT_CROP_PADDING_PX } from '@ringtrain/data';
-import { COMPRESSION_METHODS, MAX_POWERSGD_RANK } from '@ringtrain/protocol';
+import { COMPRESSION_METHODS, CONVOLUTION_PRECISIONS, MAX_POWERSGD_RANK } from '@ringtrain/protocol';
+import type { ConvolutionPrecision } from '@ringtrain/protocol';
 import type { CompressionSpec, ModelSpec } from '@ringtrain/protocol';
 import { InvalidCoordinatorOptionError } from './errors.ts';
 
@@ -192,6 +193,12 @@ export interface CoordinatorOptions {
    * @default false
    */
   delayedAllReduce?: boolean;
+  /**
+   * The data type every worker's convolutions compute in: `bf16` is mixed precision with float32
+   * master weights, on the native backend of a CPU with AVX512-BF16 or AMX (a worker that cannot
+   * refuses its assignment). @default 'f32'
+   */
+  precision?: ConvolutionPrecision;
   learningRate?: LearningRateOptions;
   /** Where checkpoints go; none are written without it. */
   checkpointDir?: string;
@@ -392,6 +399,7 @@ export function resolveCoordinatorOptions(input: CoordinatorOptions): ResolvedCo
     },
     overlap: overlapOf(input),
     delayedAllReduce: delayedAllReduceOf(input),
+    precision: oneOf('precision', input.precision ?? 'f32', CONVOLUTION_PRECISIONS),
     learningRate,
     checkpointDir: input.checkpointDir ?? null,
     stepLog: input.stepLog ?? null,

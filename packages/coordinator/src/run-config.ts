@@ -95,6 +95,7 @@ export function machineConfig(
       // Left out when off, so a run without it sends what it sent before the field existed.
       ...(options.overlap ? { overlap: true } : {}),
       ...(options.delayedAllReduce ? { delayedAllReduce: true } : {}),
+      ...(options.precision === 'f32' ? {} : { precision: options.precision }),
     },
     checkpointEveryEpochs: options.checkpointDir === null ? 0 : options.checkpointEveryEpochs,
     onDivergence: options.onDivergence,

@@ -1,7 +1,8 @@
-export { COMPRESSION_METHODS, PROTOCOL_VERSION, WIRE_FORMATS, assertNever } from './messages.ts';
+export { COMPRESSION_METHODS, CONVOLUTION_PRECISIONS, PROTOCOL_VERSION, WIRE_FORMATS, assertNever } from './messages.ts';
 export type {
   AssignMessage,
   CompressionSpec,
+  ConvolutionPrecision,
   CoordinatorToWorker,
   DatasetMessage,
   ErrorMessage,

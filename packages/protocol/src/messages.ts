@@ -120,10 +120,20 @@ export interface HyperParameters {
    * staleness within a plan (see the worker's `delayed-steps.ts`). Not with `overlap`. Absent means false.
    */
   delayedAllReduce?: boolean;
+  /**
+   * The data type convolutions compute in: `bf16` reads their inputs in bf16 and accumulates in
+   * float32, with float32 master weights (mixed precision). Every replica computes alike, so one
+   * choice for the whole run. Absent means `f32`.
+   */
+  precision?: ConvolutionPrecision;
 }
 
 /** The ways a gradient may travel in the all-reduce. */
 export const COMPRESSION_METHODS = ['none', 'bf16', 'f16', 'powersgd'] as const;
+
+/** The data types convolutions may compute in (`hyper.precision`). */
+export const CONVOLUTION_PRECISIONS = ['f32', 'bf16'] as const;
+export type ConvolutionPrecision = (typeof CONVOLUTION_PRECISIONS)[number];
 
 /**
  * Gradient compression of a run. `none`: the f32 gradient as computed; `bf16`/`f16`: every value

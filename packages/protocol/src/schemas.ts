@@ -20,7 +20,7 @@ import {
   uint32Array,
 } from './fields.ts';
 import type { Check } from './fields.ts';
-import { COMPRESSION_METHODS } from './messages.ts';
+import { COMPRESSION_METHODS, CONVOLUTION_PRECISIONS } from './messages.ts';
 import type { Message, MessageType } from './messages.ts';
 
 /** The largest world a ring may have. */
@@ -73,6 +73,7 @@ const hyperParameters = object({
   }),
   overlap: optional(boolean),
   delayedAllReduce: optional(boolean),
+  precision: optional(oneOf(...CONVOLUTION_PRECISIONS)),
 });
 
 const ringMember = object({ rank: u32, workerId: identifier, address: peerAddress });

@@ -3,7 +3,7 @@
  * `selectBackend` picks.
  */
 import { env, memory } from '@tensorflow/tfjs-core';
-import { buildResNet, selectBackend, Trainer } from '@ringtrain/model';
+import { buildResNet, selectBackend, Trainer, useConvolutionPrecision } from '@ringtrain/model';
 import { weightChecksum } from './checksum.ts';
 import type { ComputeProvider } from './ports.ts';
 
@@ -43,6 +43,8 @@ export async function modelCompute(
       return { numTensors, numBytes };
     },
     createTrainer(model, hyper) {
+      // Per thread, like the backend's thread count: this is the thread that computes.
+      useConvolutionPrecision(selection.name, hyper.precision ?? 'f32');
       const trainer = new Trainer(buildResNet(model), {
         sgd: { momentum: hyper.momentum, nesterov: hyper.nesterov, weightDecay: hyper.weightDecay },
         labelSmoothing: hyper.labelSmoothing,

@@ -33,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULT_CROP_PADDING_PX, gatherLabels, preprocessBatch } from '@ringtrain/data';
 import type { WorkerMetrics } from '@ringtrain/metrics';
 import { describeResNet, estimateTrainingMemory, flatLayoutFor, formatBytes, type TrainingMemoryOptions } from '@ringtrain/model';
-import type { AssignMessage, CoordinatorToWorker, EvaluateMessage, ModelSpec, PlanMessage, StateMessage, SyncMessage, WorkerToCoordinator } from '@ringtrain/protocol';
+import type { AssignMessage, ConvolutionPrecision, CoordinatorToWorker, EvaluateMessage, ModelSpec, PlanMessage, StateMessage, SyncMessage, WorkerToCoordinator } from '@ringtrain/protocol';
 import WebSocket from 'ws';
 import { AllReduceError, startPeerServer, type PeerTls } from './allreduce/index.ts';
 import { createGradientReducer, PlainReducer, type GradientReducer } from './compression/index.ts';
@@ -150,6 +150,8 @@ export class Worker {
   /** The generation whose ring this worker left (superseded, failed, or the run stopped): its messages are dropped. */
   private abandoned = -1;
   private trainer: ReplicaTrainer | null = null;
+  /** What the replica's convolutions compute in, fixed when it is built. */
+  private trainerPrecision: ConvolutionPrecision = 'f32';
   /** Averages each step's gradient over the ring as the run's compression says; lives as long as the replica. */
   private reducer: GradientReducer | null = null;
   /** Whether the trainer holds a replica of the run (a state was loaded), as against fresh weights. */
@@ -509,7 +511,8 @@ export class Worker {
     this.lastGeneration = Math.max(this.lastGeneration, message.generation);
     this.incomingState = null;
     const { rank, worldSize, generation, model } = message;
-    this.log.info({ rank, worldSize, generation }, `assigned rank ${rank} of ${worldSize} in generation ${generation} (ResNet-${model.depth}, ${model.stem} stem)`);
+    const precision = message.hyper.precision ?? 'f32';
+    this.log.info({ rank, worldSize, generation, precision }, `assigned rank ${rank} of ${worldSize} in generation ${generation} (ResNet-${model.depth}, ${model.stem} stem, ${precision} convolutions)`);
     this.deps.metrics?.setRank(rank);
     this.deps.metrics?.setBuildInfo({ model: `resnet${model.depth}` });
     if (message.hyper.overlap === true && message.hyper.compression.method !== 'none') {
@@ -519,8 +522,15 @@ export class Worker {
       throw new RefusedMessageError('an assignment asks for both overlap and the delayed all-reduce; they are two ways of hiding the same all-reduce, choose one');
     }
     if (this.trainer === null) this.checkMemory(model, message.hyper.batchSizePerWorker, { weightAverage: (message.hyper.emaDecay ?? 0) > 0, delayedAllReduce: message.hyper.delayedAllReduce === true });
-    // The replica outlives generations: it is what the next one may start from.
-    this.trainer ??= await this.deps.compute.createTrainer(model, message.hyper);
+    // The replica outlives generations: it is what the next one may start from. Its precision is
+    // fixed when it is built, so a coordinator that comes back asking for another is refused.
+    if (this.trainer !== null && this.trainerPrecision !== precision) {
+      throw new RefusedMessageError(`an assignment asks for ${precision} convolutions, but this worker's replica computes in ${this.trainerPrecision}; restart the worker to change precision`);
+    }
+    if (this.trainer === null) {
+      this.trainer = await this.deps.compute.createTrainer(model, message.hyper);
+      this.trainerPrecision = precision;
+    }
     if (this.reducer === null || JSON.stringify(this.reducer.compression) !== JSON.stringify(message.hyper.compression)) {
       this.reducer = createGradientReducer(message.hyper.compression, flatLayoutFor(describeResNet(model)), model.seed);
     }

@@ -425,6 +425,18 @@ describe('a worker across generations', () => {
     expect(compute.created).toBe(0);
   });
 
+  it('refuses a later assignment in another precision than its replica was built in, keeping the replica unchanged', async () => {
+    const c = await scriptedCoordinator();
+    const compute = fakeCompute();
+    const { run } = await startWorker(c, compute);
+    await bringUp(c);
+    const message = assign(2) as Extract<CoordinatorToWorker, { type: 'assign' }>;
+    await c.send({ ...message, hyper: { ...message.hyper, precision: 'bf16' } } as CoordinatorToWorker);
+    await expect(run).rejects.toThrow("an assignment asks for bf16 convolutions, but this worker's replica computes in f32; restart the worker to change precision");
+    expect(await c.waitFor('error')).toMatchObject({ code: 'RINGTRAIN_UNEXPECTED_MESSAGE' });
+    expect(compute.created).toBe(1);
+  });
+
   it('refuses to keep a replica it does not hold', async () => {
     const c = await scriptedCoordinator();
     const { run } = await startWorker(c);

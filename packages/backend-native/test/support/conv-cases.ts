@@ -33,17 +33,22 @@ function caseName(c: Omit<ConvCase, 'name'>): string {
   return `${c.kernel}×${c.kernel}/${c.stride}${dilation} ${describePad(c.pad)}${rounding}, x ${c.batch}×${c.height}×${c.width}×${c.inChannels}, ${c.outChannels} filters`;
 }
 
+/** tfjs's own description of the case's convolution; throws when tfjs rejects the geometry. */
+export function convInfo(c: Omit<ConvCase, 'name'>): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    [c.batch, c.height, c.width, c.inChannels],
+    [c.kernel, c.kernel, c.inChannels, c.outChannels],
+    c.stride,
+    c.dilation,
+    c.pad,
+    c.dimRoundingMode,
+  );
+}
+
 /** The output shape, or null when tfjs rejects the geometry or it has no output. */
 export function convOutputShape(c: Omit<ConvCase, 'name'>): number[] | null {
   try {
-    const info = tf.backend_util.computeConv2DInfo(
-      [c.batch, c.height, c.width, c.inChannels],
-      [c.kernel, c.kernel, c.inChannels, c.outChannels],
-      c.stride,
-      c.dilation,
-      c.pad,
-      c.dimRoundingMode,
-    );
+    const info = convInfo(c);
     return info.outShape.every((d) => Number.isInteger(d) && d > 0) ? info.outShape : null;
   } catch {
     return null;

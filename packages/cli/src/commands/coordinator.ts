@@ -12,6 +12,7 @@ import { formatSummary, summarize, writeSummaryJson } from '../summary.ts';
 import { addTokenOptions, requireToken, TOKEN_ENV, type TokenFlags, addHttpTokenOption, findHttpToken, httpTokenOption, type HttpTokenFlags } from '../token.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 import { describeRecipe } from '../recipes.ts';
+import { resolvePrecision } from '../precision.ts';
 
 export interface CoordinatorFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags, MemoryCheckFlags, TlsFlags {
   host: string;
@@ -63,7 +64,7 @@ export function coordinatorCommand(): Command {
 async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const startedAt = Date.now();
   const token = requireToken(flags, process.env, (text) => process.stderr.write(`ringtrain coordinator: warning: ${text}\n`));
-  const trainingOptions = coordinatorOptionsFrom(flags, token);
+  const trainingOptions = coordinatorOptionsFrom(flags, token, resolvePrecision(recipeOf(flags).precision, { local: false }));
   const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;
   if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, Math.max(1, Math.floor(recipeOf(flags).batchSize / flags.minWorkers)), 0, true, undefined, { weightAverage: recipeOf(flags).emaDecay > 0, delayedAllReduce: flags.delayedAllreduce });
@@ -120,7 +121,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   try {
     const result = await server.done;
     view.stop();
-    const recipe = recipeOf(flags);
+    const recipe = { ...recipeOf(flags), precision: resolvePrecision(recipeOf(flags).precision, { local: false }) };
     const summary = summarize(result, {
       wallSeconds: (Date.now() - startedAt) / 1000,
       model: flags.model,
@@ -130,6 +131,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
       recipe: describeRecipe(recipe, flags.preset),
       backends: [...server.backends.values()],
       compression: server.options.compression,
+      precision: server.options.precision,
     });
     process.stdout.write(`\n${formatSummary(summary)}\n`);
     if (flags.summaryJson !== undefined) await writeSummaryJson(flags.summaryJson, summary);

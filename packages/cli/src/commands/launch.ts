@@ -31,6 +31,7 @@ import { addMembershipOptions, membershipOptionsFrom, type MembershipFlags } fro
 import { addAdmissionOptions, admissionOptionsFrom, type AdmissionFlags } from '../admission-options.ts';
 import { addTrainingOptions, coordinatorOptionsFrom, recipeOf, type TrainingFlags } from '../training-options.ts';
 import { describeRecipe } from '../recipes.ts';
+import { resolvePrecision, workerBackendFor } from '../precision.ts';
 
 export interface LaunchFlags extends TrainingFlags, MembershipFlags, AdmissionFlags, TokenFlags, HttpTokenFlags, MemoryCheckFlags, TlsFlags {
   workers: number;
@@ -127,7 +128,8 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   if (flags.minWorkers > flags.workers) {
     throw new InvalidArgumentError(`--min-workers ${flags.minWorkers} is more than the ${flags.workers} --workers this launch starts`);
   }
-  const recipe = recipeOf(flags);
+  // The workers run here, so a precision they cannot compute is refused now, not by each of them.
+  const recipe = { ...recipeOf(flags), precision: resolvePrecision(recipeOf(flags).precision, { local: true, backend: flags.backend }) };
   const { batchSize } = recipe;
   if (batchSize % flags.workers !== 0) {
     const below = batchSize - (batchSize % flags.workers);
@@ -138,7 +140,7 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   if (flags.workerMetricsPortBase !== 0 && flags.workerMetricsPortBase + flags.workers - 1 > 65_535) {
     throw new InvalidArgumentError(`--worker-metrics-port-base ${flags.workerMetricsPortBase} leaves no port for worker ${flags.workers - 1}: ports end at 65535`);
   }
-  const trainingOptions = coordinatorOptionsFrom(flags, token);
+  const trainingOptions = coordinatorOptionsFrom(flags, token, recipe.precision);
   const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;
   if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, batchSize / flags.workers, flags.workers, true, undefined, { weightAverage: recipe.emaDecay > 0, delayedAllReduce: flags.delayedAllreduce });
@@ -170,7 +172,7 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
   const children: Child[] = [];
   let ending = false;
   const spawnWorker = (index: number, restart: number): void => {
-    const args = [BIN, ...workerArguments(flags, index, url, { level: logLevel, format: logFormat }, restart)];
+    const args = [BIN, ...workerArguments({ ...flags, backend: workerBackendFor(recipe.precision, flags.backend) }, index, url, { level: logLevel, format: logFormat }, restart)];
     // Own process group: Ctrl-C reaches the launcher alone, which stops the run in order. A worker
     // whose launcher dies loses its coordinator connection and exits by itself.
     const child = spawn(process.execPath, args, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -244,6 +246,7 @@ async function runLaunch(flags: LaunchFlags): Promise<number> {
       recipe: describeRecipe(recipe, flags.preset),
       backends: [...server.backends.values()],
       compression: server.options.compression,
+      precision: server.options.precision,
     });
     process.stdout.write(`\n${formatSummary(summary)}\n`);
     if (flags.summaryJson !== undefined) await writeSummaryJson(flags.summaryJson, summary);

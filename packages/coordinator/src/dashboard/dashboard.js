@@ -354,6 +354,7 @@
       ['SGD', `momentum ${r.momentum}${r.nesterov ? ' (Nesterov)' : ''}, weight decay ${r.weightDecay}`],
       ['Augmentation', r.augment ? `${r.cropPaddingPx > 0 ? `random crop (${r.cropPaddingPx} px padding) and ` : ''}${r.alternateFlips ? 'alternating' : 'random'} flip` : 'none'],
       ['Backends', r.backends.length === 0 ? '–' : r.backends.join(', ')],
+      ['Convolutions', r.precision === 'bf16' ? 'bf16 inputs, float32 accumulation and master weights' : 'float32'],
       ['All-reduce buckets', `up to ${bytes(r.maxBucketBytes)}`],
       ['Gradient compression', compressionText(r.compression)],
       ['Weight checksums', r.checksumEverySteps === 0 ? 'off' : `every ${r.checksumEverySteps} steps`],

@@ -240,6 +240,7 @@ export class RunObserver {
       checksumEverySteps: o.checksumEverySteps,
       maxBucketBytes: o.maxBucketBytes,
       compression: { ...o.compression },
+      precision: o.precision,
       checkpointDir: o.checkpointDir,
       backends: [...this.#backends],
     };

@@ -4,7 +4,7 @@
  * known yet (or not finite, such as the test accuracy of a run without a test set) are `null`,
  * because JSON has no NaN.
  */
-import type { CompressionSpec, ModelSpec } from '@ringtrain/protocol';
+import type { CompressionSpec, ConvolutionPrecision, ModelSpec } from '@ringtrain/protocol';
 import type { TargetReached } from '../machine/effects.ts';
 import type { GenerationRecord, Phase } from '../machine/state.ts';
 
@@ -88,6 +88,8 @@ export interface RunConfigView {
   maxBucketBytes: number;
   /** How gradients travel in the all-reduce (the same on every worker). */
   compression: CompressionSpec;
+  /** The data type the workers' convolutions compute in ('bf16': mixed precision, float32 master weights). */
+  precision: ConvolutionPrecision;
   checkpointDir: string | null;
   /** The compute backends the workers reported, without repeats. */
   backends: string[];

@@ -7,7 +7,8 @@ export type BackendErrorCode =
   | 'RINGTRAIN_BACKEND_UNAVAILABLE'
   | 'RINGTRAIN_BACKEND_INVALID_OPTIONS'
   | 'RINGTRAIN_BACKEND_MISSING_KERNEL'
-  | 'RINGTRAIN_BACKEND_UNSUPPORTED_ATTRIBUTES';
+  | 'RINGTRAIN_BACKEND_UNSUPPORTED_ATTRIBUTES'
+  | 'RINGTRAIN_BACKEND_UNSUPPORTED_PRECISION';
 
 export abstract class BackendError extends Error {
   abstract readonly code: BackendErrorCode;
@@ -53,4 +54,9 @@ export class MissingKernelError extends BackendError {
 /** Attributes a kernel does not implement (for instance dilations > 1 in a gradient). */
 export class UnsupportedKernelAttributesError extends BackendError {
   readonly code = 'RINGTRAIN_BACKEND_UNSUPPORTED_ATTRIBUTES';
+}
+
+/** A convolution precision the chosen backend does not compute in. */
+export class UnsupportedPrecisionError extends BackendError {
+  readonly code = 'RINGTRAIN_BACKEND_UNSUPPORTED_PRECISION';
 }

@@ -12,5 +12,8 @@ export {
   MissingKernelError,
   UnknownBackendError,
   UnsupportedKernelAttributesError,
+  UnsupportedPrecisionError,
 } from './errors.ts';
+export { bf16ConvolutionSupport, useConvolutionPrecision } from './convolution-precision.ts';
+export type { Bf16Support, ConvolutionPrecision } from './convolution-precision.ts';
 export type { BackendErrorCode } from './errors.ts';

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { encodeMessage, parseCoordinatorToWorker } from '../src/index.ts';
+import type { AssignMessage } from '../src/index.ts';
+import { examples } from './examples.ts';
+
+const assignWith = (precision: unknown): Uint8Array =>
+  encodeMessage({ ...examples.assign, hyper: { ...examples.assign.hyper, precision } } as AssignMessage);
+
+describe("assign's hyper.precision field", () => {
+  it.each(['f32', 'bf16'])('carries %s through encoding and validation', (value) => {
+    const parsed = parseCoordinatorToWorker(assignWith(value)) as AssignMessage;
+    expect(parsed.hyper.precision).toBe(value);
+  });
+
+  it('may be left out (float32), and then is absent rather than undefined', () => {
+    const parsed = parseCoordinatorToWorker(encodeMessage(examples.assign)) as AssignMessage;
+    expect(Object.hasOwn(parsed.hyper, 'precision')).toBe(false);
+  });
+
+  it.each([['f16'], ['BF16'], [1], [null]])('refuses %j, naming the field', (value) => {
+    expect(() => parseCoordinatorToWorker(assignWith(value))).toThrow(/hyper\.precision/);
+  });
+});
