@@ -99,6 +99,18 @@ describe.skipIf(!support.supported)(nativeSuite(`bf16 convolutions${support.supp
     }
   });
 
+  it.each(cases.filter((c) => !runsDense(c)).filter((_, i) => i % 5 === 0))('FusedConv2D with a float32 bias and a ReLU equals float32 arithmetic on bf16-rounded inputs for $name', async (c) => {
+    const random = seededUniform(c.seed + 7);
+    const x = randomHostTensor([c.batch, c.height, c.width, c.inChannels], random);
+    const filter = randomHostTensor([c.kernel, c.kernel, c.inChannels, c.outChannels], random);
+    const bias = randomHostTensor([c.outChannels], random);
+    const attrs = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dilations: c.dilation, dimRoundingMode: c.dimRoundingMode, activation: 'relu', leakyreluAlpha: 0 };
+    const actual = await runKernelOn('native', 'FusedConv2D', { x, filter, bias }, attrs);
+    // The bias is added in float32, after the bf16 products.
+    const mixed = await runKernelOn('cpu', 'FusedConv2D', { x: roundedToBf16(x), filter: roundedToBf16(filter), bias }, attrs);
+    expect(relativeError(actual, mixed)).toBeLessThan(1e-4);
+  });
+
   it('returns to float32 results when set back', async () => {
     const c = cases.find((k) => !runsDense(k)) as ConvCase & { seed: number };
     const { inputs, attrs } = problem('Conv2D', c, c.seed);

@@ -3,6 +3,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunSummary } from '../src/index.ts';
 
@@ -67,4 +68,19 @@ export async function readStepLog(path: string): Promise<StepLine[]> {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as StepLine);
+}
+
+/**
+ * The loss each worker of a launch computed at its first step, keyed by the samples of that
+ * batch (sorted). Which worker joins first, and so which shard it trains, varies from run to run;
+ * keying by the batch lets two launches be compared shard for shard.
+ */
+export async function firstStepLossByBatch(logDir: string, workers: number): Promise<Map<string, number>> {
+  const losses = new Map<string, number>();
+  for (let i = 0; i < workers; i++) {
+    const first = (await readStepLog(join(logDir, `worker-${String(i)}.jsonl`))).find((line) => line.step === 0);
+    if (first === undefined) throw new Error(`worker-${String(i)}.jsonl in ${logDir} has no line for step 0`);
+    losses.set([...first.indices].sort((a, b) => a - b).join(','), first.loss);
+  }
+  return losses;
 }
