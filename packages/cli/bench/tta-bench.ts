@@ -89,7 +89,8 @@ async function ringtrainRun(seed: number, precision: Precision): Promise<Run> {
     if (result.code !== 0) throw new Error(`ringtrain (seed ${seed}) failed:\n${result.stderr}`);
     const s = await readSummary(summaryPath);
     return {
-      framework: `ringtrain ${precision}`,
+      // The precision the run resolved `auto` to, from its summary.
+      framework: `ringtrain ${s.precision}`,
       seed,
       testAccuracy: s.testAccuracy ?? Number.NaN,
       toTarget: targets.map((t) => s.timeToAccuracy.find((r) => r.target === t)?.wallSeconds ?? null),

@@ -1,9 +1,10 @@
 /**
  * `--precision bf16` reaches every worker's convolutions: two-step launches on real images that
- * differ only in the precision start from different losses on each rank (a worker that ignored
+ * differ only in the precision start from different losses on each batch (a worker that ignored
  * the assigned precision would compute the float32 loss), and the bf16 replicas still agree on
- * their weight checksums. A worker that cannot compute in bf16 refuses its assignment, naming
- * why. On a CPU without bf16 arithmetic the launch itself refuses, which is checked instead.
+ * their weight checksums. A coordinator refuses a worker that cannot compute bf16 when it says
+ * hello, naming why. On a CPU without bf16 arithmetic the launch itself refuses, which is
+ * checked instead.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -72,20 +73,38 @@ describe.skipIf(!support.supported)(`the precision of a launch${support.supporte
 });
 
 describe('bf16 asked of workers that cannot compute it', () => {
-  it('is refused by a worker that computes on another backend than native, naming both', async () => {
+  // Refused when they say hello, before any ring forms; the coordinator goes on waiting for able workers.
+  it.each([
+    ['computes on another backend than native', ['--backend', 'cpu'], {}, /worker \S+ \(backend cpu\) computes them in f32 only/],
+    ['computes on native, on a CPU without bf16 arithmetic', ['--backend', 'native'], { ONEDNN_MAX_CPU_ISA: 'AVX2' }, /worker \S+ \(backend native\) computes them in f32 only/],
+  ] as const)('refuses a worker that %s, naming its backend and the run\'s precision', async (_, flags, env, said) => {
     const coordinator = runRingtrain(['coordinator', '--port', '0', '--min-workers', '1', '--limit-train', '256', '--limit-test', '0', '--precision', 'bf16'], { RINGTRAIN_TOKEN: TOKEN });
     try {
       const url = await coordinator.url;
-      const worker = runRingtrain(['worker', '--coordinator', url, '--backend', 'cpu', '--metrics-port', '0'], { RINGTRAIN_TOKEN: TOKEN });
+      const worker = runRingtrain(['worker', '--coordinator', url, ...flags, '--metrics-port', '0'], { RINGTRAIN_TOKEN: TOKEN, ...env });
       const { code, stderr } = await worker.exited;
       expect(code).not.toBe(0);
-      expect(stderr).toMatch(/bf16 convolutions run on the native backend only; this replica computes on 'cpu'/);
+      expect(stderr).toContain('RINGTRAIN_PRECISION_UNSUPPORTED');
+      expect(stderr).toContain('this run computes its convolutions in bf16 (--precision bf16)');
+      expect(stderr).toMatch(said);
+      expect(coordinator.output()).not.toMatch(/joined from/);
     } finally {
       coordinator.kill();
       await coordinator.exited;
     }
   }, 120_000);
 
+
+  it('takes f32 for a coordinator given auto, and says so', async () => {
+    const coordinator = runRingtrain(['coordinator', '--port', '0', '--min-workers', '1', '--preset', 'fast', '--limit-train', '256', '--limit-test', '0'], { RINGTRAIN_TOKEN: TOKEN });
+    try {
+      await coordinator.url;
+      await expect.poll(() => coordinator.output()).toContain('--precision auto is f32 here, since this command cannot know what its workers compute on');
+    } finally {
+      coordinator.kill();
+      await coordinator.exited;
+    }
+  }, 60_000);
 
   it('refuses, in launch, another backend than native, naming it', async () => {
     const { code, stderr, stdout } = await runRingtrain(['launch', '--port', '0', '--precision', 'bf16', '--backend', 'wasm']).exited;

@@ -511,6 +511,17 @@ export class CoordinatorServer {
     if (!tokensEqual(message.token, this.options.token)) {
       return this.refuse(conn, CLOSE_CODES.policyViolation, PROTOCOL_ERROR_CODES.badToken, `worker ${message.workerId} presented a wrong token`);
     }
+    const precision = this.options.precision;
+    const offered = message.precisions ?? ['f32'];
+    if (!offered.includes(precision)) {
+      const what = message.precisions === undefined ? 'does not say which precisions it computes (a worker older than this coordinator: float32 only)' : `computes them in ${offered.join(', ') || 'no precision'} only`;
+      return this.refuse(
+        conn,
+        CLOSE_CODES.policyViolation,
+        CONNECTION_ERROR_CODES.precisionUnsupported,
+        `this run computes its convolutions in ${precision} (--precision ${precision}), but worker ${message.workerId} (backend ${message.backend}) ${what}: start it with --backend native on a CPU with AVX512-BF16 or AMX, or run with --precision f32`,
+      );
+    }
     const agreed = this.peerTls;
     if (agreed !== null && agreed.tls !== message.peerTls) {
       const mode = (tls: boolean): string => (tls ? 'serves TLS (--tls-cert, --tls-key and --tls-ca)' : 'is plaintext');
@@ -903,6 +914,7 @@ function refusalReasonOf(errorCode: string): RefusalReason {
     case PROTOCOL_ERROR_CODES.wrongVersion:
       return 'wrong_version';
     case CONNECTION_ERROR_CODES.peerTlsMismatch:
+    case CONNECTION_ERROR_CODES.precisionUnsupported:
       return 'misconfigured';
     default:
       return 'malformed';

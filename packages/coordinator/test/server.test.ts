@@ -59,6 +59,33 @@ describe('the coordinator server', () => {
     second.socket.close();
   });
 
+  it('refuses, on a bf16 run, a worker that cannot compute bf16 or does not say, naming the precisions, and keeps the run', async () => {
+    const { server, url } = await startServer({ precision: 'bf16' });
+    for (const [workerId, precisions, said] of [
+      ['f32-only', ['f32'], /worker f32-only \(backend none\) computes them in f32 only: start it with --backend native/],
+      ['older', undefined, /worker older \(backend none\) does not say which precisions it computes \(a worker older than this coordinator: float32 only\)/],
+    ] as const) {
+      const refused = await connect(url);
+      refused.socket.send(hello(workerId, TOKEN, true, false, precisions === undefined ? undefined : [...precisions]));
+      expect((await refused.closed).code).toBe(1008);
+      expect(refused.received[0]).toMatchObject({ type: 'error', code: 'RINGTRAIN_PRECISION_UNSUPPORTED', message: expect.stringMatching(said) });
+      expect(refused.received[0]).toMatchObject({ message: expect.stringContaining('this run computes its convolutions in bf16 (--precision bf16)') });
+    }
+    const able = await connect(url);
+    able.socket.send(hello('able', TOKEN, true, false, ['f32', 'bf16']));
+    await expect.poll(() => able.received[0]?.type).toBe('welcome');
+    expect(server.snapshot?.workers.map((w) => w.workerId)).toEqual(['able']);
+    able.socket.close();
+  });
+
+  it('takes a worker that says nothing of its precisions on a float32 run', async () => {
+    const { url } = await startServer();
+    const older = await connect(url);
+    older.socket.send(hello('older'));
+    await expect.poll(() => older.received[0]?.type).toBe('welcome');
+    older.socket.close();
+  });
+
   it('closes a connection that says nothing within helloTimeoutMs', async () => {
     const { url } = await startServer({ helloTimeoutMs: 100 });
     const silent = await connect(url);

@@ -111,6 +111,7 @@ export {
   registerWasmTrainingKernels,
   selectBackend,
   unregisterWasmTrainingKernels,
+  convolutionPrecisionsOn,
   useConvolutionPrecision,
   bf16ConvolutionSupport,
 } from './backends/index.ts';

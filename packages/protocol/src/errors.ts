@@ -131,6 +131,8 @@ export const CONNECTION_ERROR_CODES = {
   helloTooBig: 'RINGTRAIN_HELLO_TOO_BIG',
   /** The worker's peer port speaks TLS and the run's do not, or the other way round. */
   peerTlsMismatch: 'RINGTRAIN_PEER_TLS_MISMATCH',
+  /** The worker cannot compute convolutions in the run's precision (`hyper.precision`). */
+  precisionUnsupported: 'RINGTRAIN_PRECISION_UNSUPPORTED',
 } as const;
 
 export type ConnectionErrorCode = (typeof CONNECTION_ERROR_CODES)[keyof typeof CONNECTION_ERROR_CODES];

@@ -190,6 +190,12 @@ export interface HelloMessage {
    * connection, so the coordinator refuses a worker whose setting differs from the run's.
    */
   peerTls: boolean;
+  /**
+   * The convolution precisions this worker's compute can run (`hyper.precision`). The
+   * coordinator refuses a worker that cannot run the run's. Absent: float32 only, as a worker
+   * older than this field computes whatever the run asks.
+   */
+  precisions?: ConvolutionPrecision[];
 }
 
 /** Answer to `assign`: what this worker's replica holds, before the generation's state is fixed. */

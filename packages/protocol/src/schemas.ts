@@ -103,6 +103,7 @@ export const schemas: Schemas = {
     generation: u32,
     heartbeatsDuringSteps: boolean,
     peerTls: boolean,
+    precisions: optional(arrayOf(oneOf(...CONVOLUTION_PRECISIONS), CONVOLUTION_PRECISIONS.length)),
   }),
 
   replica: object({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeMessage, parseCoordinatorToWorker } from '../src/index.ts';
-import type { AssignMessage } from '../src/index.ts';
+import { encodeMessage, parseCoordinatorToWorker, parseWorkerToCoordinator } from '../src/index.ts';
+import type { AssignMessage, HelloMessage } from '../src/index.ts';
 import { examples } from './examples.ts';
 
 const assignWith = (precision: unknown): Uint8Array =>
@@ -19,5 +19,23 @@ describe("assign's hyper.precision field", () => {
 
   it.each([['f16'], ['BF16'], [1], [null]])('refuses %j, naming the field', (value) => {
     expect(() => parseCoordinatorToWorker(assignWith(value))).toThrow(/hyper\.precision/);
+  });
+});
+
+const helloWith = (precisions: unknown): Uint8Array => encodeMessage({ ...examples.hello, precisions } as HelloMessage);
+
+describe("hello's precisions field", () => {
+  it('carries the precisions a worker can compute', () => {
+    const parsed = parseWorkerToCoordinator(helloWith(['f32', 'bf16'])) as HelloMessage;
+    expect(parsed.precisions).toEqual(['f32', 'bf16']);
+  });
+
+  it('may be left out (a worker older than the field)', () => {
+    const parsed = parseWorkerToCoordinator(encodeMessage(examples.hello)) as HelloMessage;
+    expect(Object.hasOwn(parsed, 'precisions')).toBe(false);
+  });
+
+  it.each([[['f16']], ['bf16'], [['f32', 'bf16', 'f32']], [[1]]])('refuses %j, naming the field', (value) => {
+    expect(() => parseWorkerToCoordinator(helloWith(value))).toThrow(/precisions/);
   });
 });

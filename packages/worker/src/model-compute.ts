@@ -3,7 +3,7 @@
  * `selectBackend` picks.
  */
 import { env, memory } from '@tensorflow/tfjs-core';
-import { buildResNet, selectBackend, Trainer, useConvolutionPrecision } from '@ringtrain/model';
+import { buildResNet, convolutionPrecisionsOn, selectBackend, Trainer, useConvolutionPrecision } from '@ringtrain/model';
 import { weightChecksum } from './checksum.ts';
 import type { ComputeProvider } from './ports.ts';
 
@@ -38,6 +38,7 @@ export async function modelCompute(
   onSelected?.(`backend ${selection.name} (${selection.detail})${skipped === '' ? '' : `; skipped ${skipped}`}`);
   return {
     backend: selection.name,
+    precisions: convolutionPrecisionsOn(selection.name),
     memory: () => {
       const { numTensors, numBytes } = memory();
       return { numTensors, numBytes };

@@ -4,7 +4,7 @@
  * own `PeerServer` and `RingAllReduce`, named here by the members the loop uses so that tests
  * may stand in a ring of their own.
  */
-import type { HyperParameters, ModelSpec, PeerAddress } from '@ringtrain/protocol';
+import type { ConvolutionPrecision, HyperParameters, ModelSpec, PeerAddress } from '@ringtrain/protocol';
 import type { AllReduceCallOptions, AllReduceResult, JoinRingOptions, PeerServerOptions, PeerTls } from './allreduce/index.ts';
 
 /** A value, or a promise of it: a trainer on another thread answers later. */
@@ -49,6 +49,12 @@ export interface ComputeProvider {
    * that silence means a frozen process, never a long step. Said in `hello`.
    */
   readonly heartbeatsDuringSteps?: boolean;
+  /**
+   * The convolution precisions `createTrainer` can compute in (`hyper.precision`). Said in
+   * `hello`, so that the coordinator refuses a worker that cannot compute its run's.
+   * @default ['f32']
+   */
+  readonly precisions?: readonly ConvolutionPrecision[];
   createTrainer(model: ModelSpec, hyper: HyperParameters): ReplicaTrainer | Promise<ReplicaTrainer>;
   /** Tensors and bytes the compute library holds now (`tf.memory()`), for the worker's metrics. */
   memory?(): { numTensors: number; numBytes: number };

@@ -303,6 +303,7 @@ export class Worker {
       generation: this.lastGeneration,
       heartbeatsDuringSteps: this.deps.compute.heartbeatsDuringSteps === true,
       peerTls: peerTls(this.tls) !== null,
+      precisions: [...(this.deps.compute.precisions ?? ['f32'])],
     });
   }
 

@@ -206,7 +206,7 @@ describe('a worker talking to its coordinator', () => {
     const c = await scriptedCoordinator();
     const { worker, run, compute } = await startWorker(c);
     const hello = c.received[0];
-    expect(hello).toMatchObject({ type: 'hello', token: TOKEN, workerId: 'w-test', backend: 'fake', v: PROTOCOL_VERSION });
+    expect(hello).toMatchObject({ type: 'hello', token: TOKEN, workerId: 'w-test', backend: 'fake', v: PROTOCOL_VERSION, precisions: ['f32'] });
     await bringUp(c);
     expect(worker.lifecycle.state).toBe('ready');
 

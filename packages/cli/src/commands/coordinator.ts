@@ -64,7 +64,11 @@ export function coordinatorCommand(): Command {
 async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const startedAt = Date.now();
   const token = requireToken(flags, process.env, (text) => process.stderr.write(`ringtrain coordinator: warning: ${text}\n`));
-  const trainingOptions = coordinatorOptionsFrom(flags, token, resolvePrecision(recipeOf(flags).precision, { local: false }));
+  const precisionChoice = recipeOf(flags).precision;
+  const trainingOptions = coordinatorOptionsFrom(flags, token, resolvePrecision(precisionChoice, { local: false }));
+  if (precisionChoice === 'auto') {
+    process.stderr.write('ringtrain coordinator: --precision auto is f32 here, since this command cannot know what its workers compute on; pass --precision bf16 for workers with bf16 arithmetic\n');
+  }
   const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;
   if (flags.memoryCheck && depth !== undefined) checkMemory({ ...trainingOptions.model, depth }, Math.max(1, Math.floor(recipeOf(flags).batchSize / flags.minWorkers)), 0, true, undefined, { weightAverage: recipeOf(flags).emaDecay > 0, delayedAllReduce: flags.delayedAllreduce });

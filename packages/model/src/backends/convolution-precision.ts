@@ -30,3 +30,8 @@ export function useConvolutionPrecision(backend: BackendName, precision: Convolu
     throw new UnsupportedPrecisionError(`${precision} convolutions run on the native backend only; this replica computes on '${backend}' (start the worker with --backend native)`);
   }
 }
+
+/** The precisions `useConvolutionPrecision` accepts on `backend`, on this CPU: what a worker offers its run. */
+export function convolutionPrecisionsOn(backend: BackendName): ConvolutionPrecision[] {
+  return backend === 'native' && bf16ConvolutionSupport().supported ? ['f32', 'bf16'] : ['f32'];
+}

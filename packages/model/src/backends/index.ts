@@ -14,6 +14,6 @@ export {
   UnsupportedKernelAttributesError,
   UnsupportedPrecisionError,
 } from './errors.ts';
-export { bf16ConvolutionSupport, useConvolutionPrecision } from './convolution-precision.ts';
+export { bf16ConvolutionSupport, convolutionPrecisionsOn, useConvolutionPrecision } from './convolution-precision.ts';
 export type { Bf16Support, ConvolutionPrecision } from './convolution-precision.ts';
 export type { BackendErrorCode } from './errors.ts';

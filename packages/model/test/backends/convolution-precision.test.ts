@@ -1,7 +1,7 @@
 import { convolutionPrecision, nativeBackendAvailability } from '@ringtrain/backend-native';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { bf16ConvolutionSupport, UnsupportedPrecisionError, useConvolutionPrecision } from '../../src/backends/index.ts';
+import { bf16ConvolutionSupport, convolutionPrecisionsOn, UnsupportedPrecisionError, useConvolutionPrecision } from '../../src/backends/index.ts';
 
 const nativeAvailable = nativeBackendAvailability().available;
 
@@ -30,5 +30,22 @@ describe('the convolution precision of a replica', () => {
     }
     useConvolutionPrecision('native', 'f32');
     expect(convolutionPrecision()).toBe('f32');
+  });
+
+  it.each(['wasm', 'cpu', 'tfjs-node', 'native'] as const)('offers on %s exactly the precisions it accepts', (backend) => {
+    if (backend === 'native' && !nativeAvailable) return;
+    const offered = convolutionPrecisionsOn(backend);
+    expect(offered).toContain('f32');
+    for (const precision of ['f32', 'bf16'] as const) {
+      const accepted = (() => {
+        try {
+          useConvolutionPrecision(backend, precision);
+          return true;
+        } catch {
+          return false;
+        }
+      })();
+      expect(offered.includes(precision), precision).toBe(accepted);
+    }
   });
 });

@@ -6,7 +6,7 @@
  * so the next step asks for a fresh one. Transferring 45 MB back and forth instead would count
  * as new external memory in each thread every step, and cost a full garbage collection each.
  */
-import type { HyperParameters, ModelSpec } from '@ringtrain/protocol';
+import type { ConvolutionPrecision, HyperParameters, ModelSpec } from '@ringtrain/protocol';
 
 export interface ComputeThreadData {
   /** The backend choice ('auto', 'native', 'wasm', 'cpu', ...). */
@@ -40,7 +40,7 @@ export interface MemoryReading {
 }
 
 export type ComputeReply =
-  | { kind: 'selected'; backend: string; description: string }
+  | { kind: 'selected'; backend: string; precisions: readonly ConvolutionPrecision[]; description: string }
   | { kind: 'start-failed'; error: ThrownOnThread }
   | { kind: 'result'; id: number; value: unknown; memory: MemoryReading | null }
   /** During a segmented `compute-gradients`: `[start, end)` of the shared gradient `flat` is final. */

@@ -22,7 +22,7 @@ const compute = await modelCompute(data.backend, (text) => (description = text),
 });
 
 if (compute !== null) {
-  port.postMessage({ kind: 'selected', backend: compute.backend, description } satisfies ComputeReply);
+  port.postMessage({ kind: 'selected', backend: compute.backend, precisions: compute.precisions ?? ['f32'], description } satisfies ComputeReply);
   let trainer: ReplicaTrainer | null = null;
   /** The gradient buffer in shared memory, made at the first step (and after a step cut short). */
   let gradient: Float32Array | null = null;

@@ -5,7 +5,7 @@
  * step computes.
  */
 import { Worker as Thread } from 'node:worker_threads';
-import type { HyperParameters, ModelSpec } from '@ringtrain/protocol';
+import type { ConvolutionPrecision, HyperParameters, ModelSpec } from '@ringtrain/protocol';
 import { ComputeThreadError } from '../errors.ts';
 import type { ComputeThreads } from '../model-compute.ts';
 import type { ComputeProvider, ReplicaTrainer, SegmentListener } from '../ports.ts';
@@ -32,7 +32,7 @@ export async function threadedCompute(
   let ended: ComputeThreadError | null = null;
   let nextId = 1;
 
-  const started = new Promise<string>((resolve, reject) => {
+  const started = new Promise<{ description: string; precisions: readonly ConvolutionPrecision[] }>((resolve, reject) => {
     const end = (error: ComputeThreadError): void => {
       if (ended !== null) return;
       ended = error;
@@ -45,7 +45,7 @@ export async function threadedCompute(
     thread.on('message', (reply: ComputeReply) => {
       switch (reply.kind) {
         case 'selected':
-          return resolve(reply.description);
+          return resolve(reply);
         case 'start-failed':
           return end(rebuild(reply.error, 'could not start the backend'));
         case 'segment-ready':
@@ -62,7 +62,7 @@ export async function threadedCompute(
       }
     });
   });
-  const description = await started;
+  const { description, precisions } = await started;
   const backend = /^backend (\S+)/.exec(description)?.[1] ?? choice;
   onSelected?.(`${description}; compute on a thread of its own`);
 
@@ -77,6 +77,7 @@ export async function threadedCompute(
 
   return {
     backend,
+    precisions,
     heartbeatsDuringSteps: true,
     memory: () => lastMemory ?? { numTensors: 0, numBytes: 0 },
     async createTrainer(model: ModelSpec, hyper: HyperParameters): Promise<ReplicaTrainer> {
