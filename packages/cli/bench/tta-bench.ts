@@ -155,7 +155,8 @@ function spread(xs: (number | null)[]): string {
   return `${mean.toFixed(1)} ± ${half.toFixed(1)}${missed > 0 ? ` (${got.length}/${xs.length} seeds)` : ''}`;
 }
 
-const frameworks = [...precisions.map((p) => `ringtrain ${p}`), ...(withTorch ? ['pytorch-ddp'] : [])];
+// In the order they first ran; a ringtrain run is named by the precision `auto` resolved to.
+const frameworks = [...new Set(runs.map((r) => r.framework))];
 const report = {
   preset,
   recipe,
