@@ -28,6 +28,15 @@ export function checkMemory(
   const who = workers === 0 ? 'the coordinator alone' : `${workers} worker(s)${withCoordinator ? ' and the coordinator' : ''}`;
   throw new InvalidArgumentError(
     `${what} needs about ${formatBytes(estimate.workerBytes)} per worker; ${who} about ${formatBytes(needed)}, and this machine has ${formatBytes(machineBytes)}: ` +
-      'lower --width, --image-size or --batch-size, start fewer workers here, or pass --no-memory-check',
+      `${remedies(training).join(', ')}, start fewer workers here, or pass --no-memory-check`,
   );
+}
+
+/** What shrinks the estimate: the model's size, and the options that keep a second copy of something. */
+function remedies(training: TrainingMemoryOptions): string[] {
+  return [
+    'lower --width, --image-size or --batch-size',
+    ...(training.weightAverage === true ? ['drop --ema-decay (a second copy of the weights)'] : []),
+    ...(training.delayedAllReduce === true ? ['drop --delayed-allreduce (a second gradient)'] : []),
+  ];
 }
