@@ -89,8 +89,8 @@ async function ringtrainRun(seed: number, precision: Precision): Promise<Run> {
     if (result.code !== 0) throw new Error(`ringtrain (seed ${seed}) failed:\n${result.stderr}`);
     const s = await readSummary(summaryPath);
     return {
-      // The precision the run resolved `auto` to, from its summary.
-      framework: `ringtrain ${s.precision}`,
+      // With `auto`, also the precision it resolved to, from the run's summary.
+      framework: `ringtrain ${precision === 'auto' ? `auto (${s.precision})` : precision}`,
       seed,
       testAccuracy: s.testAccuracy ?? Number.NaN,
       toTarget: targets.map((t) => s.timeToAccuracy.find((r) => r.target === t)?.wallSeconds ?? null),
@@ -155,7 +155,7 @@ function spread(xs: (number | null)[]): string {
   return `${mean.toFixed(1)} ± ${half.toFixed(1)}${missed > 0 ? ` (${got.length}/${xs.length} seeds)` : ''}`;
 }
 
-// In the order they first ran; a ringtrain run is named by the precision `auto` resolved to.
+// In the order they first ran.
 const frameworks = [...new Set(runs.map((r) => r.framework))];
 const report = {
   preset,

@@ -30,4 +30,9 @@ describe('the memory check of a run', () => {
     expect(refusal({ delayedAllReduce: true })).toContain('drop --delayed-allreduce (a second gradient)');
     expect(refusal({ weightAverage: true, delayedAllReduce: true })).toMatch(/lower --width, --image-size or --batch-size, drop --ema-decay .*, drop --delayed-allreduce .*, start fewer workers here/);
   });
+
+  it('names, for a coordinator alone, only what changes its memory', () => {
+    const coordinatorAlone = (): void => checkMemory({ depth: 152, widthMultiplier: 4 }, 256, 0, true, 64 * 1024 ** 2, { weightAverage: true, delayedAllReduce: true });
+    expect(coordinatorAlone).toThrow(/the coordinator alone about .*: lower --width or --model, drop --ema-decay \(a second copy of the weights\), or pass --no-memory-check$/);
+  });
 });

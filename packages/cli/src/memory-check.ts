@@ -28,15 +28,21 @@ export function checkMemory(
   const who = workers === 0 ? 'the coordinator alone' : `${workers} worker(s)${withCoordinator ? ' and the coordinator' : ''}`;
   throw new InvalidArgumentError(
     `${what} needs about ${formatBytes(estimate.workerBytes)} per worker; ${who} about ${formatBytes(needed)}, and this machine has ${formatBytes(machineBytes)}: ` +
-      `${remedies(training).join(', ')}, start fewer workers here, or pass --no-memory-check`,
+      `${remedies(workers, training).join(', ')}, or pass --no-memory-check`,
   );
 }
 
-/** What shrinks the estimate: the model's size, and the options that keep a second copy of something. */
-function remedies(training: TrainingMemoryOptions): string[] {
+/**
+ * What shrinks the estimate of what runs here: the model's size, the options that keep a second
+ * copy of something, and the workers. A coordinator alone holds copies of the weights only.
+ */
+function remedies(workers: number, training: TrainingMemoryOptions): string[] {
+  const weightAverage = training.weightAverage === true ? ['drop --ema-decay (a second copy of the weights)'] : [];
+  if (workers === 0) return ['lower --width or --model', ...weightAverage];
   return [
     'lower --width, --image-size or --batch-size',
-    ...(training.weightAverage === true ? ['drop --ema-decay (a second copy of the weights)'] : []),
+    ...weightAverage,
     ...(training.delayedAllReduce === true ? ['drop --delayed-allreduce (a second gradient)'] : []),
+    'start fewer workers here',
   ];
 }

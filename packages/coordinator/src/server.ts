@@ -21,7 +21,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { LabelledImages } from '@ringtrain/data';
-import type { CoordinatorToWorker, WorkerToCoordinator } from '@ringtrain/protocol';
+import type { ConvolutionPrecision, CoordinatorToWorker, HelloMessage, WorkerToCoordinator } from '@ringtrain/protocol';
 import { ThrottledLog, type RefusalReason } from '@ringtrain/metrics';
 import { Registry } from 'prom-client';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -512,15 +512,10 @@ export class CoordinatorServer {
       return this.refuse(conn, CLOSE_CODES.policyViolation, PROTOCOL_ERROR_CODES.badToken, `worker ${message.workerId} presented a wrong token`);
     }
     const precision = this.options.precision;
-    const offered = message.precisions ?? ['f32'];
-    if (!offered.includes(precision)) {
-      const what = message.precisions === undefined ? 'does not say which precisions it computes (a worker older than this coordinator: float32 only)' : `computes them in ${offered.join(', ') || 'no precision'} only`;
-      return this.refuse(
-        conn,
-        CLOSE_CODES.policyViolation,
-        CONNECTION_ERROR_CODES.precisionUnsupported,
-        `this run computes its convolutions in ${precision} (--precision ${precision}), but worker ${message.workerId} (backend ${message.backend}) ${what}: start it with --backend native on a CPU with AVX512-BF16 or AMX, or run with --precision f32`,
-      );
+    // Every worker computes float32; a worker that does not say is older than the field.
+    const offered = new Set(['f32', ...(message.precisions ?? [])]);
+    if (!offered.has(precision)) {
+      return this.refuse(conn, CLOSE_CODES.policyViolation, CONNECTION_ERROR_CODES.precisionUnsupported, precisionRefusal(precision, message));
     }
     const agreed = this.peerTls;
     if (agreed !== null && agreed.tls !== message.peerTls) {
@@ -900,6 +895,15 @@ export interface FinishedAtStart {
   epoch: number;
   /** What the run left at its end; null when it left none (`/status` then says only what the checkpoint does). */
   record: FinishedRun | null;
+}
+
+/** Why a worker that cannot compute the run's precision is refused, and what would let it in. */
+function precisionRefusal(precision: ConvolutionPrecision, hello: HelloMessage): string {
+  const run = `this run computes its convolutions in ${precision} (--precision ${precision}), but worker ${hello.workerId} (backend ${hello.backend})`;
+  if (hello.precisions === undefined) return `${run} does not say which precisions it computes: it is older than this coordinator and would compute float32; upgrade it, or run with --precision f32`;
+  const has = `computes them in ${[...new Set(['f32', ...hello.precisions])].join(', ')} only`;
+  if (hello.backend === 'native') return `${run} ${has}: its CPU has no bf16 arithmetic (AVX512-BF16 or AMX); run it on one that has, or run with --precision f32`;
+  return `${run} ${has}: bf16 convolutions run on the native backend only; start it with --backend native on a CPU with AVX512-BF16 or AMX, or run with --precision f32`;
 }
 
 /** The metric's reason for an error code sent to a connection that had not authenticated. */

@@ -4,7 +4,7 @@
  */
 import { get } from 'node:http';
 import type { LabelledImages } from '@ringtrain/data';
-import { encodeMessage, parseCoordinatorToWorker, PROTOCOL_VERSION, type ConvolutionPrecision, type CoordinatorToWorker } from '@ringtrain/protocol';
+import { encodeMessage, parseCoordinatorToWorker, PROTOCOL_VERSION, type CoordinatorToWorker } from '@ringtrain/protocol';
 import WebSocket from 'ws';
 import { CoordinatorServer, type CoordinatorOptions } from '../src/index.ts';
 
@@ -67,7 +67,7 @@ export function connect(url: string, options: WebSocket.ClientOptions = {}): Pro
   });
 }
 
-export function hello(workerId: string, token = TOKEN, heartbeatsDuringSteps = true, peerTls = false, precisions?: ConvolutionPrecision[]): Uint8Array {
+export function hello(workerId: string, token = TOKEN, heartbeatsDuringSteps = true, peerTls = false, precisions?: string[]): Uint8Array {
   return encodeMessage({ v: PROTOCOL_VERSION, type: 'hello', token, workerId, hostname: 'test-host', pid: 42, backend: 'none', peerAddress: { host: '127.0.0.1', port: 9 }, generation: 0, heartbeatsDuringSteps, peerTls, ...(precisions === undefined ? {} : { precisions }) });
 }
 

@@ -62,8 +62,10 @@ describe('the coordinator server', () => {
   it('refuses, on a bf16 run, a worker that cannot compute bf16 or does not say, naming the precisions, and keeps the run', async () => {
     const { server, url } = await startServer({ precision: 'bf16' });
     for (const [workerId, precisions, said] of [
-      ['f32-only', ['f32'], /worker f32-only \(backend none\) computes them in f32 only: start it with --backend native/],
-      ['older', undefined, /worker older \(backend none\) does not say which precisions it computes \(a worker older than this coordinator: float32 only\)/],
+      ['f32-only', ['f32'], /worker f32-only \(backend none\) computes them in f32 only: bf16 convolutions run on the native backend only; start it with --backend native/],
+      ['offers none', [], /worker offers none \(backend none\) computes them in f32 only/],
+      ['a later one', ['f32', 'fp8'], /worker a later one \(backend none\) computes them in f32, fp8 only/],
+      ['older', undefined, /worker older \(backend none\) does not say which precisions it computes: it is older than this coordinator and would compute float32; upgrade it, or run with --precision f32/],
     ] as const) {
       const refused = await connect(url);
       refused.socket.send(hello(workerId, TOKEN, true, false, precisions === undefined ? undefined : [...precisions]));
@@ -78,12 +80,14 @@ describe('the coordinator server', () => {
     able.socket.close();
   });
 
-  it('takes a worker that says nothing of its precisions on a float32 run', async () => {
+  it('takes, on a float32 run, a worker that says nothing of its precisions, offers none, or offers ones it does not know', async () => {
     const { url } = await startServer();
-    const older = await connect(url);
-    older.socket.send(hello('older'));
-    await expect.poll(() => older.received[0]?.type).toBe('welcome');
-    older.socket.close();
+    for (const [workerId, precisions] of [['older', undefined], ['offers-none', []], ['a-later-one', ['fp8', 'bf16']]] as const) {
+      const worker = await connect(url);
+      worker.socket.send(hello(workerId, TOKEN, true, false, precisions === undefined ? undefined : [...precisions]));
+      await expect.poll(() => worker.received[0]?.type).toBe('welcome');
+      worker.socket.close();
+    }
   });
 
   it('closes a connection that says nothing within helloTimeoutMs', async () => {

@@ -191,11 +191,12 @@ export interface HelloMessage {
    */
   peerTls: boolean;
   /**
-   * The convolution precisions this worker's compute can run (`hyper.precision`). The
-   * coordinator refuses a worker that cannot run the run's. Absent: float32 only, as a worker
-   * older than this field computes whatever the run asks.
+   * The convolution precisions (`hyper.precision`) this worker can compute: names, so that a
+   * later worker may offer one this coordinator does not know (it is ignored). The coordinator
+   * refuses a worker that cannot compute the run's. Absent: a worker older than this field, which
+   * would ignore `hyper.precision` and compute in float32 whatever the run asks.
    */
-  precisions?: ConvolutionPrecision[];
+  precisions?: string[];
 }
 
 /** Answer to `assign`: what this worker's replica holds, before the generation's state is fixed. */

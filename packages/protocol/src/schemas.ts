@@ -103,7 +103,7 @@ export const schemas: Schemas = {
     generation: u32,
     heartbeatsDuringSteps: boolean,
     peerTls: boolean,
-    precisions: optional(arrayOf(oneOf(...CONVOLUTION_PRECISIONS), CONVOLUTION_PRECISIONS.length)),
+    precisions: optional(arrayOf(text(16, 1), 8)),
   }),
 
   replica: object({

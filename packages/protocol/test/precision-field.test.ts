@@ -35,7 +35,12 @@ describe("hello's precisions field", () => {
     expect(Object.hasOwn(parsed, 'precisions')).toBe(false);
   });
 
-  it.each([[['f16']], ['bf16'], [['f32', 'bf16', 'f32']], [[1]]])('refuses %j, naming the field', (value) => {
+  it('carries names this version does not know, for the coordinator to ignore', () => {
+    const parsed = parseWorkerToCoordinator(helloWith(['f32', 'fp8'])) as HelloMessage;
+    expect(parsed.precisions).toEqual(['f32', 'fp8']);
+  });
+
+  it.each([['bf16'], [['']], [Array.from({ length: 9 }, () => 'f32')], [[1]]])('refuses %j, naming the field', (value) => {
     expect(() => parseWorkerToCoordinator(helloWith(value))).toThrow(/precisions/);
   });
 });

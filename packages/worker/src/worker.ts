@@ -303,7 +303,8 @@ export class Worker {
       generation: this.lastGeneration,
       heartbeatsDuringSteps: this.deps.compute.heartbeatsDuringSteps === true,
       peerTls: peerTls(this.tls) !== null,
-      precisions: [...(this.deps.compute.precisions ?? ['f32'])],
+      // A replica keeps the precision it was built in (an assign asking for another is refused).
+      precisions: this.trainer !== null ? [this.trainerPrecision] : [...(this.deps.compute.precisions ?? ['f32'])],
     });
   }
 

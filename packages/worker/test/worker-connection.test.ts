@@ -449,7 +449,9 @@ describe('a worker across generations', () => {
 
   it('outlives its coordinator: keeps the replica, reconnects, and tells the new one where it stands', async () => {
     const first = await scriptedCoordinator();
-    const { worker, run } = await startWorker(first);
+    // It could compute either precision; once its replica is built in f32, it offers f32 alone.
+    const { worker, run } = await startWorker(first, Object.assign(fakeCompute(), { precisions: ['f32', 'bf16'] as const }));
+    expect(await first.waitFor('hello')).toMatchObject({ precisions: ['f32', 'bf16'] });
     await bringUp(first);
     await first.send(plan(1, 0, [10, 11, 12, 13]));
     await first.waitFor('step-report', 2);
@@ -458,7 +460,7 @@ describe('a worker across generations', () => {
     await new Promise((r) => first.server.close(r));
     await expect.poll(() => worker.lifecycle.state).toBe('reconnecting');
     const second = await scriptedCoordinator(Number(new URL(first.url).port));
-    expect(await second.waitFor('hello')).toMatchObject({ workerId: 'w-test', generation: 1 });
+    expect(await second.waitFor('hello')).toMatchObject({ workerId: 'w-test', generation: 1, precisions: ['f32'] });
     await second.send({ v: PROTOCOL_VERSION, type: 'welcome', workerId: 'w-test', heartbeatIntervalMs: 1000 });
     await second.send(assign(7));
     expect(await second.waitFor('replica')).toMatchObject({ generation: 7, stepsDone: 2, abortedStep: -1, epoch: 0, offset: 4 });

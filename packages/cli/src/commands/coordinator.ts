@@ -67,7 +67,7 @@ async function runCoordinator(flags: CoordinatorFlags): Promise<number> {
   const precisionChoice = recipeOf(flags).precision;
   const trainingOptions = coordinatorOptionsFrom(flags, token, resolvePrecision(precisionChoice, { local: false }));
   if (precisionChoice === 'auto') {
-    process.stderr.write('ringtrain coordinator: --precision auto is f32 here, since this command cannot know what its workers compute on; pass --precision bf16 for workers with bf16 arithmetic\n');
+    process.stderr.write(`ringtrain coordinator: precision auto${flags.precision === undefined ? ' (the preset\'s)' : ''} is f32 here, since this command cannot know what its workers compute on; pass --precision bf16 for workers with bf16 arithmetic\n`);
   }
   const tls = coordinatorTlsFrom(flags);
   const depth = trainingOptions.model?.depth;

@@ -32,8 +32,7 @@ describe('the convolution precision of a replica', () => {
     expect(convolutionPrecision()).toBe('f32');
   });
 
-  it.each(['wasm', 'cpu', 'tfjs-node', 'native'] as const)('offers on %s exactly the precisions it accepts', (backend) => {
-    if (backend === 'native' && !nativeAvailable) return;
+  it.each(['wasm', 'cpu', 'tfjs-node', ...(nativeAvailable ? ['native' as const] : [])] as const)('offers on %s exactly the precisions it accepts', (backend) => {
     const offered = convolutionPrecisionsOn(backend);
     expect(offered).toContain('f32');
     for (const precision of ['f32', 'bf16'] as const) {
