@@ -515,7 +515,7 @@ export class CoordinatorServer {
     // Every worker computes float32; a worker that does not say is older than the field.
     const offered = new Set(['f32', ...(message.precisions ?? [])]);
     if (!offered.has(precision)) {
-      return this.refuse(conn, CLOSE_CODES.policyViolation, CONNECTION_ERROR_CODES.precisionUnsupported, precisionRefusal(precision, message));
+      return this.refuse(conn, CLOSE_CODES.policyViolation, CONNECTION_ERROR_CODES.precisionUnsupported, precisionRefusal(precision, message, offered));
     }
     const agreed = this.peerTls;
     if (agreed !== null && agreed.tls !== message.peerTls) {
@@ -898,10 +898,10 @@ export interface FinishedAtStart {
 }
 
 /** Why a worker that cannot compute the run's precision is refused, and what would let it in. */
-function precisionRefusal(precision: ConvolutionPrecision, hello: HelloMessage): string {
+function precisionRefusal(precision: ConvolutionPrecision, hello: HelloMessage, offered: ReadonlySet<string>): string {
   const run = `this run computes its convolutions in ${precision} (--precision ${precision}), but worker ${hello.workerId} (backend ${hello.backend})`;
   if (hello.precisions === undefined) return `${run} does not say which precisions it computes: it is older than this coordinator and would compute float32; upgrade it, or run with --precision f32`;
-  const has = `computes them in ${[...new Set(['f32', ...hello.precisions])].join(', ')} only`;
+  const has = `computes them in ${[...offered].join(', ')} only`;
   if (hello.backend === 'native') return `${run} ${has}: its CPU has no bf16 arithmetic (AVX512-BF16 or AMX); run it on one that has, or run with --precision f32`;
   return `${run} ${has}: bf16 convolutions run on the native backend only; start it with --backend native on a CPU with AVX512-BF16 or AMX, or run with --precision f32`;
 }

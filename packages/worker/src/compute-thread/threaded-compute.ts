@@ -32,7 +32,7 @@ export async function threadedCompute(
   let ended: ComputeThreadError | null = null;
   let nextId = 1;
 
-  const started = new Promise<{ description: string; precisions: readonly ConvolutionPrecision[] }>((resolve, reject) => {
+  const started = new Promise<{ backend: string; description: string; precisions: readonly ConvolutionPrecision[] }>((resolve, reject) => {
     const end = (error: ComputeThreadError): void => {
       if (ended !== null) return;
       ended = error;
@@ -62,8 +62,7 @@ export async function threadedCompute(
       }
     });
   });
-  const { description, precisions } = await started;
-  const backend = /^backend (\S+)/.exec(description)?.[1] ?? choice;
+  const { backend, description, precisions } = await started;
   onSelected?.(`${description}; compute on a thread of its own`);
 
   const ask = <T>(request: Request, transfer: ArrayBuffer[] = [], onSegment?: SegmentListener): Promise<T> => {
