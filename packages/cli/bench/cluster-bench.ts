@@ -22,7 +22,10 @@
  *   26214400 --overlap (rows with the run option --overlap, for the real-compute models only:
  *   a stand-in has no backward pass to overlap) --json (the measurements and predictions as
  *   JSON) --reprint FILE (no runs: the table of a saved --json report, predicted again by the
- *   current cost model)
+ *   current cost model) --fit (fit this machine's per-message cost, shared transport and shared
+ *   codec to the rows of several hosts, overlap rows aside, and predict with them instead of the
+ *   constants shipped; see `plan/calibration-fit.ts`) --hold-out MODELS (with --fit: leave these
+ *   models' rows out of the fit and report how well the fit predicts them)
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -35,6 +38,8 @@ import { namespacesUnavailable, TestNetwork, type HostProcess } from '../test/su
 import { until } from '../test/support/worker-processes.ts';
 import { predictStep } from '../src/plan/cost-model.ts';
 import { REFERENCE_COMPUTE_MS, THIS_MACHINE_CLUSTER } from '../src/plan/calibration.ts';
+import { fitSharedCalibration, type CalibrationFit, type MeasuredStep } from '../src/plan/calibration-fit.ts';
+import type { TransportCalibration } from '../src/plan/cost-model.ts';
 import { gradientBytesOf } from '../src/plan/gradient-bytes.ts';
 import { benchArguments } from './bench-arguments.ts';
 import { availableCompressions, compressionRatioOf } from './compression-option.ts';
@@ -66,6 +71,8 @@ const { values } = parseArgs({
     overlap: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     reprint: { type: 'string' },
+    fit: { type: 'boolean', default: false },
+    'hold-out': { type: 'string', default: '' },
   },
 });
 
@@ -96,6 +103,8 @@ for (const pair of list(values['stand-in-compute-ms'])) {
 }
 for (const m of models) if (!standInMs.has(m)) fail(`--stand-in-compute-ms gives no time for ${m}`);
 const realModels = values['real-compute-models'] === 'none' ? [] : list(values['real-compute-models']).map((m) => modelName('--real-compute-models', m));
+const heldOut = list(values['hold-out']).map((m) => modelName('--hold-out', m));
+if (heldOut.length > 0 && !values.fit) fail('--hold-out names the models --fit leaves out: give --fit as well');
 
 type Compute = { kind: 'stand-in'; ms: number } | { kind: 'real' };
 
@@ -140,23 +149,11 @@ interface Row extends Measured {
  * predicts the communication; efficiency is against one worker of the same model, compute kind
  * and link.
  */
-function predictRows(runs: Measured[]): Row[] {
+function predictRows(runs: Measured[], calibration: TransportCalibration): Row[] {
   return runs.map((row) => {
     const one = runs.find((r) => r.rateGbit === row.rateGbit && r.delayMs === row.delayMs && r.model === row.model && r.compute.kind === row.compute.kind && r.compression === 'none' && r.overlap !== true && r.hosts === 1);
-    const computeMs = row.computeMs;
-    const gradientBytes = gradientBytesOf({ depth: MODEL_DEPTHS[row.model], stem: 'd2l', widthMultiplier: 1, imageSize: row.imageSize });
-    const predicted = predictOrNaN({
-      computeMs,
-      gradientBytes,
-      worldSize: row.hosts,
-      linkBitsPerSecond: row.rateGbit * 1e9,
-      latencyMs: row.delayMs,
-      maxBucketBytes: row.maxBucketBytes,
-      overlap: row.overlap === true ? 1 : 0,
-      compressionRatio: compressionRatioOf(row.compression),
-      convertsValues: row.compression === 'bf16' || row.compression === 'f16',
-      calibration: THIS_MACHINE_CLUSTER,
-    });
+    const input = stepInputOf(row);
+    const predicted = input === undefined ? { stepMs: Number.NaN } : predictStep({ ...input, calibration });
     return {
       ...row,
       scalingEfficiency: one === undefined ? Number.NaN : row.examplesPerSecond / (row.hosts * one.examplesPerSecond),
@@ -275,9 +272,42 @@ async function startRelay(network: TestNetwork, name: string, address: string, d
 }
 
 /** The cost model's step, or NaN where it cannot say (a compression of unknown ratio). */
-function predictOrNaN(input: Parameters<typeof predictStep>[0]): { stepMs: number } {
-  if (Number.isNaN(input.compressionRatio)) return { stepMs: Number.NaN };
-  return predictStep(input);
+/** The cost model's inputs for a row, or undefined when its compression ratio depends on more than its name. */
+function stepInputOf(row: Measured): MeasuredStep['input'] | undefined {
+  const compressionRatio = compressionRatioOf(row.compression);
+  if (Number.isNaN(compressionRatio)) return undefined;
+  return {
+    computeMs: row.computeMs,
+    gradientBytes: gradientBytesOf({ depth: MODEL_DEPTHS[row.model], stem: 'd2l', widthMultiplier: 1, imageSize: row.imageSize }),
+    worldSize: row.hosts,
+    linkBitsPerSecond: row.rateGbit * 1e9,
+    latencyMs: row.delayMs,
+    maxBucketBytes: row.maxBucketBytes,
+    overlap: row.overlap === true ? 1 : 0,
+    compressionRatio,
+    convertsValues: row.compression === 'bf16' || row.compression === 'f16',
+  };
+}
+
+/**
+ * Whether `--fit` fits the constants to a row: rows of several hosts (one host sends nothing),
+ * not of a held-out model, and not overlapped (the model's full overlap is known to fall short
+ * on shared cores, where the all-reduce slows the backward pass it hides behind).
+ */
+function fitsTo(row: Measured): boolean {
+  return row.hosts > 1 && !heldOut.includes(row.model) && row.overlap !== true && stepInputOf(row) !== undefined;
+}
+
+/** This machine's constants: fitted to the report's rows with `--fit`, else those shipped. */
+function calibrationFor(runs: Measured[]): { calibration: TransportCalibration; fit?: CalibrationFit; fitted: Measured[] } {
+  if (!values.fit) return { calibration: THIS_MACHINE_CLUSTER, fitted: [] };
+  const fitted = runs.filter(fitsTo);
+  if (fitted.length === 0) fail(`--fit: no row of several hosts outside --hold-out ${heldOut.join(',')} to fit to`);
+  const fit = fitSharedCalibration(
+    fitted.map((row) => ({ input: stepInputOf(row) as MeasuredStep['input'], stepMs: row.stepMs })),
+    THIS_MACHINE_CLUSTER,
+  );
+  return { calibration: fit.calibration, fit, fitted };
 }
 
 interface Failure {
@@ -380,11 +410,27 @@ async function measureAll(): Promise<Report> {
   return { batchPerWorker, imageSize, steps, maxBucketBytes, compressions: offered.length === 0 ? 'not available' : compressions, wallSeconds: (Date.now() - startedAt) / 1000, measured, failures };
 }
 
-const report: Report = values.reprint === undefined ? await measureAll() : (JSON.parse(readFileSync(values.reprint, 'utf8')) as Report);
-const rows = predictRows(report.measured);
+/**
+ * A report saved with `--json`. `npm run` without `-s` writes its banner to stdout first, into
+ * the file: the report starts at the first line that opens an object.
+ */
+function readReport(path: string): Report {
+  const text = readFileSync(path, 'utf8');
+  const start = text.search(/^\{/m);
+  if (start < 0) fail(`--reprint ${path}: no JSON report in the file (save one with npm run -s bench:cluster -- --json > FILE)`);
+  try {
+    return JSON.parse(text.slice(start)) as Report;
+  } catch (error) {
+    return fail(`--reprint ${path}: the report is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+const report: Report = values.reprint === undefined ? await measureAll() : readReport(values.reprint);
+const { calibration, fit, fitted } = calibrationFor(report.measured);
+const rows = predictRows(report.measured, calibration);
 const { failures } = report;
 if (values.json) {
-  process.stdout.write(`${JSON.stringify({ ...report, rows }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ ...report, rows, ...(fit === undefined ? {} : { fit: { ...fit, fittedRows: fitted.length, heldOut } }) }, null, 2)}\n`);
 } else {
   const header = ['link', 'model', 'compute', 'compression', 'hosts', 'examples/s', 'step ms', 'compute ms', 'exposed comm ms', 'waiting ms', 'sent MB/step', 'efficiency', 'predicted step ms', 'predicted eff.', 'error'];
   const table = rows.map((r) => [
@@ -405,7 +451,12 @@ if (values.json) {
     Number.isNaN(r.errorRatio) ? 'n/a' : `${(r.errorRatio * 100).toFixed(1)}%`,
   ]);
   process.stdout.write(`bench:cluster: ${report.batchPerWorker} examples per worker per step, ${report.imageSize}×${report.imageSize}, d2l stem, ${report.steps} steps per row, buckets of ${report.maxBucketBytes} B; measured columns, then the cost model's (predicted, error = predicted/measured − 1); ${report.wallSeconds.toFixed(0)} s\n`);
+  if (fit !== undefined) {
+    header.push('in fit');
+    table.forEach((cells, i) => cells.push(fitted.includes(report.measured[i] as Measured) ? 'yes' : isHeldOut(rows[i] as Row) ? 'held out' : 'no'));
+  }
   process.stdout.write(markdownTable(header, table));
+  if (fit !== undefined) printFit(fit, rows, fitted.length);
   for (const f of failures) process.stdout.write(`not measured: ${f.rateGbit} Gbit/s ${f.model} ${f.compute.kind}${variantLabel({ compression: f.compression, overlap: f.overlap === true }, ' ')} on ${f.hosts} hosts: ${f.reason}\n`);
   // What the overlap hides: its exposed communication against the plain row's whole all-reduce.
   for (const r of rows.filter((row) => row.overlap === true)) {
@@ -415,4 +466,24 @@ if (values.json) {
       `overlap, ${r.rateGbit} Gbit/s ${r.model} ${r.hosts} hosts: exposed all-reduce ${r.allReduceMs.toFixed(0)} ms of the plain row's ${plain.allReduceMs.toFixed(0)} ms (${((100 * r.allReduceMs) / plain.allReduceMs).toFixed(0)}%), step ${r.stepMs.toFixed(0)} against ${plain.stepMs.toFixed(0)} ms\n`,
     );
   }
+}
+
+/** A row `--fit` would have fitted to but for `--hold-out`: the rows it checks the fit on. */
+function isHeldOut(row: Row): boolean {
+  return row.hosts > 1 && heldOut.includes(row.model) && row.overlap !== true && !Number.isNaN(row.errorRatio);
+}
+
+/** The constants `--fit` found, and how far the rows it fitted and those it held out fall from them. */
+function printFit(found: CalibrationFit, predicted: Row[], fittedRows: number): void {
+  const c = found.calibration;
+  const largest = (selected: Row[]): string => (selected.length === 0 ? 'none' : `${(100 * Math.max(...selected.map((r) => Math.abs(r.errorRatio)))).toFixed(1)}%`);
+  const within = (selected: Row[]): string => `${selected.filter((r) => Math.abs(r.errorRatio) <= 0.15).length} of ${selected.length} within 15%`;
+  const held = predicted.filter(isHeldOut);
+  process.stdout.write(
+    `fitted to ${fittedRows} rows: ${c.perMessageMs} ms per message, shared transport ${(c.sharedThroughputBytesPerSecond / 1e9).toFixed(2)} GB/s, ` +
+      `shared codec ${(c.sharedCodecThroughputBytesPerSecond / 1e9).toFixed(2)} GB/s (shipped: ${THIS_MACHINE_CLUSTER.perMessageMs} ms, ` +
+      `${(THIS_MACHINE_CLUSTER.sharedThroughputBytesPerSecond / 1e9).toFixed(2)}, ${(THIS_MACHINE_CLUSTER.sharedCodecThroughputBytesPerSecond / 1e9).toFixed(2)}); ` +
+      `largest error on the fitted rows ${(100 * found.largestError).toFixed(1)}%` +
+      (heldOut.length === 0 ? '\n' : `; held out (${heldOut.join(', ')}): ${within(held)}, largest ${largest(held)}\n`),
+  );
 }

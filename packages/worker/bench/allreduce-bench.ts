@@ -4,10 +4,18 @@
  * wire format (f32, bf16, f16): median time per call, bytes each rank sends, bus bandwidth, and
  * the same bytes streamed over raw loopback TCP in the same run.
  *
- * Calls and raw transfers are interleaved (call, transfer, transfer, call, ...), between the
- * same two processes (ranks 0 and 1), so that load from elsewhere on the machine hits both
- * alike; `busbw/TCP` is the median of each call's bus bandwidth over its neighbouring
- * transfer's rate, the figure that is compared with the goal.
+ * Calls and raw transfers are interleaved (call, transfer, exchange, exchange, transfer, call,
+ * ...), between the same two processes (ranks 0 and 1), so that load from elsewhere on the
+ * machine hits both alike; `busbw/TCP` is the median of each call's bus bandwidth over its
+ * neighbouring transfer's rate, the figure that is compared with the goal.
+ *
+ * The transfer is one way, from a 1 MiB block to a 1 MiB read buffer that stay in cache. A ring
+ * rank sends and receives at once, from and into a vector larger than the caches, so each row
+ * also times an exchange: ranks 0 and 1 each stream what one rank sends in a call (the vector's
+ * float32 bytes x 2(N-1)/N) to the other at the same time, over two connections as a ring's
+ * links are, from and into memory of that length. No ring on these cores moves its bytes faster
+ * than that exchange; `of exchange` is the median over the calls of the neighbouring exchange's
+ * time over the call's.
  *
  * A call's time is the longest of the ranks' times for it (a ring is as fast as its slowest
  * rank); medians are over repeated calls after warm-up ones.
@@ -83,6 +91,12 @@ interface Row {
   rawTcpGBps: number;
   /** Median over the calls of busbw / the neighbouring raw transfer's rate. */
   busOverRawTcp: number;
+  /** Median time of ranks 0 and 1 exchanging what a rank sends per call, both ways at once. */
+  exchangeMs: number;
+  /** Median over the calls of the neighbouring exchange's time / the call's time. */
+  callOverExchange: number;
+  /** CPU time (user + system) of one exchange, averaged over ranks 0 and 1. */
+  exchangeCpuMsPerRank: number;
   /** CPU time (user + system) per call, averaged over the ranks. */
   cpuMsPerRank: number;
   /** CPU time of rank 0 streaming the vector's bytes over raw TCP. */
@@ -105,7 +119,25 @@ if (!args.json) {
   console.log(`ring all-reduce on loopback (127.0.0.1), float32 SUM, next to raw loopback TCP between the same two processes; ${cores} cores`);
   console.log('');
   console.log(
-    ['workers', 'elements', 'wire', 'MB sent/rank', 'calls', 'median ms', 'min ms', 'busbw GB/s', 'raw TCP GB/s', 'busbw/TCP', 'CPU ms/rank', 'raw CPU ms', 'CPU ratio', 'load']
+    [
+      'workers',
+      'elements',
+      'wire',
+      'MB sent/rank',
+      'calls',
+      'median ms',
+      'min ms',
+      'busbw GB/s',
+      'raw TCP GB/s',
+      'busbw/TCP',
+      'CPU ms/rank',
+      'raw CPU ms',
+      'CPU ratio',
+      'exchange ms',
+      'of exchange',
+      'exch CPU ms',
+      'load',
+    ]
       .map(pad)
       .join(''),
   );
@@ -114,8 +146,11 @@ if (!args.json) {
 for (const workers of worldSizes) {
   const ranks = await startRanks(workers);
   try {
-    const { port } = expectReply(await request(ranks[0] as ChildProcess, { type: 'raw-listen' }), 'raw-listening');
-    await request(ranks[1] as ChildProcess, { type: 'raw-connect', port });
+    // One connection each way between ranks 0 and 1: rank 0's transfers use the first, exchanges both.
+    for (const [sender, receiver] of [[0, 1], [1, 0]] as const) {
+      const { port } = expectReply(await request(ranks[sender] as ChildProcess, { type: 'raw-listen' }), 'raw-listening');
+      await request(ranks[receiver] as ChildProcess, { type: 'raw-connect', port });
+    }
     for (const elements of sizes) {
       for (const wireFormat of wireFormats) {
         const row = await measureRow(ranks, elements, wireFormat);
@@ -136,7 +171,10 @@ if (!args.json) {
   console.log('raw TCP = one loopback stream from rank 0 to rank 1, 1 MiB writes and reads, each transfer next to a call;');
   console.log('busbw/TCP = median over the calls of busbw / the neighbouring transfer\'s rate; CPU ms/rank = user + system time of one call;');
   console.log('raw CPU ms = user + system time of rank 0 sending / rank 1 receiving the vector\'s bytes over raw TCP;');
-  console.log('CPU ratio = the larger raw CPU ms x 2(N-1)/N / CPU ms/rank: what busbw/TCP comes near when every side is CPU-bound (an idle machine).');
+  console.log('CPU ratio = the larger raw CPU ms x 2(N-1)/N / CPU ms/rank: what busbw/TCP comes near when every side is CPU-bound (an idle machine);');
+  console.log('exchange = ranks 0 and 1 each streaming MB sent/rank (in float32) to the other at once, from and into memory of that length,');
+  console.log('  over two connections, as a ring rank sends and receives: no ring on these cores is faster;');
+  console.log('of exchange = median over the calls of the neighbouring exchange\'s time / the call\'s time; exch CPU ms = user + system time per rank.');
   const crowded = worldSizes.filter((n) => n > cores);
   if (crowded.length > 0) {
     console.log(
@@ -154,6 +192,10 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
   const callMs: number[] = [];
   const rawMs: number[] = [];
   const ratios: number[] = [];
+  const exchangeMs: number[] = [];
+  const exchangeRatios: number[] = [];
+  const exchangeBytes = Math.round(vectorBytes * busFactor);
+  let exchangeCpuMs = 0;
   let cpuMs = 0;
   let rawCpuMs = 0;
   let rawReceiverCpuMs = 0;
@@ -176,19 +218,32 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
       }
       return sent.durationMs;
     };
+    const exchange = async (): Promise<number> => {
+      const pair = ranks.slice(0, 2);
+      await Promise.all(pair.map((rank) => request(rank, { type: 'exchange-expect', bytes: exchangeBytes })));
+      const replies = await Promise.all(pair.map((rank) => request(rank, { type: 'exchange', bytes: exchangeBytes })));
+      const exchanged = replies.map((reply) => expectReply(reply, 'exchanged'));
+      if (i >= warmup) exchangeCpuMs += exchanged.reduce((sum, r) => sum + r.cpuMs, 0) / exchanged.length;
+      return Math.max(...exchanged.map((r) => r.durationMs));
+    };
     let callTime: number;
     let rawTime: number;
+    let exchangeTime: number;
     if (i % 2 === 0) {
       callTime = await call();
       rawTime = await raw();
+      exchangeTime = await exchange();
     } else {
+      exchangeTime = await exchange();
       rawTime = await raw();
       callTime = await call();
     }
     if (i < warmup) continue;
     callMs.push(callTime);
     rawMs.push(rawTime);
+    exchangeMs.push(exchangeTime);
     ratios.push((vectorBytes * busFactor) / callTime / (vectorBytes / rawTime));
+    exchangeRatios.push(exchangeTime / callTime);
   }
   const medianMs = median(callMs);
   const algorithmGBps = vectorBytes / (medianMs / 1000) / 1e9;
@@ -204,6 +259,9 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
     busGBps: algorithmGBps * busFactor,
     rawTcpGBps: vectorBytes / (median(rawMs) / 1000) / 1e9,
     busOverRawTcp: median(ratios),
+    exchangeMs: median(exchangeMs),
+    callOverExchange: median(exchangeRatios),
+    exchangeCpuMsPerRank: exchangeCpuMs / repetitions,
     cpuMsPerRank: cpuMs / repetitions,
     rawSenderCpuMs: rawCpuMs / repetitions,
     rawReceiverCpuMs: rawReceiverCpuMs / repetitions,
@@ -228,6 +286,9 @@ function printRow(row: Row): void {
       row.cpuMsPerRank.toFixed(1),
       `${row.rawSenderCpuMs.toFixed(1)}/${row.rawReceiverCpuMs.toFixed(1)}`,
       ((Math.max(row.rawSenderCpuMs, row.rawReceiverCpuMs) * (2 * (row.workers - 1))) / row.workers / row.cpuMsPerRank).toFixed(2),
+      row.exchangeMs.toFixed(1),
+      row.callOverExchange.toFixed(2),
+      row.exchangeCpuMsPerRank.toFixed(1),
       row.loadAverage.toFixed(2),
     ]
       .map(pad)

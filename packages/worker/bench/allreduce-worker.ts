@@ -11,8 +11,10 @@ import { RawStreamReceiver, RawStreamSender } from './loopback-tcp.ts';
 const token = process.env.RINGTRAIN_BENCH_TOKEN ?? 'bench';
 const server = await startPeerServer({ token });
 let ring: RingAllReduce | undefined;
+/** This rank's raw TCP ends: rank 0 streams to rank 1 on one connection, rank 1 to rank 0 on another. */
 let rawSender: RawStreamSender | undefined;
 let rawReceiver: RawStreamReceiver | undefined;
+let exchangeReceived: Promise<void> | undefined;
 /** One vector per length, kept across calls so that no call pays for allocating it. */
 const vectors = new Map<number, Float32Array>();
 
@@ -64,7 +66,7 @@ async function handle(request: BenchRequest): Promise<void> {
       return;
     case 'raw-expect':
       if (rawReceiver === undefined) throw new Error('raw-expect before raw-connect');
-      rawReceiver.expect(request.bytes);
+      void rawReceiver.expect(request.bytes);
       reply({ type: 'raw-ready' });
       return;
     case 'raw-received':
@@ -75,6 +77,21 @@ async function handle(request: BenchRequest): Promise<void> {
       if (rawSender === undefined) throw new Error('raw-send before raw-listen');
       reply({ type: 'raw-sent', ...(await rawSender.send(request.bytes)) });
       return;
+    case 'exchange-expect':
+      if (rawReceiver === undefined) throw new Error('exchange-expect before raw-connect');
+      exchangeReceived = rawReceiver.expect(request.bytes, true);
+      reply({ type: 'raw-ready' });
+      return;
+    case 'exchange': {
+      if (rawSender === undefined || exchangeReceived === undefined) throw new Error('exchange before raw-listen and exchange-expect');
+      const startedAt = performance.now();
+      const cpuBefore = process.cpuUsage();
+      await Promise.all([rawSender.send(request.bytes, true), exchangeReceived]);
+      const cpu = process.cpuUsage(cpuBefore);
+      exchangeReceived = undefined;
+      reply({ type: 'exchanged', durationMs: performance.now() - startedAt, cpuMs: (cpu.user + cpu.system) / 1000 });
+      return;
+    }
     case 'exit':
       rawReceiver?.close();
       await rawSender?.close();

@@ -6,9 +6,9 @@ export type BenchRequest =
   | { type: 'join'; join: { generation: number; rank: number; worldSize: number; ring: RingMember[]; maxBucketBytes?: number; bucketsInFlight?: number } }
   /** One all-reduce of a vector of `elements` floats with `wireFormat` on the wire. */
   | { type: 'call'; elements: number; wireFormat: WireFormat }
-  /** Rank 0: open the raw TCP server it will stream to rank 1 from. */
+  /** Open the raw TCP server this rank will stream to the other from (rank 0, and rank 1 for exchanges). */
   | { type: 'raw-listen' }
-  /** Rank 1: connect to rank 0's raw TCP server. */
+  /** Connect to the other rank's raw TCP server, to receive from it. */
   | { type: 'raw-connect'; port: number }
   /** Rank 1: the next raw transfer carries `bytes`; acknowledge it once all have arrived. */
   | { type: 'raw-expect'; bytes: number }
@@ -16,6 +16,13 @@ export type BenchRequest =
   | { type: 'raw-received' }
   /** Rank 0: stream `bytes` to rank 1 and time it until rank 1's acknowledgement. */
   | { type: 'raw-send'; bytes: number }
+  /** Ranks 0 and 1: the next exchange carries `bytes` each way, read into memory of its length. */
+  | { type: 'exchange-expect'; bytes: number }
+  /**
+   * Ranks 0 and 1 at once: stream `bytes` from memory of its length to the other rank while
+   * receiving as many from it; time it until both are done.
+   */
+  | { type: 'exchange'; bytes: number }
   | { type: 'exit' };
 
 export type BenchReply =
@@ -26,4 +33,5 @@ export type BenchReply =
   | { type: 'raw-ready' }
   | { type: 'raw-sent'; durationMs: number; cpuMs: number }
   | { type: 'raw-received'; cpuMs: number }
+  | { type: 'exchanged'; durationMs: number; cpuMs: number }
   | { type: 'failed'; message: string };

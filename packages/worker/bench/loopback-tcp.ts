@@ -9,6 +9,10 @@
  * The connection stays open across transfers, as the ring's links do, so the bench can
  * interleave transfers with all-reduce calls and both see the same load. The sender listens
  * (`onread` exists only on the connecting side).
+ *
+ * A transfer may instead go from and into memory of its own length (`fromMemory`/`intoMemory`),
+ * as the ring reads its vector and writes the chunks it receives: memory far larger than the
+ * caches, where the 1 MiB block and read buffer stay in them.
  */
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
@@ -21,6 +25,7 @@ export class RawStreamSender {
   readonly #server: Server;
   readonly #connected: Promise<Socket>;
   readonly #block = Buffer.alloc(WRITE_BYTES, 0x5a);
+  readonly #memory = new TransferMemory(0x5a);
   #onAck: (() => void) | undefined;
 
   private constructor(server: Server) {
@@ -56,8 +61,9 @@ export class RawStreamSender {
    * Streams `bytes` and resolves with the milliseconds until the receiver acknowledged them, and
    * the CPU time (user + system) this sending process spent meanwhile.
    */
-  async send(bytes: number): Promise<{ durationMs: number; cpuMs: number }> {
+  async send(bytes: number, fromMemory = false): Promise<{ durationMs: number; cpuMs: number }> {
     const socket = await this.#connected;
+    const source = fromMemory ? this.#memory.of(bytes) : undefined;
     const startedAt = performance.now();
     const cpuBefore = process.cpuUsage();
     return new Promise((resolve) => {
@@ -69,8 +75,9 @@ export class RawStreamSender {
       const pump = (): void => {
         while (sent < bytes) {
           const take = Math.min(WRITE_BYTES, bytes - sent);
+          const block = source?.subarray(sent, sent + take) ?? (take === WRITE_BYTES ? this.#block : this.#block.subarray(0, take));
           sent += take;
-          if (!socket.write(take === WRITE_BYTES ? this.#block : this.#block.subarray(0, take))) {
+          if (!socket.write(block)) {
             socket.once('drain', pump);
             return;
           }
@@ -99,7 +106,7 @@ export class RawStreamReceiver {
         port,
         host: '127.0.0.1',
         noDelay: true,
-        onread: { buffer: Buffer.allocUnsafe(READ_BYTES), callback: (bytes) => (receiver.#count(bytes), true) },
+        onread: { buffer: () => receiver.#nextReadBuffer(), callback: (bytes) => (receiver.#count(bytes), true) },
       });
       receiver.#socket = socket;
       socket.once('error', reject);
@@ -111,11 +118,28 @@ export class RawStreamReceiver {
   /** CPU time (user + system) this process spent on the last complete transfer. */
   lastCpuMs = 0;
 
-  /** The next transfer carries `bytes`. */
-  expect(bytes: number): void {
+  readonly #readBuffer = Buffer.allocUnsafe(READ_BYTES);
+  readonly #memory = new TransferMemory(0);
+  /** Where the current transfer is read to with `intoMemory`. */
+  #destination: Buffer | undefined;
+  #onComplete: (() => void) | undefined;
+
+  /**
+   * The next transfer carries `bytes`, read into the 1 MiB read buffer or, with `intoMemory`,
+   * into memory of the transfer's length; resolves once all have arrived.
+   */
+  expect(bytes: number, intoMemory = false): Promise<void> {
     this.#expected = bytes;
     this.#received = 0;
+    this.#destination = intoMemory ? this.#memory.of(bytes) : undefined;
     this.#cpuBefore = process.cpuUsage();
+    return new Promise((resolve) => (this.#onComplete = resolve));
+  }
+
+  #nextReadBuffer(): Uint8Array {
+    const destination = this.#destination;
+    if (destination === undefined || this.#received >= destination.length) return this.#readBuffer;
+    return destination.subarray(this.#received, Math.min(destination.length, this.#received + READ_BYTES));
   }
 
   #count(bytes: number): void {
@@ -125,10 +149,25 @@ export class RawStreamReceiver {
       this.#socket?.write(Buffer.of(1));
       const cpu = process.cpuUsage(this.#cpuBefore);
       this.lastCpuMs = (cpu.user + cpu.system) / 1000;
+      const complete = this.#onComplete;
+      this.#onComplete = undefined;
+      complete?.();
     }
   }
 
   close(): void {
     this.#socket?.destroy();
+  }
+}
+
+/** One buffer per transfer length, kept across transfers so that none pays for allocating it. */
+class TransferMemory {
+  #buffer: Buffer | undefined;
+
+  constructor(readonly fill: number) {}
+
+  of(bytes: number): Buffer {
+    if (this.#buffer?.length !== bytes) this.#buffer = Buffer.alloc(bytes, this.fill);
+    return this.#buffer;
   }
 }
