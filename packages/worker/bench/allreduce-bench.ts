@@ -15,7 +15,7 @@
  * float32 bytes x 2(N-1)/N) to the other at the same time, over two connections as a ring's
  * links are, from and into memory of that length. No ring on these cores moves its bytes faster
  * than that exchange; `of exchange` is the median over the calls of the neighbouring exchange's
- * time over the call's.
+ * time over the call's, and `exch/TCP` the busbw/TCP a ring as fast as the exchange would have.
  *
  * A call's time is the longest of the ranks' times for it (a ring is as fast as its slowest
  * rank); medians are over repeated calls after warm-up ones.
@@ -95,6 +95,11 @@ interface Row {
   exchangeMs: number;
   /** Median over the calls of the neighbouring exchange's time / the call's time. */
   callOverExchange: number;
+  /**
+   * Median of the exchange's rate (what a rank sends / its time) over the neighbouring raw
+   * transfer's rate: the busbw/TCP of a ring as fast as the exchange, the most one can reach here.
+   */
+  exchangeOverRawTcp: number;
   /** CPU time (user + system) of one exchange, averaged over ranks 0 and 1. */
   exchangeCpuMsPerRank: number;
   /** CPU time (user + system) per call, averaged over the ranks. */
@@ -135,6 +140,7 @@ if (!args.json) {
       'CPU ratio',
       'exchange ms',
       'of exchange',
+      'exch/TCP',
       'exch CPU ms',
       'load',
     ]
@@ -174,7 +180,8 @@ if (!args.json) {
   console.log('CPU ratio = the larger raw CPU ms x 2(N-1)/N / CPU ms/rank: what busbw/TCP comes near when every side is CPU-bound (an idle machine);');
   console.log('exchange = ranks 0 and 1 each streaming MB sent/rank (in float32) to the other at once, from and into memory of that length,');
   console.log('  over two connections, as a ring rank sends and receives: no ring on these cores is faster;');
-  console.log('of exchange = median over the calls of the neighbouring exchange\'s time / the call\'s time; exch CPU ms = user + system time per rank.');
+  console.log('of exchange = median over the calls of the neighbouring exchange\'s time / the call\'s time; exch CPU ms = user + system time per rank;');
+  console.log('exch/TCP = the exchange\'s rate over the neighbouring transfer\'s: the busbw/TCP of a ring as fast as the exchange, the most one reaches here.');
   const crowded = worldSizes.filter((n) => n > cores);
   if (crowded.length > 0) {
     console.log(
@@ -194,6 +201,7 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
   const ratios: number[] = [];
   const exchangeMs: number[] = [];
   const exchangeRatios: number[] = [];
+  const exchangeOverRaw: number[] = [];
   const exchangeBytes = Math.round(vectorBytes * busFactor);
   let exchangeCpuMs = 0;
   let cpuMs = 0;
@@ -244,6 +252,7 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
     exchangeMs.push(exchangeTime);
     ratios.push((vectorBytes * busFactor) / callTime / (vectorBytes / rawTime));
     exchangeRatios.push(exchangeTime / callTime);
+    exchangeOverRaw.push(exchangeBytes / exchangeTime / (vectorBytes / rawTime));
   }
   const medianMs = median(callMs);
   const algorithmGBps = vectorBytes / (medianMs / 1000) / 1e9;
@@ -261,6 +270,7 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
     busOverRawTcp: median(ratios),
     exchangeMs: median(exchangeMs),
     callOverExchange: median(exchangeRatios),
+    exchangeOverRawTcp: median(exchangeOverRaw),
     exchangeCpuMsPerRank: exchangeCpuMs / repetitions,
     cpuMsPerRank: cpuMs / repetitions,
     rawSenderCpuMs: rawCpuMs / repetitions,
@@ -288,6 +298,7 @@ function printRow(row: Row): void {
       ((Math.max(row.rawSenderCpuMs, row.rawReceiverCpuMs) * (2 * (row.workers - 1))) / row.workers / row.cpuMsPerRank).toFixed(2),
       row.exchangeMs.toFixed(1),
       row.callOverExchange.toFixed(2),
+      row.exchangeOverRawTcp.toFixed(2),
       row.exchangeCpuMsPerRank.toFixed(1),
       row.loadAverage.toFixed(2),
     ]
