@@ -55,28 +55,51 @@ const ROW_TIMEOUT_MS = 300_000;
 const MODEL_DEPTHS = { resnet18: 18, resnet34: 34, resnet50: 50, resnet101: 101, resnet152: 152 } as const;
 type ModelName = keyof typeof MODEL_DEPTHS;
 
-const { values } = parseArgs({
-  options: {
-    models: { type: 'string', default: 'resnet18,resnet50,resnet152' },
-    hosts: { type: 'string', default: '1,2,4' },
-    'rate-gbit': { type: 'string', default: '1,10' },
-    'delay-ms': { type: 'string', default: '0.2,0.05' },
-    steps: { type: 'string', default: '12' },
-    'batch-per-worker': { type: 'string', default: '32' },
-    'image-size': { type: 'string', default: '28' },
-    'stand-in-compute-ms': { type: 'string', default: Object.entries(REFERENCE_COMPUTE_MS).map(([m, ms]) => `${m}=${ms}`).join(',') },
-    'real-compute-models': { type: 'string', default: 'resnet18' },
-    'max-bucket-bytes': { type: 'string', default: String(25 * 1024 * 1024) },
-    compressions: { type: 'string', default: 'bf16' },
-    overlap: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    reprint: { type: 'string' },
-    fit: { type: 'boolean', default: false },
-    'hold-out': { type: 'string', default: '' },
-  },
-});
+const USAGE = `usage: npm run -s bench:cluster -- [--models resnet18,resnet50,resnet152] [--hosts 1,2,4]
+         [--rate-gbit 1,10] [--delay-ms 0.2,0.05] [--steps 12] [--batch-per-worker 32] [--image-size 28]
+         [--stand-in-compute-ms resnet18=50,...] [--real-compute-models resnet18|none] [--compressions bf16]
+         [--max-bucket-bytes 26214400] [--overlap] [--json]
+       npm run -s bench:cluster -- --reprint FILE [--fit [--hold-out MODELS]] [--json]
+  --reprint FILE     no runs: the table of a report saved with --json, predicted by the current cost model
+  --fit              fit this machine's per-message cost, shared transport and shared codec to the rows of
+                     several hosts (overlap rows aside) and predict with them instead of the shipped constants
+  --hold-out MODELS  with --fit: leave these models' rows out of the fit and report how well it predicts them
+The module comment of packages/cli/bench/cluster-bench.ts says what each row measures.`;
 
 const { fail, positive } = benchArguments('bench:cluster');
+/** The flags given, or a refusal naming the unknown or malformed one. */
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        models: { type: 'string', default: 'resnet18,resnet50,resnet152' },
+        hosts: { type: 'string', default: '1,2,4' },
+        'rate-gbit': { type: 'string', default: '1,10' },
+        'delay-ms': { type: 'string', default: '0.2,0.05' },
+        steps: { type: 'string', default: '12' },
+        'batch-per-worker': { type: 'string', default: '32' },
+        'image-size': { type: 'string', default: '28' },
+        'stand-in-compute-ms': { type: 'string', default: Object.entries(REFERENCE_COMPUTE_MS).map(([m, ms]) => `${m}=${ms}`).join(',') },
+        'real-compute-models': { type: 'string', default: 'resnet18' },
+        'max-bucket-bytes': { type: 'string', default: String(25 * 1024 * 1024) },
+        compressions: { type: 'string', default: 'bf16' },
+        overlap: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        reprint: { type: 'string' },
+        fit: { type: 'boolean', default: false },
+        'hold-out': { type: 'string', default: '' },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    return fail(`${(error as Error).message}\n${USAGE}`);
+  }
+}
+const values = parseFlags();
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const list = (text: string | undefined): string[] => (text ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 function modelName(flag: string, text: string): ModelName {
   if (!(text in MODEL_DEPTHS)) fail(`${flag}: unknown model ${text} (one of ${Object.keys(MODEL_DEPTHS).join(', ')})`);

@@ -13,9 +13,10 @@
  * rank sends and receives at once, from and into a vector larger than the caches, so each row
  * also times an exchange: ranks 0 and 1 each stream what one rank sends in a call (the vector's
  * float32 bytes x 2(N-1)/N) to the other at the same time, over two connections as a ring's
- * links are, from and into memory of that length. No ring on these cores moves its bytes faster
- * than that exchange; `of exchange` is the median over the calls of the neighbouring exchange's
- * time over the call's, and `exch/TCP` the busbw/TCP a ring as fast as the exchange would have.
+ * links are, from and into memory of that length. A ring that moves its bytes through these
+ * sockets moves them no faster than that exchange. `of exchange` is the median over the calls of
+ * the neighbouring exchange's time over the call's, and `exch/TCP` the busbw/TCP a ring exactly
+ * as fast as the exchange would have.
  *
  * A call's time is the longest of the ranks' times for it (a ring is as fast as its slowest
  * rank); medians are over repeated calls after warm-up ones.
@@ -97,7 +98,7 @@ interface Row {
   callOverExchange: number;
   /**
    * Median of the exchange's rate (what a rank sends / its time) over the neighbouring raw
-   * transfer's rate: the busbw/TCP of a ring as fast as the exchange, the most one can reach here.
+   * transfer's rate: the busbw/TCP of a ring as fast as the exchange, the most a ring over these sockets reaches.
    */
   exchangeOverRawTcp: number;
   /** CPU time (user + system) of one exchange, averaged over ranks 0 and 1. */
@@ -179,9 +180,9 @@ if (!args.json) {
   console.log('raw CPU ms = user + system time of rank 0 sending / rank 1 receiving the vector\'s bytes over raw TCP;');
   console.log('CPU ratio = the larger raw CPU ms x 2(N-1)/N / CPU ms/rank: what busbw/TCP comes near when every side is CPU-bound (an idle machine);');
   console.log('exchange = ranks 0 and 1 each streaming MB sent/rank (in float32) to the other at once, from and into memory of that length,');
-  console.log('  over two connections, as a ring rank sends and receives: no ring on these cores is faster;');
+  console.log('  over two connections, as a ring rank sends and receives: no ring over these sockets is faster;');
   console.log('of exchange = median over the calls of the neighbouring exchange\'s time / the call\'s time; exch CPU ms = user + system time per rank;');
-  console.log('exch/TCP = the exchange\'s rate over the neighbouring transfer\'s: the busbw/TCP of a ring as fast as the exchange, the most one reaches here.');
+  console.log('exch/TCP = the exchange\'s rate over the neighbouring transfer\'s: the busbw/TCP of a ring as fast as the exchange, the most a ring over these sockets reaches.');
   const crowded = worldSizes.filter((n) => n > cores);
   if (crowded.length > 0) {
     console.log(
