@@ -38,7 +38,7 @@ import { namespacesUnavailable, TestNetwork, type HostProcess } from '../test/su
 import { until } from '../test/support/worker-processes.ts';
 import { predictStep } from '../src/plan/cost-model.ts';
 import { REFERENCE_COMPUTE_MS, THIS_MACHINE_CLUSTER } from '../src/plan/calibration.ts';
-import { fitSharedCalibration, type CalibrationFit, type MeasuredStep } from '../src/plan/calibration-fit.ts';
+import { fitSharedCalibration, type CalibrationFit, type FittedConstant, type MeasuredStep } from '../src/plan/calibration-fit.ts';
 import type { TransportCalibration } from '../src/plan/cost-model.ts';
 import { gradientBytesOf } from '../src/plan/gradient-bytes.ts';
 import { benchArguments } from './bench-arguments.ts';
@@ -294,7 +294,6 @@ async function startRelay(network: TestNetwork, name: string, address: string, d
   };
 }
 
-/** The cost model's step, or NaN where it cannot say (a compression of unknown ratio). */
 /** The cost model's inputs for a row, or undefined when its compression ratio depends on more than its name. */
 function stepInputOf(row: Measured): MeasuredStep['input'] | undefined {
   const compressionRatio = compressionRatioOf(row.compression);
@@ -313,24 +312,32 @@ function stepInputOf(row: Measured): MeasuredStep['input'] | undefined {
 }
 
 /**
- * Whether `--fit` fits the constants to a row: rows of several hosts (one host sends nothing),
- * not of a held-out model, and not overlapped (the model's full overlap is known to fall short
- * on shared cores, where the all-reduce slows the backward pass it hides behind).
+ * What a row is to `--fit`: `fitted` for rows of several hosts (one host sends nothing), not
+ * overlapped (the model's full overlap is known to fall short on shared cores, where the
+ * all-reduce slows the backward pass it hides behind) and of a known compression ratio;
+ * `held out` for such rows of a `--hold-out` model, on which the fit is checked; `other` else.
  */
-function fitsTo(row: Measured): boolean {
-  return row.hosts > 1 && !heldOut.includes(row.model) && row.overlap !== true && stepInputOf(row) !== undefined;
+type FitRole = 'fitted' | 'held out' | 'other';
+
+function fitRoleOf(row: Measured): FitRole {
+  if (row.hosts === 1 || row.overlap === true || stepInputOf(row) === undefined) return 'other';
+  return heldOut.includes(row.model) ? 'held out' : 'fitted';
 }
 
 /** This machine's constants: fitted to the report's rows with `--fit`, else those shipped. */
-function calibrationFor(runs: Measured[]): { calibration: TransportCalibration; fit?: CalibrationFit; fitted: Measured[] } {
-  if (!values.fit) return { calibration: THIS_MACHINE_CLUSTER, fitted: [] };
-  const fitted = runs.filter(fitsTo);
-  if (fitted.length === 0) fail(`--fit: no row of several hosts outside --hold-out ${heldOut.join(',')} to fit to`);
+function calibrationFor(runs: Measured[], roles: FitRole[]): { calibration: TransportCalibration; fit?: CalibrationFit } {
+  if (!values.fit) return { calibration: THIS_MACHINE_CLUSTER };
+  const fitted = runs.filter((_, i) => roles[i] === 'fitted');
+  const outside = heldOut.length === 0 ? '' : ` outside --hold-out ${heldOut.join(',')}`;
+  if (fitted.length === 0) fail(`--fit: the report has no row of several hosts${outside} to fit to`);
+  for (const model of heldOut) {
+    if (!runs.some((row, i) => row.model === model && roles[i] === 'held out')) fail(`--hold-out ${model}: the report has no row of several hosts of ${model} to check the fit on`);
+  }
   const fit = fitSharedCalibration(
     fitted.map((row) => ({ input: stepInputOf(row) as MeasuredStep['input'], stepMs: row.stepMs })),
     THIS_MACHINE_CLUSTER,
   );
-  return { calibration: fit.calibration, fit, fitted };
+  return { calibration: fit.calibration, fit };
 }
 
 interface Failure {
@@ -449,11 +456,14 @@ function readReport(path: string): Report {
 }
 
 const report: Report = values.reprint === undefined ? await measureAll() : readReport(values.reprint);
-const { calibration, fit, fitted } = calibrationFor(report.measured);
+const roles = report.measured.map(fitRoleOf);
+const { calibration, fit } = calibrationFor(report.measured, roles);
 const rows = predictRows(report.measured, calibration);
 const { failures } = report;
 if (values.json) {
-  process.stdout.write(`${JSON.stringify({ ...report, rows, ...(fit === undefined ? {} : { fit: { ...fit, fittedRows: fitted.length, heldOut } }) }, null, 2)}\n`);
+  const reported = fit === undefined ? { ...report, rows } : { ...report, rows: rows.map((row, i) => ({ ...row, fitRole: roles[i] })), fit: { ...fit, heldOut } };
+  // A calibration without a bound holds Infinity, which JSON would write as null.
+  process.stdout.write(`${JSON.stringify(reported, (_key, value: unknown) => (value === Number.POSITIVE_INFINITY ? 'Infinity' : value), 2)}\n`);
 } else {
   const header = ['link', 'model', 'compute', 'compression', 'hosts', 'examples/s', 'step ms', 'compute ms', 'exposed comm ms', 'waiting ms', 'sent MB/step', 'efficiency', 'predicted step ms', 'predicted eff.', 'error'];
   const table = rows.map((r) => [
@@ -476,10 +486,10 @@ if (values.json) {
   process.stdout.write(`bench:cluster: ${report.batchPerWorker} examples per worker per step, ${report.imageSize}×${report.imageSize}, d2l stem, ${report.steps} steps per row, buckets of ${report.maxBucketBytes} B; measured columns, then the cost model's (predicted, error = predicted/measured − 1); ${report.wallSeconds.toFixed(0)} s\n`);
   if (fit !== undefined) {
     header.push('in fit');
-    table.forEach((cells, i) => cells.push(fitted.includes(report.measured[i] as Measured) ? 'yes' : isHeldOut(rows[i] as Row) ? 'held out' : 'no'));
+    table.forEach((cells, i) => cells.push(roles[i] === 'fitted' ? 'yes' : roles[i] === 'held out' ? 'held out' : 'no'));
   }
   process.stdout.write(markdownTable(header, table));
-  if (fit !== undefined) printFit(fit, rows, fitted.length);
+  if (fit !== undefined) printFit(fit, rows.filter((_, i) => roles[i] === 'fitted').length, rows.filter((_, i) => roles[i] === 'held out'));
   for (const f of failures) process.stdout.write(`not measured: ${f.rateGbit} Gbit/s ${f.model} ${f.compute.kind}${variantLabel({ compression: f.compression, overlap: f.overlap === true }, ' ')} on ${f.hosts} hosts: ${f.reason}\n`);
   // What the overlap hides: its exposed communication against the plain row's whole all-reduce.
   for (const r of rows.filter((row) => row.overlap === true)) {
@@ -491,22 +501,21 @@ if (values.json) {
   }
 }
 
-/** A row `--fit` would have fitted to but for `--hold-out`: the rows it checks the fit on. */
-function isHeldOut(row: Row): boolean {
-  return row.hosts > 1 && heldOut.includes(row.model) && row.overlap !== true && !Number.isNaN(row.errorRatio);
-}
-
 /** The constants `--fit` found, and how far the rows it fitted and those it held out fall from them. */
-function printFit(found: CalibrationFit, predicted: Row[], fittedRows: number): void {
+function printFit(found: CalibrationFit, fittedRows: number, held: Row[]): void {
   const c = found.calibration;
-  const largest = (selected: Row[]): string => (selected.length === 0 ? 'none' : `${(100 * Math.max(...selected.map((r) => Math.abs(r.errorRatio)))).toFixed(1)}%`);
-  const within = (selected: Row[]): string => `${selected.filter((r) => Math.abs(r.errorRatio) <= 0.15).length} of ${selected.length} within 15%`;
-  const held = predicted.filter(isHeldOut);
+  const shipped = THIS_MACHINE_CLUSTER;
+  const note = (name: FittedConstant): string =>
+    found.notFitted.includes(name) ? ' (not fitted: no row converts values)' : found.atEdge.includes(name) ? " (at the grid's edge: the best may lie beyond)" : '';
+  const gb = (bytesPerSecond: number): string => (bytesPerSecond / 1e9).toFixed(2);
+  const largest = Math.max(...held.map((r) => Math.abs(r.errorRatio)));
+  const within = held.filter((r) => Math.abs(r.errorRatio) <= 0.15).length;
   process.stdout.write(
-    `fitted to ${fittedRows} rows: ${c.perMessageMs} ms per message, shared transport ${(c.sharedThroughputBytesPerSecond / 1e9).toFixed(2)} GB/s, ` +
-      `shared codec ${(c.sharedCodecThroughputBytesPerSecond / 1e9).toFixed(2)} GB/s (shipped: ${THIS_MACHINE_CLUSTER.perMessageMs} ms, ` +
-      `${(THIS_MACHINE_CLUSTER.sharedThroughputBytesPerSecond / 1e9).toFixed(2)}, ${(THIS_MACHINE_CLUSTER.sharedCodecThroughputBytesPerSecond / 1e9).toFixed(2)}); ` +
-      `largest error on the fitted rows ${(100 * found.largestError).toFixed(1)}%` +
-      (heldOut.length === 0 ? '\n' : `; held out (${heldOut.join(', ')}): ${within(held)}, largest ${largest(held)}\n`),
+    `fitted to ${fittedRows} rows: ${c.perMessageMs} ms per message${note('perMessageMs')}, ` +
+      `shared transport ${gb(c.sharedThroughputBytesPerSecond)} GB/s${note('sharedThroughputBytesPerSecond')}, ` +
+      `shared codec ${gb(c.sharedCodecThroughputBytesPerSecond)} GB/s${note('sharedCodecThroughputBytesPerSecond')} ` +
+      `(shipped: ${shipped.perMessageMs} ms, ${gb(shipped.sharedThroughputBytesPerSecond)}, ${gb(shipped.sharedCodecThroughputBytesPerSecond)}); ` +
+      `largest error on the fitted rows ${(100 * found.largestError).toFixed(2)}%` +
+      (held.length === 0 ? '\n' : `; held out (${heldOut.join(', ')}): ${within} of ${held.length} within 15%, largest ${(100 * largest).toFixed(1)}%\n`),
   );
 }

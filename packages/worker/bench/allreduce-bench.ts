@@ -4,19 +4,21 @@
  * wire format (f32, bf16, f16): median time per call, bytes each rank sends, bus bandwidth, and
  * the same bytes streamed over raw loopback TCP in the same run.
  *
- * Calls and raw transfers are interleaved (call, transfer, exchange, exchange, transfer, call,
- * ...), between the same two processes (ranks 0 and 1), so that load from elsewhere on the
- * machine hits both alike; `busbw/TCP` is the median of each call's bus bandwidth over its
- * neighbouring transfer's rate, the figure that is compared with the goal.
+ * Calls, raw transfers and raw exchanges are interleaved, each call between a transfer and an
+ * exchange (transfer, call, exchange, exchange, call, transfer, ...), between the same two
+ * processes (ranks 0 and 1), so that load from elsewhere on the machine hits all alike;
+ * `busbw/TCP` is the median of each call's bus bandwidth over its neighbouring transfer's rate,
+ * the figure that is compared with the goal.
  *
  * The transfer is one way, from a 1 MiB block to a 1 MiB read buffer that stay in cache. A ring
- * rank sends and receives at once, from and into a vector larger than the caches, so each row
- * also times an exchange: ranks 0 and 1 each stream what one rank sends in a call (the vector's
- * float32 bytes x 2(N-1)/N) to the other at the same time, over two connections as a ring's
- * links are, from and into memory of that length. A ring that moves its bytes through these
- * sockets moves them no faster than that exchange. `of exchange` is the median over the calls of
- * the neighbouring exchange's time over the call's, and `exch/TCP` the busbw/TCP a ring exactly
- * as fast as the exchange would have.
+ * rank sends and receives at once, from and into its vector (for the larger vectors far larger
+ * than the caches), so each row also times an exchange: ranks 0 and 1 each stream the bytes one
+ * rank sends in a call (in the wire format) to the other at the same time, over two connections
+ * as a ring's links are, from and into memory of that length. A ring that moves its bytes through
+ * these sockets moves them no faster than that exchange. `of exchange` is the median over the
+ * calls of the neighbouring exchange's time over the call's (the fraction of the exchange's speed
+ * the ring reaches), and `exch/TCP` the busbw/TCP a ring exactly as fast as the exchange would
+ * have.
  *
  * A call's time is the longest of the ranks' times for it (a ring is as fast as its slowest
  * rank); medians are over repeated calls after warm-up ones.
@@ -26,6 +28,7 @@ import type { ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { wireElementBytes } from '@ringtrain/protocol';
 import type { RingMember } from '@ringtrain/protocol';
 import { WIRE_FORMATS } from '../src/allreduce/index.ts';
 import type { WireFormat } from '../src/allreduce/index.ts';
@@ -52,10 +55,12 @@ if (args.help) {
   --workers            world sizes to run (default 2,3,4)
   --sizes              vector lengths in float32 elements (default 1000000,11200000,60000000)
   --wire               element formats on the wire (default f32,bf16,f16)
-  --repetitions        timed calls per row, each next to a raw TCP transfer (default: 20 up to
-                       2 M floats, 10 up to 20 M, 5 beyond)
+  --repetitions        timed calls per row, each between a raw TCP transfer and a raw exchange
+                       (default: 20 up to 2 M floats, 10 up to 20 M, 5 beyond)
   --max-bucket-bytes   bucket cap passed to the ring (default: the ring's default)
-  --buckets-in-flight  buckets started at once (default: the ring's default)`);
+  --buckets-in-flight  buckets started at once (default: the ring's default)
+Ranks 0 and 1 each hold, besides the vector, a send and a receive buffer of the bytes a rank sends
+per call for the exchange: about 720 MB more at 60 M floats and 4 workers.`);
   process.exit(0);
 }
 
@@ -92,13 +97,13 @@ interface Row {
   rawTcpGBps: number;
   /** Median over the calls of busbw / the neighbouring raw transfer's rate. */
   busOverRawTcp: number;
-  /** Median time of ranks 0 and 1 exchanging what a rank sends per call, both ways at once. */
+  /** Median time of ranks 0 and 1 exchanging the bytes a rank sends per call, both ways at once. */
   exchangeMs: number;
   /** Median over the calls of the neighbouring exchange's time / the call's time. */
-  callOverExchange: number;
+  exchangeOverCall: number;
   /**
-   * Median of the exchange's rate (what a rank sends / its time) over the neighbouring raw
-   * transfer's rate: the busbw/TCP of a ring as fast as the exchange, the most a ring over these sockets reaches.
+   * Median of the busbw a ring as fast as the neighbouring exchange would have over the
+   * neighbouring raw transfer's rate: the most busbw/TCP a ring over these sockets reaches.
    */
   exchangeOverRawTcp: number;
   /** CPU time (user + system) of one exchange, averaged over ranks 0 and 1. */
@@ -153,10 +158,10 @@ if (!args.json) {
 for (const workers of worldSizes) {
   const ranks = await startRanks(workers);
   try {
-    // One connection each way between ranks 0 and 1: rank 0's transfers use the first, exchanges both.
-    for (const [sender, receiver] of [[0, 1], [1, 0]] as const) {
-      const { port } = expectReply(await request(ranks[sender] as ChildProcess, { type: 'raw-listen' }), 'raw-listening');
-      await request(ranks[receiver] as ChildProcess, { type: 'raw-connect', port });
+    // Transfers on one connection from rank 0 to rank 1; exchanges on one each way of their own.
+    for (const [sender, receiver, exchange] of [[0, 1, false], [0, 1, true], [1, 0, true]] as const) {
+      const { port } = expectReply(await request(ranks[sender] as ChildProcess, { type: 'raw-listen', exchange }), 'raw-listening');
+      await request(ranks[receiver] as ChildProcess, { type: 'raw-connect', port, exchange });
     }
     for (const elements of sizes) {
       for (const wireFormat of wireFormats) {
@@ -179,10 +184,10 @@ if (!args.json) {
   console.log('busbw/TCP = median over the calls of busbw / the neighbouring transfer\'s rate; CPU ms/rank = user + system time of one call;');
   console.log('raw CPU ms = user + system time of rank 0 sending / rank 1 receiving the vector\'s bytes over raw TCP;');
   console.log('CPU ratio = the larger raw CPU ms x 2(N-1)/N / CPU ms/rank: what busbw/TCP comes near when every side is CPU-bound (an idle machine);');
-  console.log('exchange = ranks 0 and 1 each streaming MB sent/rank (in float32) to the other at once, from and into memory of that length,');
+  console.log('exchange = ranks 0 and 1 each streaming MB sent/rank to the other at once, from and into memory of that length,');
   console.log('  over two connections, as a ring rank sends and receives: no ring over these sockets is faster;');
   console.log('of exchange = median over the calls of the neighbouring exchange\'s time / the call\'s time; exch CPU ms = user + system time per rank;');
-  console.log('exch/TCP = the exchange\'s rate over the neighbouring transfer\'s: the busbw/TCP of a ring as fast as the exchange, the most a ring over these sockets reaches.');
+  console.log('exch/TCP = the busbw of a ring as fast as the exchange over the neighbouring transfer\'s rate: the most busbw/TCP a ring over these sockets reaches.');
   const crowded = worldSizes.filter((n) => n > cores);
   if (crowded.length > 0) {
     console.log(
@@ -203,14 +208,15 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
   const exchangeMs: number[] = [];
   const exchangeRatios: number[] = [];
   const exchangeOverRaw: number[] = [];
-  const exchangeBytes = Math.round(vectorBytes * busFactor);
+  // What one rank sends per call, in the wire format.
+  const exchangeBytes = Math.round(elements * wireElementBytes(wireFormat) * busFactor);
   let exchangeCpuMs = 0;
   let cpuMs = 0;
   let rawCpuMs = 0;
   let rawReceiverCpuMs = 0;
   let bytesSent = 0;
   for (let i = 0; i < warmup + repetitions; i++) {
-    // Alternate which goes first, so that neither always follows the other.
+    // Alternate the order, so that none always follows another.
     const call = async (): Promise<number> => {
       const replies = await Promise.all(ranks.map((rank) => request(rank, { type: 'call', elements, wireFormat })));
       const called = replies.map((reply) => expectReply(reply, 'called'));
@@ -239,13 +245,13 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
     let rawTime: number;
     let exchangeTime: number;
     if (i % 2 === 0) {
-      callTime = await call();
       rawTime = await raw();
+      callTime = await call();
       exchangeTime = await exchange();
     } else {
       exchangeTime = await exchange();
-      rawTime = await raw();
       callTime = await call();
+      rawTime = await raw();
     }
     if (i < warmup) continue;
     callMs.push(callTime);
@@ -253,7 +259,7 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
     exchangeMs.push(exchangeTime);
     ratios.push((vectorBytes * busFactor) / callTime / (vectorBytes / rawTime));
     exchangeRatios.push(exchangeTime / callTime);
-    exchangeOverRaw.push(exchangeBytes / exchangeTime / (vectorBytes / rawTime));
+    exchangeOverRaw.push((vectorBytes * busFactor) / exchangeTime / (vectorBytes / rawTime));
   }
   const medianMs = median(callMs);
   const algorithmGBps = vectorBytes / (medianMs / 1000) / 1e9;
@@ -270,7 +276,7 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
     rawTcpGBps: vectorBytes / (median(rawMs) / 1000) / 1e9,
     busOverRawTcp: median(ratios),
     exchangeMs: median(exchangeMs),
-    callOverExchange: median(exchangeRatios),
+    exchangeOverCall: median(exchangeRatios),
     exchangeOverRawTcp: median(exchangeOverRaw),
     exchangeCpuMsPerRank: exchangeCpuMs / repetitions,
     cpuMsPerRank: cpuMs / repetitions,
@@ -298,7 +304,7 @@ function printRow(row: Row): void {
       `${row.rawSenderCpuMs.toFixed(1)}/${row.rawReceiverCpuMs.toFixed(1)}`,
       ((Math.max(row.rawSenderCpuMs, row.rawReceiverCpuMs) * (2 * (row.workers - 1))) / row.workers / row.cpuMsPerRank).toFixed(2),
       row.exchangeMs.toFixed(1),
-      row.callOverExchange.toFixed(2),
+      row.exchangeOverCall.toFixed(2),
       row.exchangeOverRawTcp.toFixed(2),
       row.exchangeCpuMsPerRank.toFixed(1),
       row.loadAverage.toFixed(2),

@@ -11,10 +11,14 @@ import { RawStreamReceiver, RawStreamSender } from './loopback-tcp.ts';
 const token = process.env.RINGTRAIN_BENCH_TOKEN ?? 'bench';
 const server = await startPeerServer({ token });
 let ring: RingAllReduce | undefined;
-/** This rank's raw TCP ends: rank 0 streams to rank 1 on one connection, rank 1 to rank 0 on another. */
+/** Transfers: rank 0 streams to rank 1, from and into 1 MiB buffers that stay in cache. */
 let rawSender: RawStreamSender | undefined;
 let rawReceiver: RawStreamReceiver | undefined;
+/** Exchanges: ranks 0 and 1 stream to each other at once, on connections of their own, in memory. */
+let exchangeSender: RawStreamSender | undefined;
+let exchangeReceiver: RawStreamReceiver | undefined;
 let exchangeReceived: Promise<void> | undefined;
+let exchangeCpuBefore: NodeJS.CpuUsage | undefined;
 /** One vector per length, kept across calls so that no call pays for allocating it. */
 const vectors = new Map<number, Float32Array>();
 
@@ -56,14 +60,20 @@ async function handle(request: BenchRequest): Promise<void> {
       reply({ type: 'called', durationMs: result.durationMs, cpuMs: (cpu.user + cpu.system) / 1000, bytesSent: result.bytesSent });
       return;
     }
-    case 'raw-listen':
-      rawSender = await RawStreamSender.listen();
-      reply({ type: 'raw-listening', port: rawSender.port });
+    case 'raw-listen': {
+      const sender = await RawStreamSender.listen(request.exchange);
+      if (request.exchange) exchangeSender = sender;
+      else rawSender = sender;
+      reply({ type: 'raw-listening', port: sender.port });
       return;
-    case 'raw-connect':
-      rawReceiver = await RawStreamReceiver.connect(request.port);
+    }
+    case 'raw-connect': {
+      const receiver = await RawStreamReceiver.connect(request.port, request.exchange);
+      if (request.exchange) exchangeReceiver = receiver;
+      else rawReceiver = receiver;
       reply({ type: 'raw-ready' });
       return;
+    }
     case 'raw-expect':
       if (rawReceiver === undefined) throw new Error('raw-expect before raw-connect');
       void rawReceiver.expect(request.bytes);
@@ -78,23 +88,27 @@ async function handle(request: BenchRequest): Promise<void> {
       reply({ type: 'raw-sent', ...(await rawSender.send(request.bytes)) });
       return;
     case 'exchange-expect':
-      if (rawReceiver === undefined) throw new Error('exchange-expect before raw-connect');
-      exchangeReceived = rawReceiver.expect(request.bytes, true);
+      if (exchangeReceiver === undefined) throw new Error('exchange-expect before raw-connect');
+      exchangeReceived = exchangeReceiver.expect(request.bytes);
+      // From here: the other rank may start streaming before this one hears 'exchange'.
+      exchangeCpuBefore = process.cpuUsage();
       reply({ type: 'raw-ready' });
       return;
     case 'exchange': {
-      if (rawSender === undefined || exchangeReceived === undefined) throw new Error('exchange before raw-listen and exchange-expect');
+      if (exchangeSender === undefined || exchangeReceived === undefined) throw new Error('exchange before raw-listen and exchange-expect');
+      // The time counts from this rank's start; the bench takes the later-finishing rank's.
       const startedAt = performance.now();
-      const cpuBefore = process.cpuUsage();
-      await Promise.all([rawSender.send(request.bytes, true), exchangeReceived]);
-      const cpu = process.cpuUsage(cpuBefore);
+      await Promise.all([exchangeSender.send(request.bytes), exchangeReceived]);
+      const cpu = process.cpuUsage(exchangeCpuBefore);
       exchangeReceived = undefined;
       reply({ type: 'exchanged', durationMs: performance.now() - startedAt, cpuMs: (cpu.user + cpu.system) / 1000 });
       return;
     }
     case 'exit':
       rawReceiver?.close();
+      exchangeReceiver?.close();
       await rawSender?.close();
+      await exchangeSender?.close();
       await ring?.close();
       await server.close();
       process.disconnect();

@@ -10,9 +10,11 @@
  * interleave transfers with all-reduce calls and both see the same load. The sender listens
  * (`onread` exists only on the connecting side).
  *
- * A transfer may instead go from and into memory of its own length (`fromMemory`/`intoMemory`),
- * as the ring reads its vector and writes the chunks it receives: memory far larger than the
- * caches, where the 1 MiB block and read buffer stay in them.
+ * A connection made `inMemory` sends from and reads into memory of each transfer's length
+ * instead, as the ring reads its vector and writes the chunks it receives: for the larger
+ * vectors far larger than the caches, where the 1 MiB block and read buffer stay in them. The
+ * mode is the connection's, not a transfer's: Node asks for the buffer of the next read as the
+ * last one ends, before the next transfer is announced.
  */
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
@@ -25,11 +27,12 @@ export class RawStreamSender {
   readonly #server: Server;
   readonly #connected: Promise<Socket>;
   readonly #block = Buffer.alloc(WRITE_BYTES, 0x5a);
-  readonly #memory = new TransferMemory(0x5a);
+  readonly #memory: TransferMemory | undefined;
   #onAck: (() => void) | undefined;
 
-  private constructor(server: Server) {
+  private constructor(server: Server, inMemory: boolean) {
     this.#server = server;
+    this.#memory = inMemory ? new TransferMemory(0x5a) : undefined;
     this.#connected = new Promise((resolve) => {
       server.once('connection', (socket: Socket) => {
         socket.setNoDelay(true);
@@ -44,13 +47,13 @@ export class RawStreamSender {
     });
   }
 
-  static async listen(): Promise<RawStreamSender> {
+  static async listen(inMemory = false): Promise<RawStreamSender> {
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
-    return new RawStreamSender(server);
+    return new RawStreamSender(server, inMemory);
   }
 
   get port(): number {
@@ -61,9 +64,9 @@ export class RawStreamSender {
    * Streams `bytes` and resolves with the milliseconds until the receiver acknowledged them, and
    * the CPU time (user + system) this sending process spent meanwhile.
    */
-  async send(bytes: number, fromMemory = false): Promise<{ durationMs: number; cpuMs: number }> {
+  async send(bytes: number): Promise<{ durationMs: number; cpuMs: number }> {
     const socket = await this.#connected;
-    const source = fromMemory ? this.#memory.of(bytes) : undefined;
+    const source = this.#memory?.of(bytes);
     const startedAt = performance.now();
     const cpuBefore = process.cpuUsage();
     return new Promise((resolve) => {
@@ -99,8 +102,18 @@ export class RawStreamReceiver {
   #expected = 0;
   #received = 0;
 
-  static connect(port: number): Promise<RawStreamReceiver> {
-    const receiver = new RawStreamReceiver();
+  readonly #readBuffer = Buffer.allocUnsafe(READ_BYTES);
+  readonly #memory: TransferMemory | undefined;
+  /** Where an `inMemory` connection reads to: the last announced transfer's memory. */
+  #destination: Buffer | undefined;
+  #onComplete: (() => void) | undefined;
+
+  private constructor(inMemory: boolean) {
+    this.#memory = inMemory ? new TransferMemory(0) : undefined;
+  }
+
+  static connect(port: number, inMemory = false): Promise<RawStreamReceiver> {
+    const receiver = new RawStreamReceiver(inMemory);
     return new Promise((resolve, reject) => {
       const socket = connect({
         port,
@@ -118,28 +131,25 @@ export class RawStreamReceiver {
   /** CPU time (user + system) this process spent on the last complete transfer. */
   lastCpuMs = 0;
 
-  readonly #readBuffer = Buffer.allocUnsafe(READ_BYTES);
-  readonly #memory = new TransferMemory(0);
-  /** Where the current transfer is read to with `intoMemory`. */
-  #destination: Buffer | undefined;
-  #onComplete: (() => void) | undefined;
-
-  /**
-   * The next transfer carries `bytes`, read into the 1 MiB read buffer or, with `intoMemory`,
-   * into memory of the transfer's length; resolves once all have arrived.
-   */
-  expect(bytes: number, intoMemory = false): Promise<void> {
+  /** The next transfer carries `bytes`; resolves once all have arrived. */
+  expect(bytes: number): Promise<void> {
     this.#expected = bytes;
     this.#received = 0;
-    this.#destination = intoMemory ? this.#memory.of(bytes) : undefined;
+    this.#destination = this.#memory?.of(bytes);
     this.#cpuBefore = process.cpuUsage();
     return new Promise((resolve) => (this.#onComplete = resolve));
   }
 
+  /**
+   * The 1 MiB read buffer, or the destination at what has arrived of the transfer. A transfer
+   * ends exactly at its length and the next one, announced later, is as long in a row of the
+   * bench, so the read asked for after a transfer ends starts the destination over.
+   */
   #nextReadBuffer(): Uint8Array {
     const destination = this.#destination;
-    if (destination === undefined || this.#received >= destination.length) return this.#readBuffer;
-    return destination.subarray(this.#received, Math.min(destination.length, this.#received + READ_BYTES));
+    if (destination === undefined) return this.#readBuffer;
+    const offset = this.#received < destination.length ? this.#received : 0;
+    return destination.subarray(offset, Math.min(destination.length, offset + READ_BYTES));
   }
 
   #count(bytes: number): void {

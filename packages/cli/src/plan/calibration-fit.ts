@@ -24,10 +24,17 @@ export interface CalibrationGrid {
   sharedCodecThroughputBytesPerSecond: readonly number[];
 }
 
+/** The constants a fit searches for. */
+export type FittedConstant = keyof CalibrationGrid;
+
 export interface CalibrationFit {
   calibration: TransportCalibration;
   /** The largest |predicted / measured − 1| over the rows fitted. */
   largestError: number;
+  /** Constants kept from the base because no row depends on them (the codec's, when no row converts values). */
+  notFitted: FittedConstant[];
+  /** Fitted constants found at the largest value of the grid, or its smallest above 0: the best may lie beyond. */
+  atEdge: FittedConstant[];
 }
 
 const range = (from: number, to: number, step: number): number[] =>
@@ -56,7 +63,7 @@ export function fitSharedCalibration(rows: readonly MeasuredStep[], base: Transp
   // Codec constants matter only for rows that convert values; the search over them runs only then.
   const converting = informative.some((row) => row.input.convertsValues === true);
   const codecValues = converting ? grid.sharedCodecThroughputBytesPerSecond : [base.sharedCodecThroughputBytesPerSecond];
-  let best: CalibrationFit | undefined;
+  let best: { calibration: TransportCalibration; largestError: number } | undefined;
   for (const perMessageMs of grid.perMessageMs) {
     for (const sharedThroughputBytesPerSecond of grid.sharedThroughputBytesPerSecond) {
       for (const sharedCodecThroughputBytesPerSecond of codecValues) {
@@ -64,11 +71,21 @@ export function fitSharedCalibration(rows: readonly MeasuredStep[], base: Transp
         let largestError = 0;
         for (const row of informative) {
           largestError = Math.max(largestError, relativeError(row, calibration));
+          // Worse than the best already: the rest of the rows cannot make it better.
           if (best !== undefined && largestError >= best.largestError) break;
         }
         if (best === undefined || largestError < best.largestError) best = { calibration, largestError };
       }
     }
   }
-  return best as CalibrationFit;
+  const found = best as { calibration: TransportCalibration; largestError: number };
+  const notFitted: FittedConstant[] = converting ? [] : ['sharedCodecThroughputBytesPerSecond'];
+  const atEdge = (Object.keys(grid) as FittedConstant[]).filter((name) => {
+    if (notFitted.includes(name)) return false;
+    const values = grid[name];
+    const value = found.calibration[name];
+    // Nothing lies below 0: a cost of 0 at the grid's floor is found, not cut off.
+    return values.length > 1 && ((value === Math.min(...values) && value > 0) || value === Math.max(...values));
+  });
+  return { ...found, notFitted, atEdge };
 }

@@ -1,7 +1,8 @@
 /**
- * The cost model's transport constants, each from a measurement named beside it. Recalibrate by
- * running `npm run bench:cluster -- --json > cluster.json` and fitting the rows (docs/benchmarks.md,
- * "A cluster on one machine", says how; `--reprint cluster.json` shows the fit).
+ * The cost model's transport constants, each from a measurement named beside it. Recalibrate
+ * the shared ones for a machine with `npm run -s bench:cluster -- --json > cluster.json`, then
+ * `npm run -s bench:cluster -- --reprint cluster.json --fit` (add `--hold-out MODEL` to check the
+ * fit on a model it has not seen; docs/benchmarks.md, "A cluster on one machine").
  */
 import type { TransportCalibration } from './cost-model.ts';
 
