@@ -329,7 +329,7 @@ function calibrationFor(runs: Measured[], roles: FitRole[]): { calibration: Tran
   if (!values.fit) return { calibration: THIS_MACHINE_CLUSTER };
   const fitted = runs.filter((_, i) => roles[i] === 'fitted');
   const outside = heldOut.length === 0 ? '' : ` outside --hold-out ${heldOut.join(',')}`;
-  if (fitted.length === 0) fail(`--fit: the report has no row of several hosts${outside} to fit to`);
+  if (fitted.length === 0) fail(`--fit: the report has no row of several hosts${outside}, without overlap and of a known compression ratio, to fit to`);
   for (const model of heldOut) {
     if (!runs.some((row, i) => row.model === model && roles[i] === 'held out')) fail(`--hold-out ${model}: the report has no row of several hosts of ${model} to check the fit on`);
   }
@@ -449,7 +449,9 @@ function readReport(path: string): Report {
   const start = text.search(/^\{/m);
   if (start < 0) fail(`--reprint ${path}: no JSON report in the file (save one with npm run -s bench:cluster -- --json > FILE)`);
   try {
-    return JSON.parse(text.slice(start)) as Report;
+    // Only what was measured: the predictions and any fit of the saved report are made again.
+    const { rows: _rows, fit: _fit, ...measured } = JSON.parse(text.slice(start)) as Report & { rows?: unknown; fit?: unknown };
+    return measured;
   } catch (error) {
     return fail(`--reprint ${path}: the report is not valid JSON: ${(error as Error).message}`);
   }

@@ -12,7 +12,7 @@
  *
  * The transfer is one way, from a 1 MiB block to a 1 MiB read buffer that stay in cache. A ring
  * rank sends and receives at once, from and into its vector (for the larger vectors far larger
- * than the caches), so each row also times an exchange: ranks 0 and 1 each stream the bytes one
+ * than a core's 2 MiB L2), so each row also times an exchange: ranks 0 and 1 each stream the bytes one
  * rank sends in a call (in the wire format) to the other at the same time, over two connections
  * as a ring's links are, from and into memory of that length. A ring that moves its bytes through
  * these sockets moves them no faster than that exchange. `of exchange` is the median over the

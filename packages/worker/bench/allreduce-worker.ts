@@ -96,7 +96,7 @@ async function handle(request: BenchRequest): Promise<void> {
       return;
     case 'exchange': {
       if (exchangeSender === undefined || exchangeReceived === undefined) throw new Error('exchange before raw-listen and exchange-expect');
-      // The time counts from this rank's start; the bench takes the later-finishing rank's.
+      // The time counts from this rank's start; the bench takes the longer of the two ranks' times.
       const startedAt = performance.now();
       await Promise.all([exchangeSender.send(request.bytes), exchangeReceived]);
       const cpu = process.cpuUsage(exchangeCpuBefore);

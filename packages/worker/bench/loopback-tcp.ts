@@ -12,7 +12,7 @@
  *
  * A connection made `inMemory` sends from and reads into memory of each transfer's length
  * instead, as the ring reads its vector and writes the chunks it receives: for the larger
- * vectors far larger than the caches, where the 1 MiB block and read buffer stay in them. The
+ * vectors far larger than a core's 2 MiB L2, where the 1 MiB block and read buffer stay in it. The
  * mode is the connection's, not a transfer's: Node asks for the buffer of the next read as the
  * last one ends, before the next transfer is announced.
  */
@@ -143,7 +143,9 @@ export class RawStreamReceiver {
   /**
    * The 1 MiB read buffer, or the destination at what has arrived of the transfer. A transfer
    * ends exactly at its length and the next one, announced later, is as long in a row of the
-   * bench, so the read asked for after a transfer ends starts the destination over.
+   * bench, so the read asked for after a transfer ends starts the destination over. (When the
+   * length changes, between rows, that first read still lands in the last row's memory: it is
+   * counted all the same, and falls in the new row's warm-up.)
    */
   #nextReadBuffer(): Uint8Array {
     const destination = this.#destination;
