@@ -12,9 +12,9 @@
  *
  * The transfer is one way, from a 1 MiB block to a 1 MiB read buffer that stay in cache. A ring
  * rank sends and receives at once, from and into its vector (for the larger vectors far larger
- * than a core's 2 MiB L2), so each row also times an exchange: ranks 0 and 1 each stream the bytes one
- * rank sends in a call (in the wire format) to the other at the same time, over two connections
- * as a ring's links are, from and into memory of that length. A ring that moves its bytes through
+ * than a core's 2 MiB L2), so each row also times an exchange: ranks 0 and 1 each stream the
+ * bytes one rank sends in a call (in the wire format) to the other at the same time, over two
+ * connections as a ring's links are, from and into memory of that length. A ring that moves its bytes through
  * these sockets moves them no faster than that exchange. `of exchange` is the median over the
  * calls of the neighbouring exchange's time over the call's (the fraction of the exchange's speed
  * the ring reaches), and `exch/TCP` the busbw/TCP a ring exactly as fast as the exchange would
@@ -206,7 +206,7 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
   const rawMs: number[] = [];
   const ratios: number[] = [];
   const exchangeMs: number[] = [];
-  const exchangeRatios: number[] = [];
+  const exchangeOverCallRatios: number[] = [];
   const exchangeOverRaw: number[] = [];
   // What one rank sends per call, in the wire format.
   const exchangeBytes = Math.round(elements * wireElementBytes(wireFormat) * busFactor);
@@ -258,7 +258,7 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
     rawMs.push(rawTime);
     exchangeMs.push(exchangeTime);
     ratios.push((vectorBytes * busFactor) / callTime / (vectorBytes / rawTime));
-    exchangeRatios.push(exchangeTime / callTime);
+    exchangeOverCallRatios.push(exchangeTime / callTime);
     exchangeOverRaw.push((vectorBytes * busFactor) / exchangeTime / (vectorBytes / rawTime));
   }
   const medianMs = median(callMs);
@@ -276,7 +276,7 @@ async function measureRow(ranks: ChildProcess[], elements: number, wireFormat: W
     rawTcpGBps: vectorBytes / (median(rawMs) / 1000) / 1e9,
     busOverRawTcp: median(ratios),
     exchangeMs: median(exchangeMs),
-    exchangeOverCall: median(exchangeRatios),
+    exchangeOverCall: median(exchangeOverCallRatios),
     exchangeOverRawTcp: median(exchangeOverRaw),
     exchangeCpuMsPerRank: exchangeCpuMs / repetitions,
     cpuMsPerRank: cpuMs / repetitions,
